@@ -1,0 +1,58 @@
+"""One error body for every API route: ``{"error": <code>, "message": <text>}``.
+
+Upstream's routes set their own bodies in the view; this handler shapes what DRF raises.
+"""
+
+from __future__ import annotations
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+UNAUTHORIZED_BODY = {
+    "error": "unauthorized",
+    "message": (
+        "invalid or missing API key. Provide via X-API-Key header or Authorization: Bearer <token>"
+    ),
+}
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    if isinstance(detail, dict) and detail:
+        field, inner = next(iter(detail.items()))
+        text = _first_message(inner)
+        return text if field == "non_field_errors" else f"{field}: {text}"
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response.data = dict(UNAUTHORIZED_BODY)
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+        return response
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {
+            "error": "invalid_request",
+            "message": _first_message(exc.detail),
+            "fields": exc.detail if isinstance(exc.detail, dict) else {},
+        }
+        return response
+    code = getattr(exc, "default_code", "error")
+    if isinstance(exc, exceptions.PermissionDenied):
+        code = "forbidden"
+    message = _first_message(getattr(exc, "detail", str(exc)))
+    response.data = {"error": code, "message": message}
+    return response
+
+
+def error_response(status_code: int, error: str, message: str | None = None, **extra) -> Response:
+    body: dict[str, object] = {"error": error}
+    if message is not None:
+        body["message"] = message
+    body.update(extra)
+    return Response(body, status=status_code)

@@ -1,0 +1,45 @@
+"""The principal a request acts as, whatever authenticated it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from access_app.models import ApiKey, Role
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling. ``id`` is the stable owner string stored on the rows they create."""
+
+    id: str
+    role: str
+    tags: tuple[str, ...] = ()
+    node_id: str = ""
+    name: str = ""
+    # Set only for a session client authenticated by its client secret.
+    session_id: str = ""
+    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @classmethod
+    def from_api_key(cls, key: ApiKey) -> Principal:
+        return cls(
+            id=f"key:{key.pk}",
+            role=key.role,
+            tags=tuple(key.tags or ()),
+            node_id=key.node_id,
+            name=key.name,
+        )
+
+    @classmethod
+    def from_user(cls, user) -> Principal:
+        profile = getattr(user, "caller_profile", None)
+        tags = tuple(profile.tags or ()) if profile is not None else ()
+        role = Role.ADMIN if (user.is_staff or user.is_superuser) else Role.CALLER
+        return cls(id=f"user:{user.pk}", role=role, tags=tags, name=user.get_username())

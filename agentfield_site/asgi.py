@@ -1,0 +1,20 @@
+"""ASGI entry point: HTTP to Django, WebSockets to Channels (origin check, then auth)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentfield_site.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from access_app.ws_auth import PrincipalMiddlewareStack, origin_validator  # noqa: E402
+from agentfield_site.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": origin_validator(PrincipalMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

@@ -1,0 +1,126 @@
+"""Small typed readers for settings that come from the environment.
+
+Every reader names the variable in its error, so a bad value stops start-up with a
+message an operator can act on (healthchecks' ``hc/settings.py`` habit).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class EnvError(ImproperlyConfigured):
+    """A variable is set to a value its reader cannot accept."""
+
+    def __init__(self, name: str, expected: str, value: str) -> None:
+        super().__init__(f"Environment variable {name}={value!r} is invalid: expected {expected}.")
+        self.name = name
+
+
+def _raw(name: str, environ: Mapping[str, str] | None) -> str | None:
+    value = (os.environ if environ is None else environ).get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def env_str(name: str, default: str = "", *, environ: Mapping[str, str] | None = None) -> str:
+    value = _raw(name, environ)
+    return default if value is None else value
+
+
+def env_bool(name: str, default: bool, *, environ: Mapping[str, str] | None = None) -> bool:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise EnvError(name, "a boolean (true/false, 1/0, yes/no, on/off)", value)
+
+
+def env_int(
+    name: str,
+    default: int,
+    *,
+    minimum: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise EnvError(name, "an integer", value) from None
+    if minimum is not None and number < minimum:
+        raise EnvError(name, f"an integer >= {minimum}", value)
+    return number
+
+
+def env_float(
+    name: str,
+    default: float,
+    *,
+    minimum: float | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> float:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise EnvError(name, "a number", value) from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise EnvError(name, "a finite number", value)
+    if minimum is not None and number < minimum:
+        raise EnvError(name, f"a number >= {minimum}", value)
+    return number
+
+
+def env_list(
+    name: str, default: list[str], *, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    value = _raw(name, environ)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_choice(
+    name: str, default: str, choices: tuple[str, ...], *, environ: Mapping[str, str] | None = None
+) -> str:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    if value.lower() not in choices:
+        raise EnvError(name, "one of " + ", ".join(choices), value)
+    return value.lower()
+
+
+def env_url(
+    name: str,
+    default: str,
+    schemes: tuple[str, ...],
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    from urllib.parse import urlsplit
+
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not (parts.netloc or parts.path):
+        # URLs may carry passwords: name the scheme only, never the whole value.
+        raise EnvError(name, "a URL with scheme " + " or ".join(schemes), f"{parts.scheme}://...")
+    return value

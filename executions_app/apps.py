@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ExecutionsAppConfig(AppConfig):
+    name = "executions_app"
+    verbose_name = "Executions"

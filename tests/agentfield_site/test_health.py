@@ -1,0 +1,31 @@
+import pytest
+from django.conf import settings
+
+from agentfield_site.celery import app as celery_app
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_reports_every_dependency_reachable(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "channel_layer", "broker"}
+    assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_healthz_runs_on_the_configured_stack():
+    expected = "redis" if settings.REDIS_URL else "filesystem"
+    assert celery_app.conf.broker_url.startswith(expected)
+
+
+def test_healthz_answers_503_naming_an_unreachable_broker(client, monkeypatch):
+    # Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["broker"]["ok"] is False
+    assert body["checks"]["database"]["ok"] is True
