@@ -41,3 +41,129 @@ admin.site.unregister(User)
 @admin.register(User)
 class UserWithTagsAdmin(UserAdmin):
     inlines = [CallerProfileInline]
+
+
+# --- Registry, approvals, policies ---------------------------------------------------------
+
+from access_app.models import (  # noqa: E402
+    AccessPolicy,
+    AgentNode,
+    TagDecision,
+    TagRule,
+    TagStatus,
+    Target,
+    TargetTag,
+)
+from access_app.principals import Principal  # noqa: E402
+from access_app.services.approvals import target_tags_decide  # noqa: E402
+
+
+class TargetInline(admin.TabularInline):
+    model = Target
+    fields = ("kind", "name", "active")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(AgentNode)
+class AgentNodeAdmin(admin.ModelAdmin):
+    list_display = ("node_id", "status", "base_url", "version", "registered_at", "last_heartbeat")
+    list_filter = ("status",)
+    search_fields = ("node_id",)
+    readonly_fields = (
+        "node_id",
+        "status",
+        "owner",
+        "registered_at",
+        "updated_at",
+        "last_heartbeat",
+        "instance_id",
+    )
+    exclude = ("dispatch_token",)
+    inlines = [TargetInline]
+
+
+class TargetTagInline(admin.TabularInline):
+    model = TargetTag
+    fields = ("tag", "status", "decided_by", "decided_at", "reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Target)
+class TargetAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "kind", "active")
+    list_filter = ("kind", "active")
+    search_fields = ("name", "node__node_id")
+    readonly_fields = ("node", "kind", "name", "definition", "created_at")
+    inlines = [TargetTagInline]
+
+
+def _decide_rows(modeladmin, request, queryset, decision: str) -> None:
+    actor = Principal.from_user(request.user)
+    label = f"{actor.name} ({actor.id})"
+    count = 0
+    for row in queryset.select_related("target__node"):
+        count += len(
+            target_tags_decide(
+                target=row.target,
+                decision=decision,
+                actor=label,
+                reason="decided in the Django admin",
+                tags=[row.tag],
+            )
+        )
+    modeladmin.message_user(request, f"{decision.capitalize()} {count} tag(s).")
+
+
+@admin.action(description="Approve selected tags")
+def approve_tags(modeladmin, request, queryset):
+    _decide_rows(modeladmin, request, queryset, TagStatus.APPROVED)
+
+
+@admin.action(description="Reject selected tags")
+def reject_tags(modeladmin, request, queryset):
+    _decide_rows(modeladmin, request, queryset, TagStatus.REJECTED)
+
+
+@admin.register(TargetTag)
+class TargetTagAdmin(admin.ModelAdmin):
+    list_display = ("tag", "target", "status", "decided_by", "decided_at")
+    list_filter = ("status", "target__kind")
+    search_fields = ("tag", "target__name", "target__node__node_id")
+    readonly_fields = ("target", "tag", "status", "decided_by", "decided_at", "reason")
+    actions = [approve_tags, reject_tags]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(TagDecision)
+class TagDecisionAdmin(admin.ModelAdmin):
+    list_display = ("at", "actor", "target", "tag", "decision", "reason")
+    list_filter = ("decision",)
+    search_fields = ("tag", "actor", "target__name")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(TagRule)
+class TagRuleAdmin(admin.ModelAdmin):
+    list_display = ("pattern", "mode", "reason", "created_at")
+    list_filter = ("mode",)
+
+
+@admin.register(AccessPolicy)
+class AccessPolicyAdmin(admin.ModelAdmin):
+    list_display = ("name", "action", "priority", "enabled", "caller_tags", "target_tags")
+    list_filter = ("action", "enabled")

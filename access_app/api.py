@@ -1,14 +1,50 @@
-"""API views for callers and keys."""
+"""API views of the access app: callers, the node registry, tag approvals, policies."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_app import selectors
-from access_app.permissions import IsAdmin
-from access_app.serializers import ApiKeyOutSerializer, PrincipalOutSerializer
+from access_app.api_errors import error_response
+from access_app.models import AgentNode, NodeStatus
+from access_app.permissions import IsAdmin, IsAgentOrAdmin
+from access_app.serializers import (
+    ApiKeyOutSerializer,
+    ApproveTagsInSerializer,
+    HeartbeatInSerializer,
+    NodeRegisterInSerializer,
+    NodeRegisterOutSerializer,
+    PolicyInSerializer,
+    PolicyOutSerializer,
+    PrincipalOutSerializer,
+    RejectTagsInSerializer,
+    admin_agent_out,
+    node_out,
+)
+from access_app.services.approvals import (
+    COMPONENT_FIELDS,
+    NotPendingApproval,
+    node_approve_tags,
+    node_reject_tags,
+)
+from access_app.services.policies import (
+    PolicyNameTaken,
+    policy_create,
+    policy_delete,
+    policy_update,
+)
+from access_app.services.registration import RegistrationError, node_heartbeat, node_register
+
+NODE_NOT_FOUND = {"error": "node not found"}
+_any_json = inline_serializer("AnyJson", fields={})
+
+
+def actor_of(principal) -> str:
+    return f"{principal.name} ({principal.id})" if principal.name else principal.id
 
 
 class MeView(APIView):
@@ -26,3 +62,231 @@ class ApiKeyListView(APIView):
     def get(self, request):
         keys = selectors.api_keys_list()
         return Response({"keys": ApiKeyOutSerializer(keys, many=True).data, "total": len(keys)})
+
+
+# --- Registry ------------------------------------------------------------------------------
+
+
+class NodeRegisterView(APIView):
+    permission_classes = [IsAgentOrAdmin]
+
+    @extend_schema(request=NodeRegisterInSerializer, responses={201: NodeRegisterOutSerializer})
+    def post(self, request):
+        serializer = NodeRegisterInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payload = {**request.data, **serializer.validated_data}
+        try:
+            result = node_register(principal=request.user, payload=payload)
+        except RegistrationError as exc:
+            return Response(exc.body, status=exc.status)
+        body = {
+            "success": True,
+            "message": "Node registered successfully",
+            "node_id": result.node.node_id,
+            "status": (
+                "pending_approval" if result.node.status == NodeStatus.PENDING_APPROVAL else "ready"
+            ),
+            "pending_tags": result.pending_tags,
+            "approved_tags": result.approved_tags,
+            "dispatch_token": result.node.dispatch_token,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class NodeHeartbeatView(APIView):
+    permission_classes = [IsAgentOrAdmin]
+
+    @extend_schema(request=HeartbeatInSerializer, responses={200: _any_json})
+    def post(self, request, node_id: str):
+        node = selectors.node_get_for(principal=request.user, node_id=node_id)
+        if node is None:
+            return Response(NODE_NOT_FOUND, status=404)
+        serializer = HeartbeatInSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        node_heartbeat(node=node, reported_status=serializer.validated_data.get("status"))
+        return Response(
+            {"success": True, "message": "heartbeat received", "timestamp": timezone.now()}
+        )
+
+
+class NodeListView(APIView):
+    @extend_schema(responses=_any_json)
+    def get(self, request):
+        nodes = [node_out(node) for node in selectors.nodes_visible_to(request.user)]
+        return Response({"nodes": nodes, "total": len(nodes)})
+
+
+class NodeDetailView(APIView):
+    @extend_schema(responses=_any_json)
+    def get(self, request, node_id: str):
+        node = selectors.node_get_for(principal=request.user, node_id=node_id)
+        if node is None:
+            return Response(NODE_NOT_FOUND, status=404)
+        return Response(node_out(node))
+
+
+# --- Tag approval (admin) ------------------------------------------------------------------
+
+
+class _AdminAgentsView(APIView):
+    permission_classes = [IsAdmin]
+    pending: bool
+
+    @extend_schema(responses=_any_json)
+    def get(self, request):
+        agents = [admin_agent_out(n) for n in selectors.nodes_by_approval(pending=self.pending)]
+        return Response({"agents": agents, "total": len(agents)})
+
+
+class PendingAgentsView(_AdminAgentsView):
+    pending = True
+
+
+class ApprovedAgentsView(_AdminAgentsView):
+    pending = False
+
+
+def _not_pending(node_id: str) -> Response:
+    return error_response(
+        409, "not_pending_approval", f"agent '{node_id}' has no tags pending approval"
+    )
+
+
+class ApproveTagsView(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=ApproveTagsInSerializer, responses={200: _any_json})
+    def post(self, request, node_id: str):
+        node = selectors.node_get(node_id)
+        if node is None:
+            return Response(NODE_NOT_FOUND, status=404)
+        serializer = ApproveTagsInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        components = {kind: data.get(field) or {} for field, kind in COMPONENT_FIELDS.items()}
+        try:
+            approved = node_approve_tags(
+                node=node,
+                approved_tags=data["approved_tags"],
+                component_tags=components,
+                actor=actor_of(request.user),
+                reason=data.get("reason", ""),
+            )
+        except NotPendingApproval:
+            return _not_pending(node_id)
+        return Response(
+            {
+                "success": True,
+                "message": "Agent tags approved",
+                "agent_id": node_id,
+                "approved_tags": approved,
+            }
+        )
+
+
+class RejectTagsView(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=RejectTagsInSerializer, responses={200: _any_json})
+    def post(self, request, node_id: str):
+        node: AgentNode | None = selectors.node_get(node_id)
+        if node is None:
+            return Response(NODE_NOT_FOUND, status=404)
+        serializer = RejectTagsInSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        try:
+            rejected = node_reject_tags(
+                node=node,
+                actor=actor_of(request.user),
+                reason=serializer.validated_data.get("reason", ""),
+            )
+        except NotPendingApproval:
+            return _not_pending(node_id)
+        return Response(
+            {
+                "success": True,
+                "message": "Agent tags rejected",
+                "agent_id": node_id,
+                "rejected_tags": rejected,
+            }
+        )
+
+
+# --- Access policies (admin) ---------------------------------------------------------------
+
+POLICY_NOT_FOUND = {"error": "not_found", "message": "policy not found"}
+INVALID_ACTION = {"error": "invalid_action", "message": "Action must be 'allow' or 'deny'"}
+
+
+def _validated_policy(request) -> tuple[dict | None, Response | None]:
+    serializer = PolicyInSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    if data["action"] not in ("allow", "deny"):
+        return None, Response(INVALID_ACTION, status=400)
+    return data, None
+
+
+def _name_taken(name: str) -> Response:
+    return error_response(409, "policy_exists", f"a policy named '{name}' already exists")
+
+
+class PolicyListView(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses=PolicyOutSerializer(many=True))
+    def get(self, request):
+        policies = selectors.policies_list()
+        return Response(
+            {"policies": PolicyOutSerializer(policies, many=True).data, "total": len(policies)}
+        )
+
+    @extend_schema(
+        request=PolicyInSerializer,
+        responses={201: PolicyOutSerializer, 400: OpenApiResponse(description="invalid")},
+    )
+    def post(self, request):
+        data, problem = _validated_policy(request)
+        if problem:
+            return problem
+        try:
+            policy = policy_create(data=data)
+        except PolicyNameTaken:
+            return _name_taken(data["name"])
+        return Response(PolicyOutSerializer(policy).data, status=status.HTTP_201_CREATED)
+
+
+class PolicyDetailView(APIView):
+    permission_classes = [IsAdmin]
+
+    def _policy(self, policy_id: int):
+        return selectors.policies_list().filter(pk=policy_id).first()
+
+    @extend_schema(responses=PolicyOutSerializer)
+    def get(self, request, policy_id: int):
+        policy = self._policy(policy_id)
+        if policy is None:
+            return Response(POLICY_NOT_FOUND, status=404)
+        return Response(PolicyOutSerializer(policy).data)
+
+    @extend_schema(request=PolicyInSerializer, responses=PolicyOutSerializer)
+    def put(self, request, policy_id: int):
+        policy = self._policy(policy_id)
+        if policy is None:
+            return Response(POLICY_NOT_FOUND, status=404)
+        data, problem = _validated_policy(request)
+        if problem:
+            return problem
+        try:
+            policy = policy_update(policy=policy, data=data)
+        except PolicyNameTaken:
+            return _name_taken(data["name"])
+        return Response(PolicyOutSerializer(policy).data)
+
+    @extend_schema(responses={200: _any_json})
+    def delete(self, request, policy_id: int):
+        policy = self._policy(policy_id)
+        if policy is None:
+            return Response(POLICY_NOT_FOUND, status=404)
+        policy_delete(policy=policy)
+        return Response({"success": True, "message": "Policy deleted"})

@@ -9,7 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from access_app.principals import Principal
-from access_app.services import api_key_authenticate
+from access_app.services.api_keys import api_key_authenticate
 
 
 def credential_from_headers(headers) -> str | None:

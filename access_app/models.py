@@ -60,3 +60,163 @@ class CallerProfile(models.Model):
 
     def __str__(self) -> str:
         return f"caller profile of {self.user}"
+
+
+# --- The registry: agent nodes and their targets ------------------------------------------
+
+
+class NodeStatus(models.TextChoices):
+    READY = "ready", "ready"
+    PENDING_APPROVAL = "pending_approval", "pending approval"
+    DEGRADED = "degraded", "degraded"
+    OFFLINE = "offline", "offline"
+
+
+class AgentNode(models.Model):
+    node_id = models.CharField(max_length=200, unique=True)
+    base_url = models.URLField(max_length=500)
+    version = models.CharField(max_length=100, blank=True, default="")
+    instance_id = models.CharField(max_length=200, blank=True, default="")
+    proposed_tags = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=20, choices=NodeStatus.choices, default=NodeStatus.PENDING_APPROVAL
+    )
+    # The node reports health in heartbeats; approval state is derived from its targets.
+    reported_status = models.CharField(max_length=20, blank=True, default="")
+    # Sent by the control plane on every call to the node, so it is kept in the clear,
+    # like a provider key; it changes at every registration.
+    dispatch_token = models.CharField(max_length=100)
+    owner = models.CharField(max_length=100, help_text="Principal that first registered it.")
+    registered_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["node_id"]
+
+    def __str__(self) -> str:
+        return self.node_id
+
+
+class TargetKind(models.TextChoices):
+    REASONER = "reasoner", "reasoner"
+    SKILL = "skill", "skill"
+    SESSION = "session", "session"
+
+
+class Target(models.Model):
+    """A reasoner, skill or session of a node: ``<node_id>.<name>``."""
+
+    node = models.ForeignKey(AgentNode, on_delete=models.CASCADE, related_name="targets")
+    kind = models.CharField(max_length=10, choices=TargetKind.choices)
+    name = models.CharField(max_length=200)
+    definition = models.JSONField(default=dict, blank=True)
+    # False once a re-registration no longer declares it; kept for history and executions.
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["node__node_id", "kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["node", "kind", "name"], name="unique_target_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node.node_id}.{self.name} ({self.kind})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.node.node_id}.{self.name}"
+
+
+class TagStatus(models.TextChoices):
+    PENDING = "pending", "pending"
+    APPROVED = "approved", "approved"
+    REJECTED = "rejected", "rejected"
+
+
+class TargetTag(models.Model):
+    """One proposed tag of one target, with its approval state."""
+
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="tag_rows")
+    tag = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=TagStatus.choices, default=TagStatus.PENDING)
+    decided_by = models.CharField(max_length=150, blank=True, default="")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["target_id", "tag"]
+        constraints = [models.UniqueConstraint(fields=["target", "tag"], name="unique_target_tag")]
+
+    def __str__(self) -> str:
+        return f"{self.target}: {self.tag} ({self.status})"
+
+
+class TagDecision(models.Model):
+    """The audit trail: who decided what about which tag, when and why."""
+
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="decisions")
+    tag = models.CharField(max_length=200)
+    decision = models.CharField(max_length=10, choices=TagStatus.choices)
+    actor = models.CharField(max_length=150)
+    reason = models.TextField(blank=True, default="")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.decision} {self.tag} on {self.target}"
+
+
+class TagRuleMode(models.TextChoices):
+    AUTO = "auto", "auto-approve"
+    MANUAL = "manual", "needs approval"
+    FORBIDDEN = "forbidden", "forbidden"
+
+
+class TagRule(models.Model):
+    """How a proposed tag is treated: ``*``, ``prefix*``, ``*suffix`` or an exact tag."""
+
+    pattern = models.CharField(max_length=200, unique=True)
+    mode = models.CharField(max_length=10, choices=TagRuleMode.choices)
+    reason = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pattern"]
+
+    def __str__(self) -> str:
+        return f"{self.pattern} -> {self.mode}"
+
+
+# --- Access policies -----------------------------------------------------------------------
+
+
+class PolicyAction(models.TextChoices):
+    ALLOW = "allow", "allow"
+    DENY = "deny", "deny"
+
+
+class AccessPolicy(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    caller_tags = models.JSONField(default=list, blank=True)
+    target_tags = models.JSONField(default=list, blank=True)
+    allow_functions = models.JSONField(default=list, blank=True)
+    deny_functions = models.JSONField(default=list, blank=True)
+    constraints = models.JSONField(default=dict, blank=True)
+    action = models.CharField(max_length=5, choices=PolicyAction.choices)
+    priority = models.IntegerField(default=0)
+    enabled = models.BooleanField(default=True)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-priority", "id"]
+        verbose_name_plural = "access policies"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.action}, priority {self.priority})"

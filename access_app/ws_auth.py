@@ -16,7 +16,7 @@ from django.conf import settings
 
 from access_app.authentication import credential_from_headers
 from access_app.principals import Principal
-from access_app.services import api_key_authenticate
+from access_app.services.api_keys import api_key_authenticate
 
 
 def _scope_headers(scope) -> dict[str, str]:

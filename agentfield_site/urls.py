@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from access_app.urls import api_urlpatterns as access_api
+from access_app.urls import page_urlpatterns as access_pages
 from agentfield_site import health
 from sessions_app import views as session_pages
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("", session_pages.overview, name="overview"),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
+    path("access/", include(access_pages)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from access_app.models import ApiKey
-from access_app.services import api_key_create
+from access_app.services.api_keys import api_key_create
 
 
 @dataclass

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from access_app.api_errors import UNAUTHORIZED_BODY
 from access_app.models import ApiKey, CallerProfile
-from access_app.services import api_key_revoke
+from access_app.services.api_keys import api_key_revoke
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ The key is printed once, alone on the last line, so scripts can take ``tail -n 1
 from django.core.management.base import BaseCommand, CommandError
 
 from access_app.models import Role
-from access_app.services import api_key_create
+from access_app.services.api_keys import api_key_create
 
 
 class Command(BaseCommand):

@@ -23,7 +23,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from access_app.models import Role
-from access_app.services import api_key_create
+from access_app.services.api_keys import api_key_create
 
 STOP_GRACE_SECONDS = 10
 

@@ -1,0 +1,1 @@
+"""Writes of the access app, one module per concern."""

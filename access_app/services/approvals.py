@@ -1,0 +1,122 @@
+"""Tag approval decisions: per tag, per target, and upstream's per-node admin routes.
+
+Every decision writes a :class:`TagDecision` row (who, when, why). A target is callable
+once none of its tags is pending and none is rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from access_app.models import AgentNode, TagDecision, TagStatus, Target, TargetKind, TargetTag
+from access_app.services.registration import node_refresh_status
+from access_app.tags import normalize_tags
+
+NOT_LISTED_REASON = "not included in the approved tags"
+
+
+class NotPendingApproval(Exception):
+    """The node has no pending tag (upstream's 409 ``not_pending_approval``)."""
+
+
+def _decide(rows: Iterable[TargetTag], decision: str, actor: str, reason: str) -> list[TargetTag]:
+    now = timezone.now()
+    changed = []
+    for row in rows:
+        if row.status == decision:
+            continue
+        row.status, row.decided_by, row.decided_at, row.reason = decision, actor, now, reason
+        row.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        TagDecision.objects.create(
+            target_id=row.target_id, tag=row.tag, decision=decision, actor=actor, reason=reason
+        )
+        changed.append(row)
+    return changed
+
+
+def target_tags_decide(
+    *, target: Target, decision: str, actor: str, reason: str = "", tags: list[str] | None = None
+) -> list[TargetTag]:
+    """Approve or reject some tags of one target (all its pending tags when ``tags`` is None)."""
+    if decision not in (TagStatus.APPROVED, TagStatus.REJECTED):
+        raise ValueError("decision must be approved or rejected")
+    with transaction.atomic():
+        rows = TargetTag.objects.select_for_update().filter(target=target)
+        rows = rows.filter(status=TagStatus.PENDING) if tags is None else rows.filter(tag__in=tags)
+        changed = _decide(list(rows), decision, actor, reason)
+        node_refresh_status(target.node)
+    return changed
+
+
+def _pending_rows(node: AgentNode):
+    return TargetTag.objects.select_for_update().filter(
+        target__node=node, target__active=True, status=TagStatus.PENDING
+    )
+
+
+def node_approve_tags(
+    *,
+    node: AgentNode,
+    approved_tags: list[str],
+    component_tags: dict[str, dict[str, list[str]]],
+    actor: str,
+    reason: str = "",
+) -> list[str]:
+    """Upstream's approve-tags. With per-component maps, each named target gets exactly its
+    list; otherwise every pending target gets ``proposed ∩ approved_tags``. A pending tag
+    left out is rejected, so the target stays uncallable rather than half-approved.
+    Returns the node's approved tags afterwards."""
+    with transaction.atomic():
+        pending = list(_pending_rows(node).select_related("target"))
+        if not pending:
+            raise NotPendingApproval(node.node_id)
+        if any(component_tags.values()):
+            lists = {
+                (kind, name): set(normalize_tags(tags))
+                for kind, by_name in component_tags.items()
+                for name, tags in by_name.items()
+            }
+            pending = [r for r in pending if (r.target.kind, r.target.name) in lists]
+            allowed = {
+                row.pk: row.tag in lists[(row.target.kind, row.target.name)] for row in pending
+            }
+        else:
+            wanted = set(normalize_tags(approved_tags))
+            allowed = {row.pk: row.tag in wanted for row in pending}
+        _decide([r for r in pending if allowed[r.pk]], TagStatus.APPROVED, actor, reason)
+        _decide(
+            [r for r in pending if not allowed[r.pk]],
+            TagStatus.REJECTED,
+            actor,
+            reason or NOT_LISTED_REASON,
+        )
+        node_refresh_status(node)
+    return node_approved_tags(node)
+
+
+def node_reject_tags(*, node: AgentNode, actor: str, reason: str = "") -> list[str]:
+    """Upstream's reject-tags: every pending tag of the node is rejected."""
+    with transaction.atomic():
+        pending = list(_pending_rows(node))
+        if not pending:
+            raise NotPendingApproval(node.node_id)
+        _decide(pending, TagStatus.REJECTED, actor, reason)
+        node_refresh_status(node)
+    return sorted({row.tag for row in pending})
+
+
+def node_approved_tags(node: AgentNode) -> list[str]:
+    rows = TargetTag.objects.filter(
+        target__node=node, target__active=True, status=TagStatus.APPROVED
+    )
+    return sorted(set(rows.values_list("tag", flat=True)))
+
+
+COMPONENT_FIELDS = {
+    "reasoner_tags": TargetKind.REASONER,
+    "skill_tags": TargetKind.SKILL,
+    "session_tags": TargetKind.SESSION,
+}

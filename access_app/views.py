@@ -1,0 +1,69 @@
+"""The approvals page: staff review proposed tags, per tag or per target, with a reason."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from django.contrib import messages
+from django.contrib.auth.decorators import user_passes_test
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from access_app import selectors
+from access_app.api import actor_of
+from access_app.models import TagStatus, Target
+from access_app.principals import Principal
+from access_app.serializers import target_out
+from access_app.services.approvals import target_tags_decide
+
+staff_required = user_passes_test(lambda user: user.is_active and user.is_staff)
+
+
+@staff_required
+def approvals(request):
+    pending = [
+        target_out(t) | {"pk": t.pk, "node": t.node} for t in selectors.targets_with_pending_tags()
+    ]
+    groups = [
+        {"node": node, "targets": list(targets)}
+        for node, targets in groupby(pending, key=lambda item: item["node"])
+    ]
+    nodes = [
+        {"node": node, "targets": [target_out(t) for t in node.live_targets]}
+        for node in selectors.nodes_visible_to(Principal.from_user(request.user))
+    ]
+    return render(
+        request,
+        "access/approvals.html",
+        {
+            "groups": groups,
+            "pending_count": len(pending),
+            "nodes": nodes,
+            "decisions": selectors.recent_decisions(),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def approvals_decide(request):
+    target = get_object_or_404(Target.objects.select_related("node"), pk=request.POST.get("target"))
+    decision, _, tag = request.POST.get("op", "").partition("|")
+    if decision not in (TagStatus.APPROVED, TagStatus.REJECTED) or not tag:
+        messages.error(request, "Choose approve or reject for a tag or for the whole target.")
+        return redirect("approvals")
+    reason = request.POST.get("reason", "").strip()[:2000]
+    changed = target_tags_decide(
+        target=target,
+        decision=decision,
+        actor=actor_of(Principal.from_user(request.user)),
+        reason=reason,
+        tags=None if tag == "*" else [tag],
+    )
+    verb = "Approved" if decision == TagStatus.APPROVED else "Rejected"
+    if changed:
+        listed = ", ".join(row.tag for row in changed)
+        messages.success(request, f"{verb} {listed} on {target.full_name}.")
+    else:
+        messages.info(request, f"Nothing changed on {target.full_name}.")
+    return redirect("approvals")
