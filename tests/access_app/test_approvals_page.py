@@ -1,0 +1,146 @@
+"""The approvals web page: server-rendered forms, staff only; and the Django admin actions."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from access_app.access import AccessAllowed, access_check
+from access_app.models import TagDecision, TagStatus, Target, TargetTag
+from tests.browser import ARTIFACTS, chromium_page
+from tests.factories import node_body
+
+PAGE = "/access/approvals/"
+
+
+@pytest.fixture
+def staff(db):
+    return get_user_model().objects.create_user(
+        "reviewer", password="correct-horse-battery", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def registered(admin):
+    body = node_body(skills=[{"id": "lookup_order", "tags": ["orders"]}])
+    assert admin.client().post("/api/v1/nodes/register", body, format="json").status_code == 201
+
+
+class Staff:
+    tags = ()
+    is_admin = True
+
+
+def _session():
+    return Target.objects.prefetch_related("tag_rows").get(kind="session", name="voice")
+
+
+@pytest.mark.django_db
+def test_it_sends_anonymous_and_non_staff_users_to_the_login(client, registered):
+    assert client.get(PAGE).status_code == 302
+    user = get_user_model().objects.create_user("plain", password="pw-plain-123")
+    client.force_login(user)
+    response = client.get(PAGE)
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_it_lists_pending_targets_grouped_by_node_with_kind_and_session_details(
+    client, staff, registered
+):
+    client.force_login(staff)
+    html = client.get(PAGE).content.decode()
+    assert 'data-node="voice-support-af"' in html
+    assert 'data-target="voice-support-af.voice"' in html
+    assert "openai · webrtc · gpt-realtime-2" in html
+    for kind in ("reasoner", "skill", "session"):
+        assert f"kind-{kind}" in html
+    assert 'value="approved|pii:limited"' in html
+    assert 'value="rejected|*"' in html
+
+
+@pytest.mark.django_db
+def test_approving_one_tag_records_who_and_why(client, staff, registered):
+    client.force_login(staff)
+    target = _session()
+    response = client.post(
+        "/access/approvals/decide",
+        {"target": target.pk, "op": "approved|pii:limited", "reason": "needed for callbacks"},
+        follow=True,
+    )
+    assert "Approved pii:limited on voice-support-af.voice." in response.content.decode()
+    row = TargetTag.objects.get(target=target, tag="pii:limited")
+    assert row.status == TagStatus.APPROVED
+    assert row.decided_by == f"reviewer (user:{staff.pk})"
+    assert TagDecision.objects.get(tag="pii:limited").reason == "needed for callbacks"
+    assert TargetTag.objects.get(target=target, tag="support:voice").status == TagStatus.PENDING
+    assert "needed for callbacks" in response.content.decode(), "the history shows the reason"
+
+
+@pytest.mark.django_db
+def test_rejecting_a_whole_target_rejects_all_its_pending_tags(client, staff, registered):
+    client.force_login(staff)
+    target = _session()
+    client.post("/access/approvals/decide", {"target": target.pk, "op": "rejected|*"})
+    statuses = set(TargetTag.objects.filter(target=target).values_list("status", flat=True))
+    assert statuses == {TagStatus.REJECTED}
+    assert access_check(caller=Staff(), target=_session(), input={}).error == (
+        "target_tags_rejected"
+    )
+
+
+@pytest.mark.django_db
+def test_a_malformed_decision_changes_nothing(client, staff, registered):
+    client.force_login(staff)
+    target = _session()
+    response = client.post("/access/approvals/decide", {"target": target.pk, "op": "maybe|x"},
+                           follow=True)
+    assert "Choose approve or reject" in response.content.decode()
+    assert not TagDecision.objects.exists()
+    assert client.post("/access/approvals/decide", {"target": 999999, "op": "approved|*"}
+                       ).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_django_admin_approves_and_rejects_tags_with_actions(client, staff, registered):
+    client.force_login(staff)
+    target = _session()
+    rows = TargetTag.objects.filter(target=target)
+    response = client.post(
+        "/admin/access_app/targettag/",
+        {"action": "approve_tags", "_selected_action": [r.pk for r in rows]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert set(rows.values_list("status", flat=True)) == {TagStatus.APPROVED}
+    assert access_check(caller=Staff(), target=_session(), input={}) == AccessAllowed()
+    listing = client.get("/admin/access_app/tagdecision/").content.decode()
+    assert "decided in the Django admin" in listing
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_approves_a_session_in_a_real_browser_and_it_becomes_callable(
+    live_server, staff, registered, monkeypatch
+):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls below are
+    # plain synchronous test code, not async code, so Django's guard can stand down.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with chromium_page() as page:
+        page.goto(f"{live_server.url}/admin/login/?next={PAGE}")
+        page.fill("#id_username", "reviewer")
+        page.fill("#id_password", "correct-horse-battery")
+        page.click("input[type=submit]")
+        page.wait_for_url(f"**{PAGE}")
+        form = page.locator('form.target[data-target="voice-support-af.voice"]')
+        assert form.locator("li.tag.pending").count() == 2
+        form.locator('input[name="reason"]').fill("voice support is in scope")
+        page.screenshot(path=str(ARTIFACTS / "approvals-before.png"), full_page=True)
+        form.get_by_role("button", name="Approve all pending").click()
+        page.wait_for_selector("ul.flash li")
+        assert "Approved pii:limited, support:voice" in page.inner_text("ul.flash")
+        row = page.locator('tr[data-target="voice-support-af.voice"]')
+        assert row.locator("td.callable").inner_text().strip() == "yes"
+        assert page.locator('form.target[data-target="voice-support-af.voice"]').count() == 0
+        assert "voice support is in scope" in page.inner_text("table.history")
+        page.screenshot(path=str(ARTIFACTS / "approvals-after.png"), full_page=True)
+    assert access_check(caller=Staff(), target=_session(), input={}) == AccessAllowed()
