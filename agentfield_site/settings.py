@@ -24,8 +24,9 @@ from agentfield_site.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-VAR_DIR.mkdir(exist_ok=True)
+# Local state of the embedded stack (SQLite, broker queue, generated keys); tests use their own.
+VAR_DIR = Path(env_str("AGENTFIELD_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 (VAR_DIR / "staticfiles").mkdir(exist_ok=True)
 
 
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "adrf",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -229,3 +231,14 @@ AGENTFIELD_SYNC_TIMEOUT = env_float("AGENTFIELD_SYNC_TIMEOUT", 60.0, minimum=0.1
 AGENTFIELD_SESSION_CONNECT_TTL = env_int("AGENTFIELD_SESSION_CONNECT_TTL", 300, minimum=1)
 AGENTFIELD_SESSION_MAX_SECONDS = env_int("AGENTFIELD_SESSION_MAX_SECONDS", 3600, minimum=1)
 AGENTFIELD_MAX_TURN_BYTES = env_int("AGENTFIELD_MAX_TURN_BYTES", 10 * 1024 * 1024, minimum=1)
+# How long one call to an agent node may take before the execution times out.
+AGENTFIELD_AGENT_CALL_TIMEOUT = env_float("AGENTFIELD_AGENT_CALL_TIMEOUT", 120.0, minimum=0.1)
+# Connection errors and 5xx from an agent are retried this many times, with backoff.
+AGENTFIELD_DISPATCH_MAX_RETRIES = env_int("AGENTFIELD_DISPATCH_MAX_RETRIES", 3, minimum=0)
+AGENTFIELD_DISPATCH_RETRY_BASE = env_float("AGENTFIELD_DISPATCH_RETRY_BASE", 0.5, minimum=0.0)
+AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS = env_bool("AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS", False)
+AGENTFIELD_WEBHOOK_RETRY_BASE = env_float("AGENTFIELD_WEBHOOK_RETRY_BASE", 5.0, minimum=0.0)
+
+CELERY_BEAT_SCHEDULE = {
+    "recover-executions": {"task": "executions_app.tasks.recover_executions", "schedule": 15.0},
+}

@@ -5,15 +5,18 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from access_app.urls import api_urlpatterns as access_api
 from access_app.urls import page_urlpatterns as access_pages
 from agentfield_site import health
+from executions_app.urls import api_urlpatterns as executions_api
+from executions_app.urls import page_urlpatterns as executions_pages
 from sessions_app import views as session_pages
 
-api_v1 = [*access_api]
+api_v1 = [*access_api, *executions_api]
 
 urlpatterns = [
     path("", session_pages.overview, name="overview"),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
     path("access/", include(access_pages)),
+    path("", include(executions_pages)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),

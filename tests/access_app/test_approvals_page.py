@@ -92,12 +92,15 @@ def test_rejecting_a_whole_target_rejects_all_its_pending_tags(client, staff, re
 def test_a_malformed_decision_changes_nothing(client, staff, registered):
     client.force_login(staff)
     target = _session()
-    response = client.post("/access/approvals/decide", {"target": target.pk, "op": "maybe|x"},
-                           follow=True)
+    response = client.post(
+        "/access/approvals/decide", {"target": target.pk, "op": "maybe|x"}, follow=True
+    )
     assert "Choose approve or reject" in response.content.decode()
     assert not TagDecision.objects.exists()
-    assert client.post("/access/approvals/decide", {"target": 999999, "op": "approved|*"}
-                       ).status_code == 404
+    assert (
+        client.post("/access/approvals/decide", {"target": 999999, "op": "approved|*"}).status_code
+        == 404
+    )
 
 
 @pytest.mark.django_db

@@ -1,0 +1,203 @@
+"""Execution API views (upstream's routes and bodies). Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+from adrf.views import APIView as AsyncAPIView
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access_app.principals import Principal
+from executions_app import provenance, selectors
+from executions_app.models import TERMINAL_STATUSES
+from executions_app.serializers import (
+    BatchStatusInSerializer,
+    ExecuteAcceptedSerializer,
+    ExecuteInSerializer,
+    ExecuteResultSerializer,
+    ExecutionOutSerializer,
+    StatusCallbackInSerializer,
+    accepted_out,
+    dag_out,
+    execution_out,
+    result_out,
+)
+from executions_app.services.creation import (
+    Accepted,
+    ExecutionRefused,
+    ExecutionRequest,
+    execution_create,
+)
+from executions_app.services.status import StatusRejected, execution_report_status
+from executions_app.waiting import wait_for_execution_end
+
+EXECUTION_NOT_FOUND = {"error": "execution not found"}
+NOT_THE_EXECUTOR = {
+    "error": "forbidden",
+    "message": "only the executing agent node may report status",
+}
+_any_json = inline_serializer("ExecutionAnyJson", fields={})
+
+
+def _accept(request, target: str) -> Accepted | Response:
+    """Shared by the async and sync routes: validate, then create (or refuse)."""
+    serializer = ExecuteInSerializer(data=request.data if request.data is not None else {})
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    headers = request.headers
+    execution_request = ExecutionRequest(
+        target=target,
+        input=data.get("input") or {},
+        context=data.get("context") or {},
+        webhook=data.get("webhook"),
+        session_id=headers.get("X-Session-ID", "").strip(),
+        run_id=headers.get("X-Run-ID", "").strip(),
+        parent_execution_id=headers.get("X-Parent-Execution-ID", "").strip(),
+        actor_id=headers.get("X-Actor-ID", "").strip(),
+    )
+    try:
+        return execution_create(principal=request.user, request=execution_request)
+    except ExecutionRefused as exc:
+        return Response(exc.body, status=exc.status)
+
+
+class ExecuteAsyncView(APIView):
+    @extend_schema(request=ExecuteInSerializer, responses={202: ExecuteAcceptedSerializer})
+    def post(self, request, target: str):
+        accepted = _accept(request, target)
+        if isinstance(accepted, Response):
+            return accepted
+        execution = accepted.execution
+        return Response(
+            accepted_out(execution, accepted.webhook_error),
+            status=202,
+            headers={"X-Execution-ID": execution.execution_id, "X-Run-ID": execution.run_id},
+        )
+
+
+class ExecuteSyncView(AsyncAPIView):
+    """Waits on the event loop, not in a thread, so many callers can wait at once."""
+
+    @extend_schema(request=ExecuteInSerializer, responses={200: ExecuteResultSerializer})
+    async def post(self, request, target: str):
+        accepted = await sync_to_async(_accept)(request, target)
+        if isinstance(accepted, Response):
+            return accepted
+        execution_id = accepted.execution.execution_id
+        timeout = settings.AGENTFIELD_SYNC_TIMEOUT
+        execution = await wait_for_execution_end(execution_id, timeout)
+        headers = {"X-Execution-ID": execution_id, "X-Run-ID": accepted.execution.run_id}
+        if execution is None or execution.status not in TERMINAL_STATUSES:
+            body = {
+                "error": "execution_timeout",
+                "message": f"the execution did not finish within {timeout:g} s; "
+                f"poll GET /api/v1/executions/{execution_id}",
+                "execution_id": execution_id,
+                "run_id": accepted.execution.run_id,
+                "status": execution.status if execution else "unknown",
+            }
+            return Response(body, status=504, headers=headers)
+        return Response(result_out(execution), headers=headers)
+
+
+class ExecutionDetailView(APIView):
+    @extend_schema(responses=ExecutionOutSerializer)
+    def get(self, request, execution_id: str):
+        execution = selectors.execution_get_for(principal=request.user, execution_id=execution_id)
+        if execution is None:
+            return Response(EXECUTION_NOT_FOUND, status=404)
+        return Response(execution_out(execution))
+
+
+class BatchStatusView(APIView):
+    @extend_schema(request=BatchStatusInSerializer, responses={200: _any_json})
+    def post(self, request):
+        serializer = BatchStatusInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ids = serializer.validated_data["execution_ids"]
+        found = selectors.executions_visible_to(request.user).filter(execution_id__in=ids)
+        by_id = {e.execution_id: e for e in found}
+        body = {
+            execution_id: (
+                {
+                    "status": by_id[execution_id].status,
+                    "status_reason": by_id[execution_id].status_reason or None,
+                    "completed_at": by_id[execution_id].completed_at,
+                    "duration_ms": by_id[execution_id].duration_ms,
+                }
+                if execution_id in by_id
+                else {"status": "not_found"}
+            )
+            for execution_id in ids
+        }
+        return Response(body)
+
+
+class ExecutionStatusCallbackView(APIView):
+    @extend_schema(request=StatusCallbackInSerializer, responses=ExecutionOutSerializer)
+    def post(self, request, execution_id: str):
+        principal: Principal = request.user
+        execution = selectors.execution_get_for(principal=principal, execution_id=execution_id)
+        if execution is None:
+            return Response(EXECUTION_NOT_FOUND, status=404)
+        if not selectors.principal_executes(principal, execution):
+            return Response(
+                {
+                    "error": "forbidden",
+                    "message": "only the executing agent node may report status",
+                },
+                status=403,
+            )
+        serializer = StatusCallbackInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            execution = execution_report_status(execution=execution, **serializer.validated_data)
+        except StatusRejected as exc:
+            return Response(exc.body, status=exc.status)
+        return Response(execution_out(execution))
+
+
+class WorkflowDagView(APIView):
+    @extend_schema(responses=_any_json)
+    def get(self, request, workflow_id: str):
+        executions = selectors.workflow_executions_for(
+            principal=request.user, workflow_id=workflow_id
+        )
+        if not executions:
+            return Response({"error": "workflow not found"}, status=404)
+        return Response(dag_out(workflow_id, executions))
+
+
+class ProvenanceView(APIView):
+    @extend_schema(responses=_any_json)
+    def get(self, request, execution_id: str):
+        execution = selectors.execution_get_for(principal=request.user, execution_id=execution_id)
+        if execution is None:
+            return Response(EXECUTION_NOT_FOUND, status=404)
+        record = provenance.provenance_record(execution)
+        record["signature"] = (
+            {
+                "algorithm": provenance.ALGORITHM,
+                "public_key": provenance.public_key_b64(),
+                "value": execution.provenance_signature,
+            }
+            if execution.provenance_signature
+            else None
+        )
+        return Response(record)
+
+
+class ProvenanceKeyView(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            "ProvenanceKey",
+            fields={"algorithm": serializers.CharField(), "public_key": serializers.CharField()},
+        )
+    )
+    def get(self, request):
+        return Response(
+            {"algorithm": provenance.ALGORITHM, "public_key": provenance.public_key_b64()}
+        )

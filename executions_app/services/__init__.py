@@ -1,0 +1,1 @@
+"""Writes of the executions app, one module per concern."""

@@ -1,0 +1,137 @@
+"""Accepting an execution: resolve the target, check access, write the row, enqueue.
+
+Used by ``POST /execute/async``, the sync route, and session tool calls alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from access_app.access import AccessDenied, access_check, target_approved_tags
+from access_app.principals import Principal
+from access_app.selectors import target_resolve
+from executions_app.ids import new_execution_id, new_run_id
+from executions_app.models import Execution
+from executions_app.queue import enqueue_dispatch_on_commit
+from executions_app.selectors import executions_visible_to
+from executions_app.services.webhooks import InvalidWebhook, webhook_validate
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
+
+
+class ExecutionRefused(Exception):
+    """Not accepted; ``body`` is the exact error body for ``status``."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("message") or body.get("error"))
+        self.status = status
+        self.body = body
+
+
+@dataclass(frozen=True)
+class CallerView:
+    """The tags access is checked with, when they are not the principal's own (sessions)."""
+
+    tags: Sequence[str]
+    is_admin: bool = False
+
+
+@dataclass
+class ExecutionRequest:
+    target: str
+    input: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    webhook: dict[str, Any] | None = None
+    session_id: str = ""
+    run_id: str = ""
+    parent_execution_id: str = ""
+    actor_id: str = ""
+
+
+@dataclass
+class Accepted:
+    execution: Execution
+    webhook_error: str = ""
+
+
+def parse_target(target: str) -> tuple[str, str]:
+    parts = target.split(".")
+    if len(parts) != 2 or not all(part.strip() for part in parts):
+        raise ExecutionRefused(400, {"error": "target must be <node>.<name>"})
+    return parts[0].strip(), parts[1].strip()
+
+
+def _lineage(principal: Principal, request: ExecutionRequest) -> tuple[str, str, int, str]:
+    """(run_id, workflow_id, depth, session_id): a child joins its parent's workflow."""
+    visible = executions_visible_to(principal)
+    if request.parent_execution_id:
+        parent = visible.filter(execution_id=request.parent_execution_id).first()
+        if parent is None:
+            raise ExecutionRefused(404, {"error": "parent execution not found"})
+        return (
+            parent.run_id,
+            parent.workflow_id,
+            parent.depth + 1,
+            request.session_id or parent.session_id,
+        )
+    if request.run_id:
+        if not RUN_ID_PATTERN.match(request.run_id):
+            raise ExecutionRefused(400, {"error": "X-Run-ID is not a valid run id"})
+        existing = Execution.objects.filter(run_id=request.run_id)
+        if existing.exists() and not visible.filter(run_id=request.run_id).exists():
+            raise ExecutionRefused(404, {"error": "run not found"})
+        return request.run_id, request.run_id, 0, request.session_id
+    run_id = new_run_id()
+    return run_id, run_id, 0, request.session_id
+
+
+def execution_create(
+    *, principal: Principal, request: ExecutionRequest, caller: CallerView | None = None
+) -> Accepted:
+    node_id, name = parse_target(request.target)
+    target = target_resolve(node_id, name)
+    if target is None:
+        raise ExecutionRefused(404, {"error": f"target '{node_id}.{name}' not found"})
+    caller = caller or principal
+    decision = access_check(caller=caller, target=target, input=request.input)
+    if isinstance(decision, AccessDenied):
+        raise ExecutionRefused(decision.status, decision.body())
+    run_id, workflow_id, depth, session_id = _lineage(principal, request)
+    webhook_error = ""
+    spec = None
+    if request.webhook:
+        try:
+            spec = webhook_validate(request.webhook)
+        except InvalidWebhook as exc:
+            webhook_error = str(exc)
+    now = timezone.now()
+    with transaction.atomic():
+        execution = Execution.objects.create(
+            execution_id=new_execution_id(),
+            run_id=run_id,
+            workflow_id=workflow_id,
+            parent_execution_id=request.parent_execution_id,
+            depth=depth,
+            target=target,
+            target_name=target.full_name,
+            target_type=target.kind,
+            input=request.input,
+            context=request.context,
+            owner=principal.id,
+            actor_id=request.actor_id or principal.id,
+            session_id=session_id,
+            caller_tags=sorted(caller.tags),
+            target_tags=target_approved_tags(target),
+            enqueued_at=now,
+            webhook_url=spec.url if spec else "",
+            webhook_secret=spec.secret if spec else "",
+            webhook_headers=spec.headers if spec else {},
+        )
+        enqueue_dispatch_on_commit(execution.execution_id)
+    return Accepted(execution=execution, webhook_error=webhook_error)

@@ -1,0 +1,244 @@
+"""Running one execution: claim it, call the agent node over HTTP, record the outcome.
+
+Claiming is a conditional UPDATE (queued -> running), so a redelivered task never calls the
+agent twice. A call whose worker died is never re-sent (the agent may have done the work):
+it fails with ``worker_lost``. A queued execution whose task was lost is enqueued again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from executions_app.models import Execution, Status
+from executions_app.queue import enqueue_dispatch_on_commit
+from executions_app.services.lifecycle import execution_finish
+
+log = logging.getLogger(__name__)
+
+LEASE_MARGIN = timedelta(seconds=30)
+QUEUED_GRACE = timedelta(seconds=30)
+CONNECT_TIMEOUT = 5.0
+WORKER_LOST_MESSAGE = (
+    "the worker running this call stopped before it finished; the call is not retried "
+    "because the agent may already have done the work"
+)
+
+_client: httpx.Client | None = None
+_client_pid: int | None = None
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def http_client() -> httpx.Client:
+    """One pooled client per process (keep-alive to agent nodes); rebuilt after a fork."""
+    global _client, _client_pid
+    if _client is None or _client_pid != os.getpid():
+        timeout = httpx.Timeout(settings.AGENTFIELD_AGENT_CALL_TIMEOUT, connect=CONNECT_TIMEOUT)
+        _client = httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=50))
+        _client_pid = os.getpid()
+    return _client
+
+
+@dataclass(frozen=True)
+class AgentOutcome:
+    kind: str  # succeeded | accepted | agent_error | retryable | timeout
+    result: Any = None
+    error: str = ""
+
+
+def _agent_headers(execution: Execution) -> dict[str, str]:
+    headers = {
+        "Authorization": f"Bearer {execution.target.node.dispatch_token}",
+        "X-Execution-ID": execution.execution_id,
+        "X-Run-ID": execution.run_id,
+        "X-Workflow-ID": execution.workflow_id,
+        "X-Parent-Execution-ID": execution.parent_execution_id,
+        "X-Session-ID": execution.session_id,
+        "X-Actor-ID": execution.actor_id,
+    }
+    return {name: value for name, value in headers.items() if value}
+
+
+def _body_text(response: httpx.Response) -> str:
+    return response.text[:2000] or f"HTTP {response.status_code}"
+
+
+def call_agent(execution: Execution) -> AgentOutcome:
+    node = execution.target.node
+    kind = "reasoners" if execution.target_type == "reasoner" else "skills"
+    url = f"{node.base_url.rstrip('/')}/{kind}/{execution.target.name}"
+    try:
+        response = http_client().post(url, json=execution.input, headers=_agent_headers(execution))
+    except httpx.ReadTimeout:
+        limit = settings.AGENTFIELD_AGENT_CALL_TIMEOUT
+        return AgentOutcome("timeout", error=f"the agent did not answer within {limit:g} s")
+    except httpx.TransportError as exc:  # connect errors, resets: nothing was answered
+        return AgentOutcome("retryable", error=f"agent unreachable: {type(exc).__name__}")
+    if response.status_code == 202:
+        return AgentOutcome("accepted")
+    if response.is_success:
+        try:
+            result = response.json()
+        except ValueError:
+            result = response.text
+        return AgentOutcome("succeeded", result=result)
+    if response.status_code >= 500:
+        return AgentOutcome(
+            "retryable", error=f"agent answered {response.status_code}: {_body_text(response)}"
+        )
+    return AgentOutcome(
+        "agent_error", error=f"agent answered {response.status_code}: {_body_text(response)}"
+    )
+
+
+def execution_dispatch(execution_id: str) -> float | None:
+    """Run one attempt. Returns a countdown when the task should try again, else None."""
+    me = worker_id()
+    now = timezone.now()
+    claimed = Execution.objects.filter(execution_id=execution_id, status=Status.QUEUED).update(
+        status=Status.RUNNING,
+        claimed_by=me,
+        lease_expires_at=now
+        + timedelta(seconds=settings.AGENTFIELD_AGENT_CALL_TIMEOUT)
+        + LEASE_MARGIN,
+        started_at=Coalesce(F("started_at"), now),
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        executions_recover(execution_ids=[execution_id])
+        return None
+    execution = Execution.objects.select_related("target__node").get(execution_id=execution_id)
+    outcome = call_agent(execution)
+    return _record(execution, outcome, me)
+
+
+def _record(execution: Execution, outcome: AgentOutcome, me: str) -> float | None:
+    mine = Execution.objects.filter(pk=execution.pk, status=Status.RUNNING, claimed_by=me)
+    if outcome.kind == "succeeded":
+        execution_finish(
+            execution.execution_id,
+            status=Status.SUCCEEDED,
+            result=outcome.result,
+            only_if_claimed_by=me,
+        )
+    elif outcome.kind == "accepted":
+        mine.update(
+            awaiting_callback=True,
+            claimed_by="",
+            status_reason="awaiting the agent's status callback",
+            lease_expires_at=timezone.now()
+            + timedelta(seconds=settings.AGENTFIELD_AGENT_CALL_TIMEOUT),
+        )
+    elif outcome.kind == "agent_error":
+        execution_finish(
+            execution.execution_id,
+            status=Status.FAILED,
+            error_message=outcome.error,
+            error_category="agent_error",
+            only_if_claimed_by=me,
+        )
+    elif outcome.kind == "timeout":
+        execution_finish(
+            execution.execution_id,
+            status=Status.TIMEOUT,
+            error_message=outcome.error,
+            error_category="timeout",
+            only_if_claimed_by=me,
+        )
+    elif execution.attempts <= settings.AGENTFIELD_DISPATCH_MAX_RETRIES:
+        countdown = settings.AGENTFIELD_DISPATCH_RETRY_BASE * 2 ** (execution.attempts - 1)
+        mine.update(
+            status=Status.QUEUED,
+            claimed_by="",
+            enqueued_at=timezone.now(),
+            status_reason=f"retry {execution.attempts}: {outcome.error}"[:300],
+        )
+        return countdown
+    else:
+        execution_finish(
+            execution.execution_id,
+            status=Status.FAILED,
+            error_message=outcome.error,
+            error_category="agent_unreachable",
+            only_if_claimed_by=me,
+        )
+    return None
+
+
+def _holder_is_dead(claimed_by: str) -> bool:
+    """True when the claiming worker process ran on this host and no longer exists."""
+    host, _, pid = claimed_by.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _settle_stale(execution: Execution, now) -> str | None:
+    """Finish one running execution that nobody will finish; the counter it adds to."""
+    if execution.awaiting_callback:  # only here once its lease ran out
+        finished = execution_finish(
+            execution.execution_id,
+            status=Status.TIMEOUT,
+            error_category="timeout",
+            error_message="the agent did not report a result in time",
+        )
+        return "timeout" if finished else None
+    expired = execution.lease_expires_at is not None and execution.lease_expires_at < now
+    if not (expired or _holder_is_dead(execution.claimed_by)):
+        return None
+    finished = execution_finish(
+        execution.execution_id,
+        status=Status.FAILED,
+        error_category="worker_lost",
+        error_message=WORKER_LOST_MESSAGE,
+        only_if_claimed_by=execution.claimed_by,
+    )
+    return "worker_lost" if finished else None
+
+
+def executions_recover(
+    *, execution_ids: list[str] | None = None, requeue_grace: timedelta = QUEUED_GRACE
+) -> dict[str, int]:
+    """Finish calls whose worker died or whose lease ran out; re-enqueue stale queued ones."""
+    now = timezone.now()
+    running = Execution.objects.filter(status=Status.RUNNING)
+    queued = Execution.objects.filter(status=Status.QUEUED, enqueued_at__lt=now - requeue_grace)
+    if execution_ids is not None:
+        running = running.filter(execution_id__in=execution_ids)
+        queued = queued.filter(execution_id__in=execution_ids)
+    counts = {"worker_lost": 0, "timeout": 0, "requeued": 0}
+    stale = running.filter(Q(lease_expires_at__lt=now) | Q(awaiting_callback=False))
+    for execution in stale.only(
+        "execution_id", "claimed_by", "awaiting_callback", "lease_expires_at"
+    ):
+        outcome = _settle_stale(execution, now)
+        if outcome:
+            counts[outcome] += 1
+    for execution_id in queued.values_list("execution_id", flat=True)[:10_000]:
+        if Execution.objects.filter(execution_id=execution_id, status=Status.QUEUED).update(
+            enqueued_at=now
+        ):
+            enqueue_dispatch_on_commit(execution_id)
+            counts["requeued"] += 1
+    if any(counts.values()):
+        log.warning("recovered executions: %s", counts)
+    return counts

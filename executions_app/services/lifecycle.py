@@ -1,0 +1,73 @@
+"""Status transitions of an execution. Terminal states never go back to a live one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from executions_app.models import TERMINAL_STATUSES, Execution, Status, WebhookStatus
+from executions_app.notify import notify_execution_ended_on_commit
+from executions_app.provenance import sign_execution
+from executions_app.queue import enqueue_webhook_on_commit
+
+ERROR_TEXT_LIMIT = 4000
+
+
+def execution_finish(
+    execution_id: str,
+    *,
+    status: str,
+    result: Any = None,
+    error_message: str = "",
+    error_category: str = "",
+    status_reason: str = "",
+    duration_ms: int | None = None,
+    only_if_claimed_by: str | None = None,
+    allow_terminal: bool = False,
+) -> Execution | None:
+    """Write a terminal status, sign the record, and tell waiters and the webhook.
+
+    Returns None when the row was not in a state that allows it (already finished, or
+    claimed by someone else), so a late or duplicate writer changes nothing.
+    """
+    assert status in TERMINAL_STATUSES
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().filter(execution_id=execution_id).first()
+        if execution is None:
+            return None
+        if execution.is_terminal and not allow_terminal:
+            return None
+        if only_if_claimed_by is not None and (
+            execution.status != Status.RUNNING or execution.claimed_by != only_if_claimed_by
+        ):
+            return None
+        now = timezone.now()
+        started = execution.started_at or execution.created_at
+        execution.status = status
+        execution.result = result if status == Status.SUCCEEDED else None
+        execution.error_message = (error_message or "")[:ERROR_TEXT_LIMIT]
+        execution.error_category = error_category
+        execution.status_reason = status_reason[:300]
+        execution.completed_at = now
+        execution.duration_ms = (
+            duration_ms
+            if duration_ms is not None
+            else max(0, int((now - started).total_seconds() * 1000))
+        )
+        execution.claimed_by = ""
+        execution.lease_expires_at = None
+        execution.awaiting_callback = False
+        execution.provenance_signature = sign_execution(execution)
+        webhook = bool(execution.webhook_url) and execution.webhook_status in (
+            WebhookStatus.NONE,
+            WebhookStatus.PENDING,
+        )
+        if webhook:
+            execution.webhook_status = WebhookStatus.PENDING
+        execution.save()
+        notify_execution_ended_on_commit(execution.execution_id, status)
+        if webhook:
+            enqueue_webhook_on_commit(execution.execution_id)
+    return execution

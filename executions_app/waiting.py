@@ -1,0 +1,46 @@
+"""Waiting for an execution to end, for the sync route and for live sessions.
+
+Channel delivery is at most once (and the in-memory layer does not cross processes), so
+the wait listens on the execution's group *and* re-reads the row, with a growing interval.
+Nothing here holds a thread while it waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from channels.layers import get_channel_layer
+
+from executions_app.models import TERMINAL_STATUSES, Execution
+from executions_app.notify import execution_group
+
+FIRST_RECHECK = 0.05
+MAX_RECHECK = 0.5
+
+
+async def wait_for_execution_end(execution_id: str, timeout: float) -> Execution | None:
+    """The execution once terminal, or its latest state when ``timeout`` runs out.
+
+    None if it does not exist.
+    """
+    layer = get_channel_layer()
+    channel = await layer.new_channel("wait.")
+    group = execution_group(execution_id)
+    await layer.group_add(group, channel)
+    deadline = time.monotonic() + timeout
+    recheck = FIRST_RECHECK
+    try:
+        while True:
+            execution = await Execution.objects.filter(execution_id=execution_id).afirst()
+            if execution is None or execution.status in TERMINAL_STATUSES:
+                return execution
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return execution
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(layer.receive(channel), min(recheck, remaining))
+            recheck = min(recheck * 2, MAX_RECHECK)
+    finally:
+        await layer.group_discard(group, channel)
