@@ -144,6 +144,7 @@ else:
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        "polling_interval": 0.05,
     }
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
 

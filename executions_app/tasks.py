@@ -35,4 +35,4 @@ def recover_executions() -> dict[str, int]:
 @worker_ready.connect
 def recover_on_worker_start(**kwargs) -> None:
     """A worker that starts after a crash settles what the dead one left behind at once."""
-    executions_recover(requeue_grace=timedelta(seconds=2))
+    executions_recover(requeue_grace=timedelta(0))

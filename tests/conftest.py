@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from access_app.models import ApiKey
 from access_app.services.api_keys import api_key_create
+from agentfield_site.celery import app as celery_app
+from tests.agent_double import AgentDouble
+from tests.worker import TEST_VAR_DIR, celery_worker
+
+
+def pytest_configure(config):
+    """Tests get their own broker queue, apart from a `make run` that may be running."""
+    shutil.rmtree(TEST_VAR_DIR, ignore_errors=True)
+    (TEST_VAR_DIR / "celery-broker" / "processed").mkdir(parents=True)
+    if not settings.REDIS_URL:
+        broker = str(TEST_VAR_DIR / "celery-broker")
+        celery_app.conf.broker_transport_options = {
+            **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            "data_folder_in": broker,
+            "data_folder_out": broker,
+            "processed_folder": str(TEST_VAR_DIR / "celery-broker" / "processed"),
+        }
 
 
 @dataclass
@@ -54,3 +73,35 @@ def bob(make_caller) -> Caller:
 @pytest.fixture
 def anon() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_pool(django_db_setup, django_db_blocker):
+    """Release the psycopg pool's connections, so the test database can be dropped."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            close_pool = getattr(connection, "close_pool", None)
+            if close_pool is not None:
+                close_pool()
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker):
+    """A real Celery worker process for a test module, on the test database.
+
+    Module scope, so a module that starts and kills workers of its own has none beside them.
+    """
+    with django_db_blocker.unblock():
+        celery_app.control.purge()
+        with celery_worker("module") as process:
+            yield process
+
+
+@pytest.fixture
+def agent_double():
+    double = AgentDouble().start()
+    yield double
+    double.stop()

@@ -42,3 +42,38 @@ def node_body(
     }
     body.update(overrides)
     return body
+
+
+def register_approved_node(
+    admin_client,
+    node_id: str,
+    base_url: str,
+    names: list[str],
+    tags: list[str] | None = None,
+    skills: list[str] | None = None,
+):
+    """Register a node whose reasoners (and skills) are approved with ``tags``."""
+    from access_app.models import Target
+    from access_app.services.approvals import target_tags_decide
+
+    tags = tags or ["support"]
+    body = node_body(
+        node_id,
+        base_url=base_url,
+        reasoners=[{"id": name, "tags": tags} for name in names],
+        skills=[{"id": name, "tags": tags} for name in (skills or [])],
+        sessions=[],
+    )
+    response = admin_client.post("/api/v1/nodes/register", body, format="json")
+    assert response.status_code == 201, response.content
+    for target in Target.objects.filter(node__node_id=node_id):
+        target_tags_decide(target=target, decision="approved", actor="test")
+    return response.json()
+
+
+def allow_policy(name: str = "team-a-support", caller_tags=("team:a",), target_tags=("support",)):
+    from access_app.models import AccessPolicy
+
+    return AccessPolicy.objects.create(
+        name=name, caller_tags=list(caller_tags), target_tags=list(target_tags), action="allow"
+    )

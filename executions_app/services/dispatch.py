@@ -179,7 +179,10 @@ def _record(execution: Execution, outcome: AgentOutcome, me: str) -> float | Non
 
 
 def _holder_is_dead(claimed_by: str) -> bool:
-    """True when the claiming worker process ran on this host and no longer exists."""
+    """True when the claiming worker process ran on this host and no longer runs.
+
+    A SIGKILLed pool process can linger as a zombie until it is reaped; that counts as dead.
+    """
     host, _, pid = claimed_by.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return False
@@ -189,7 +192,11 @@ def _holder_is_dead(claimed_by: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _settle_stale(execution: Execution, now) -> str | None:

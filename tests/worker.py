@@ -1,0 +1,103 @@
+"""A real Celery worker process for tests, on the test database and the test broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_VAR_DIR = ROOT / "var" / "test"
+WORKER_START_TIMEOUT = 60
+
+
+def test_database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=test_database_url(),
+        SECRET_KEY=settings.SECRET_KEY,
+        AGENTFIELD_VAR_DIR=str(TEST_VAR_DIR),
+        AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS="true",
+        AGENTFIELD_DISPATCH_RETRY_BASE="0.05",
+        AGENTFIELD_WEBHOOK_RETRY_BASE="0.05",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def celery_worker(name: str = "w1", concurrency: int = 2, **env: str):
+    """Start a worker, wait until it is ready, and stop its whole process group after."""
+    log_path = TEST_VAR_DIR / f"worker-{name}.log"
+    log = log_path.open("w")
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "agentfield_site",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        str(concurrency),
+        "--pool",
+        "prefork",
+        "--hostname",
+        f"{name}-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=worker_env(**env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while "ready." not in log_path.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery worker did not start:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield process
+    finally:
+        stop_worker(process)
+        log.close()
+
+
+def stop_worker(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        try:
+            # SIGTERM to the leader only: Celery stops its pool in order. SIGKILL to all.
+            if sig == signal.SIGKILL:
+                os.killpg(process.pid, sig)
+            else:
+                process.send_signal(sig)
+            process.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
