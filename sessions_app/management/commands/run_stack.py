@@ -124,6 +124,9 @@ class Command(BaseCommand):
                     "INFO",
                     "--concurrency",
                     "2",
+                    "--beat",
+                    "--schedule",
+                    str(settings.VAR_DIR / "celerybeat-schedule"),
                 ],
             ),
         ]
