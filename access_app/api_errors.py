@@ -5,6 +5,7 @@ Upstream's routes set their own bodies in the view; this handler shapes what DRF
 
 from __future__ import annotations
 
+from django.db import OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -15,6 +16,10 @@ UNAUTHORIZED_BODY = {
         "invalid or missing API key. Provide via X-API-Key header or Authorization: Bearer <token>"
     ),
 }
+
+
+# psycopg pool exhausted for its whole timeout; SQLite's write lock held past its timeout.
+OVERLOAD_SIGNS = ("couldn't get a connection", "database is locked")
 
 
 def _first_message(detail) -> str:
@@ -28,6 +33,13 @@ def _first_message(detail) -> str:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, OperationalError) and any(sign in str(exc) for sign in OVERLOAD_SIGNS):
+        # The database stayed busy for its whole timeout: overload, not a bug; say when to retry.
+        return Response(
+            {"error": "overloaded", "message": "the control plane is busy; retry shortly"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -118,7 +118,15 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     _database["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 else:
     _database["CONN_MAX_AGE"] = 0
-    _database["OPTIONS"] = {"pool": {"min_size": 1, "max_size": 20, "timeout": 10}}
+    # Under daphne every request runs in its own thread and holds a connection until it
+    # ends; a burst queues for the pool (up to the timeout) instead of opening hundreds.
+    _database["OPTIONS"] = {
+        "pool": {
+            "min_size": 2,
+            "max_size": env_int("AGENTFIELD_DB_POOL_SIZE", 20, minimum=1),
+            "timeout": 30,
+        }
+    }
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -129,24 +137,21 @@ REDIS_URL = env_url("REDIS_URL", "", ("redis", "rediss"))
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+    CELERY_BROKER_TRANSPORT = None
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    _broker_dir = VAR_DIR / "celery-broker"
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir),
-        "data_folder_out": str(_broker_dir),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        "polling_interval": 0.05,
-    }
-    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
+    # kombu's SQLAlchemy transport on a SQLite file: no server, and transactional (kombu's
+    # filesystem transport can read a half-written message under load: kombu#1551).
+    CELERY_BROKER_URL = f"sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+    CELERY_BROKER_TRANSPORT = "agentfield_site.broker:Transport"
+    # Passed to SQLAlchemy's create_engine: wait for SQLite's write lock instead of failing.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -243,3 +248,6 @@ AGENTFIELD_WEBHOOK_RETRY_BASE = env_float("AGENTFIELD_WEBHOOK_RETRY_BASE", 5.0, 
 CELERY_BEAT_SCHEDULE = {
     "recover-executions": {"task": "executions_app.tasks.recover_executions", "schedule": 15.0},
 }
+# Celery's Django fixup closes database connections (and, in prefork, the whole psycopg
+# pool) around every task unless told to reuse them; reopening costs more than the task.
+CELERY_DB_REUSE_MAX = 1000

@@ -1,8 +1,17 @@
-"""Channel-layer hints that an execution ended. Hints only: waiters re-read the row."""
+"""Channel-layer hints that an execution ended. Hints only: waiters re-read the row.
+
+Inside daphne, ``async_to_sync`` runs the send on the server's own event loop (where the
+in-memory layer's waiters live). A Celery worker has no loop; there each send would build
+a loop and a Redis connection, so worker processes keep one background loop instead and
+hand sends to it without waiting.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -10,19 +19,44 @@ from django.db import transaction
 
 log = logging.getLogger(__name__)
 
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid: int | None = None
+_use_background_loop = False
+
 
 def execution_group(execution_id: str) -> str:
     return f"execution.{execution_id}"
 
 
-def notify_execution_ended_on_commit(execution_id: str, status: str) -> None:
-    def send() -> None:
-        try:
-            async_to_sync(get_channel_layer().group_send)(
-                execution_group(execution_id),
-                {"type": "execution.ended", "execution_id": execution_id, "status": status},
-            )
-        except Exception:  # a lost hint only delays a waiter until its next re-read
-            log.warning("could not publish the end of %s", execution_id, exc_info=True)
+def use_background_loop() -> None:
+    """Called once per worker process (Celery ``worker_process_init``)."""
+    global _use_background_loop
+    _use_background_loop = True
 
-    transaction.on_commit(send)
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    global _loop, _loop_pid
+    if _loop is None or _loop_pid != os.getpid():
+        _loop = asyncio.new_event_loop()
+        _loop_pid = os.getpid()
+        threading.Thread(target=_loop.run_forever, name="channel-hints", daemon=True).start()
+    return _loop
+
+
+async def _group_send(group: str, message: dict) -> None:
+    try:
+        await get_channel_layer().group_send(group, message)
+    except Exception:  # a lost hint only delays a waiter until its next re-read
+        log.warning("could not publish %s to %s", message.get("type"), group, exc_info=True)
+
+
+def send_hint(group: str, message: dict) -> None:
+    if _use_background_loop:
+        asyncio.run_coroutine_threadsafe(_group_send(group, message), _background_loop())
+    else:
+        async_to_sync(_group_send)(group, message)
+
+
+def notify_execution_ended_on_commit(execution_id: str, status: str) -> None:
+    message = {"type": "execution.ended", "execution_id": execution_id, "status": status}
+    transaction.on_commit(lambda: send_hint(execution_group(execution_id), message))

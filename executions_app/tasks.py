@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready
 
+from executions_app import notify
 from executions_app.services.dispatch import execution_dispatch, executions_recover
 from executions_app.services.webhooks import webhook_deliver
 
@@ -30,6 +31,11 @@ def deliver_webhook(execution_id: str) -> None:
 @shared_task(ignore_result=True)
 def recover_executions() -> dict[str, int]:
     return executions_recover()
+
+
+@worker_process_init.connect
+def hints_from_a_background_loop(**kwargs) -> None:
+    notify.use_background_loop()
 
 
 @worker_ready.connect

@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from executions_app.models import TERMINAL_STATUSES, Execution
 from executions_app.notify import execution_group
 
-FIRST_RECHECK = 0.05
+FIRST_RECHECK = 0.01
 MAX_RECHECK = 0.5
 
 
@@ -31,6 +31,9 @@ async def wait_for_execution_end(execution_id: str, timeout: float) -> Execution
     await layer.group_add(group, channel)
     deadline = time.monotonic() + timeout
     recheck = FIRST_RECHECK
+    # One receive stays pending across re-reads: cancelling a Redis receive drops its
+    # connection, so it is cancelled once, at the end, not at every re-read.
+    hint: asyncio.Task | None = None
     try:
         while True:
             execution = await Execution.objects.filter(execution_id=execution_id).afirst()
@@ -39,8 +42,13 @@ async def wait_for_execution_end(execution_id: str, timeout: float) -> Execution
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return execution
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(layer.receive(channel), min(recheck, remaining))
-            recheck = min(recheck * 2, MAX_RECHECK)
+            if hint is None or hint.done():
+                hint = asyncio.ensure_future(layer.receive(channel))
+            done, _ = await asyncio.wait({hint}, timeout=min(recheck, remaining))
+            recheck = FIRST_RECHECK if done else min(recheck * 2, MAX_RECHECK)
     finally:
+        if hint is not None and not hint.done():
+            hint.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await hint
         await layer.group_discard(group, channel)

@@ -20,15 +20,9 @@ from tests.worker import TEST_VAR_DIR, celery_worker
 def pytest_configure(config):
     """Tests get their own broker queue, apart from a `make run` that may be running."""
     shutil.rmtree(TEST_VAR_DIR, ignore_errors=True)
-    (TEST_VAR_DIR / "celery-broker" / "processed").mkdir(parents=True)
+    TEST_VAR_DIR.mkdir(parents=True)
     if not settings.REDIS_URL:
-        broker = str(TEST_VAR_DIR / "celery-broker")
-        celery_app.conf.broker_transport_options = {
-            **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
-            "data_folder_in": broker,
-            "data_folder_out": broker,
-            "processed_folder": str(TEST_VAR_DIR / "celery-broker" / "processed"),
-        }
+        celery_app.conf.broker_url = f"sqlite:///{TEST_VAR_DIR / 'celery-broker.sqlite3'}"
 
 
 @dataclass
@@ -76,16 +70,21 @@ def anon() -> APIClient:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _close_database_pool(django_db_setup, django_db_blocker):
-    """Release the psycopg pool's connections, so the test database can be dropped."""
+def _release_test_database(django_db_setup, django_db_blocker):
+    """Let the test database be dropped at the end: close the psycopg pool, and end the
+    sessions that event-loop helper threads (asgiref) opened and never returned."""
     yield
-    from django.db import connections
+    from django.db import connection
 
+    if connection.vendor != "postgresql":
+        return
     with django_db_blocker.unblock():
-        for connection in connections.all():
-            close_pool = getattr(connection, "close_pool", None)
-            if close_pool is not None:
-                close_pool()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connection.close_pool()
 
 
 @pytest.fixture(scope="module")

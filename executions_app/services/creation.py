@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from access_app.access import AccessDenied, access_check, target_approved_tags
@@ -110,28 +109,28 @@ def execution_create(
             spec = webhook_validate(request.webhook)
         except InvalidWebhook as exc:
             webhook_error = str(exc)
-    now = timezone.now()
-    with transaction.atomic():
-        execution = Execution.objects.create(
-            execution_id=new_execution_id(),
-            run_id=run_id,
-            workflow_id=workflow_id,
-            parent_execution_id=request.parent_execution_id,
-            depth=depth,
-            target=target,
-            target_name=target.full_name,
-            target_type=target.kind,
-            input=request.input,
-            context=request.context,
-            owner=principal.id,
-            actor_id=request.actor_id or principal.id,
-            session_id=session_id,
-            caller_tags=sorted(caller.tags),
-            target_tags=target_approved_tags(target),
-            enqueued_at=now,
-            webhook_url=spec.url if spec else "",
-            webhook_secret=spec.secret if spec else "",
-            webhook_headers=spec.headers if spec else {},
-        )
-        enqueue_dispatch_on_commit(execution.execution_id)
+    # One INSERT in autocommit, then the enqueue: if the process dies between the two, the
+    # row is still queued and the recovery sweep enqueues it again.
+    execution = Execution.objects.create(
+        execution_id=new_execution_id(),
+        run_id=run_id,
+        workflow_id=workflow_id,
+        parent_execution_id=request.parent_execution_id,
+        depth=depth,
+        target=target,
+        target_name=target.full_name,
+        target_type=target.kind,
+        input=request.input,
+        context=request.context,
+        owner=principal.id,
+        actor_id=request.actor_id or principal.id,
+        session_id=session_id,
+        caller_tags=sorted(caller.tags),
+        target_tags=target_approved_tags(target),
+        enqueued_at=timezone.now(),
+        webhook_url=spec.url if spec else "",
+        webhook_secret=spec.secret if spec else "",
+        webhook_headers=spec.headers if spec else {},
+    )
+    enqueue_dispatch_on_commit(execution.execution_id)
     return Accepted(execution=execution, webhook_error=webhook_error)

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from executions_app.models import Execution, Status
 from executions_app.queue import enqueue_dispatch_on_commit
-from executions_app.services.lifecycle import execution_finish
+from executions_app.services.lifecycle import execution_finish, execution_finish_claimed
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,14 @@ WORKER_LOST_MESSAGE = (
     "the worker running this call stopped before it finished; the call is not retried "
     "because the agent may already have done the work"
 )
+
+# (status, error_category) for each outcome that ends the execution.
+FINAL_OUTCOMES = {
+    "succeeded": (Status.SUCCEEDED, ""),
+    "agent_error": (Status.FAILED, "agent_error"),
+    "timeout": (Status.TIMEOUT, "timeout"),
+    "retryable": (Status.FAILED, "agent_unreachable"),
+}
 
 _client: httpx.Client | None = None
 _client_pid: int | None = None
@@ -127,14 +135,7 @@ def execution_dispatch(execution_id: str) -> float | None:
 
 def _record(execution: Execution, outcome: AgentOutcome, me: str) -> float | None:
     mine = Execution.objects.filter(pk=execution.pk, status=Status.RUNNING, claimed_by=me)
-    if outcome.kind == "succeeded":
-        execution_finish(
-            execution.execution_id,
-            status=Status.SUCCEEDED,
-            result=outcome.result,
-            only_if_claimed_by=me,
-        )
-    elif outcome.kind == "accepted":
+    if outcome.kind == "accepted":
         mine.update(
             awaiting_callback=True,
             claimed_by="",
@@ -142,39 +143,27 @@ def _record(execution: Execution, outcome: AgentOutcome, me: str) -> float | Non
             lease_expires_at=timezone.now()
             + timedelta(seconds=settings.AGENTFIELD_AGENT_CALL_TIMEOUT),
         )
-    elif outcome.kind == "agent_error":
-        execution_finish(
-            execution.execution_id,
-            status=Status.FAILED,
-            error_message=outcome.error,
-            error_category="agent_error",
-            only_if_claimed_by=me,
-        )
-    elif outcome.kind == "timeout":
-        execution_finish(
-            execution.execution_id,
-            status=Status.TIMEOUT,
-            error_message=outcome.error,
-            error_category="timeout",
-            only_if_claimed_by=me,
-        )
-    elif execution.attempts <= settings.AGENTFIELD_DISPATCH_MAX_RETRIES:
-        countdown = settings.AGENTFIELD_DISPATCH_RETRY_BASE * 2 ** (execution.attempts - 1)
+        return None
+    if (
+        outcome.kind == "retryable"
+        and execution.attempts <= settings.AGENTFIELD_DISPATCH_MAX_RETRIES
+    ):
         mine.update(
             status=Status.QUEUED,
             claimed_by="",
             enqueued_at=timezone.now(),
             status_reason=f"retry {execution.attempts}: {outcome.error}"[:300],
         )
-        return countdown
-    else:
-        execution_finish(
-            execution.execution_id,
-            status=Status.FAILED,
-            error_message=outcome.error,
-            error_category="agent_unreachable",
-            only_if_claimed_by=me,
-        )
+        return settings.AGENTFIELD_DISPATCH_RETRY_BASE * 2 ** (execution.attempts - 1)
+    status, category = FINAL_OUTCOMES[outcome.kind]
+    execution_finish_claimed(
+        execution,
+        claimed_by=me,
+        status=status,
+        result=outcome.result,
+        error_message=outcome.error,
+        error_category=category,
+    )
     return None
 
 

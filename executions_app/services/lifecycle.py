@@ -13,6 +13,81 @@ from executions_app.provenance import sign_execution
 from executions_app.queue import enqueue_webhook_on_commit
 
 ERROR_TEXT_LIMIT = 4000
+FINISH_FIELDS = [
+    "status",
+    "result",
+    "error_message",
+    "error_category",
+    "status_reason",
+    "completed_at",
+    "duration_ms",
+    "claimed_by",
+    "lease_expires_at",
+    "awaiting_callback",
+    "provenance_signature",
+    "webhook_status",
+]
+
+
+def _apply_finish(
+    execution: Execution,
+    *,
+    status: str,
+    result: Any,
+    error_message: str,
+    error_category: str,
+    status_reason: str,
+    duration_ms: int | None,
+) -> bool:
+    """Set the terminal fields and the signature on ``execution``; True if a webhook is due."""
+    now = timezone.now()
+    started = execution.started_at or execution.created_at
+    execution.status = status
+    execution.result = result if status == Status.SUCCEEDED else None
+    execution.error_message = (error_message or "")[:ERROR_TEXT_LIMIT]
+    execution.error_category = error_category
+    execution.status_reason = status_reason[:300]
+    execution.completed_at = now
+    execution.duration_ms = (
+        duration_ms
+        if duration_ms is not None
+        else max(0, int((now - started).total_seconds() * 1000))
+    )
+    execution.claimed_by = ""
+    execution.lease_expires_at = None
+    execution.awaiting_callback = False
+    execution.provenance_signature = sign_execution(execution)
+    webhook = bool(execution.webhook_url) and execution.webhook_status in (
+        WebhookStatus.NONE,
+        WebhookStatus.PENDING,
+    )
+    if webhook:
+        execution.webhook_status = WebhookStatus.PENDING
+    return webhook
+
+
+def _announce(execution: Execution, webhook: bool) -> None:
+    notify_execution_ended_on_commit(execution.execution_id, execution.status)
+    if webhook:
+        enqueue_webhook_on_commit(execution.execution_id)
+
+
+def execution_finish_claimed(execution: Execution, *, claimed_by: str, **outcome: Any) -> bool:
+    """The dispatch path: the worker holds the claim and the loaded row, so one
+    conditional UPDATE suffices (no lock, no re-read). False if the claim was lost."""
+    outcome.setdefault("result", None)
+    outcome.setdefault("error_message", "")
+    outcome.setdefault("error_category", "")
+    outcome.setdefault("status_reason", "")
+    outcome.setdefault("duration_ms", None)
+    webhook = _apply_finish(execution, **outcome)
+    values = {field: getattr(execution, field) for field in FINISH_FIELDS}
+    updated = Execution.objects.filter(
+        pk=execution.pk, status=Status.RUNNING, claimed_by=claimed_by
+    ).update(**values)
+    if updated:
+        _announce(execution, webhook)
+    return bool(updated)
 
 
 def execution_finish(
@@ -43,31 +118,15 @@ def execution_finish(
             execution.status != Status.RUNNING or execution.claimed_by != only_if_claimed_by
         ):
             return None
-        now = timezone.now()
-        started = execution.started_at or execution.created_at
-        execution.status = status
-        execution.result = result if status == Status.SUCCEEDED else None
-        execution.error_message = (error_message or "")[:ERROR_TEXT_LIMIT]
-        execution.error_category = error_category
-        execution.status_reason = status_reason[:300]
-        execution.completed_at = now
-        execution.duration_ms = (
-            duration_ms
-            if duration_ms is not None
-            else max(0, int((now - started).total_seconds() * 1000))
+        webhook = _apply_finish(
+            execution,
+            status=status,
+            result=result,
+            error_message=error_message,
+            error_category=error_category,
+            status_reason=status_reason,
+            duration_ms=duration_ms,
         )
-        execution.claimed_by = ""
-        execution.lease_expires_at = None
-        execution.awaiting_callback = False
-        execution.provenance_signature = sign_execution(execution)
-        webhook = bool(execution.webhook_url) and execution.webhook_status in (
-            WebhookStatus.NONE,
-            WebhookStatus.PENDING,
-        )
-        if webhook:
-            execution.webhook_status = WebhookStatus.PENDING
-        execution.save()
-        notify_execution_ended_on_commit(execution.execution_id, status)
-        if webhook:
-            enqueue_webhook_on_commit(execution.execution_id)
+        execution.save(update_fields=FINISH_FIELDS)
+        _announce(execution, webhook)
     return execution

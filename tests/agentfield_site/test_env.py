@@ -85,7 +85,7 @@ def test_nothing_set_runs_the_embedded_default():
     assert result.returncode == 0, result.stderr
     assert "sqlite3" in result.stdout
     assert "InMemoryChannelLayer" in result.stdout
-    assert "filesystem://" in result.stdout
+    assert "sqlite:///" in result.stdout and "broker.sqlite3" in result.stdout
     assert "journal_mode=WAL" in result.stdout
 
 
@@ -102,5 +102,5 @@ def test_database_and_redis_urls_select_postgres_and_redis():
     result = _settings_subprocess(env, code)
     assert result.returncode == 0, result.stderr
     assert "postgresql" in result.stdout
-    assert "RedisChannelLayer" in result.stdout
+    assert "RedisPubSubChannelLayer" in result.stdout
     assert "redis://127.0.0.1:6379/0" in result.stdout

@@ -16,13 +16,14 @@ def test_healthz_reports_every_dependency_reachable(client):
 
 
 def test_healthz_runs_on_the_configured_stack():
-    expected = "redis" if settings.REDIS_URL else "filesystem"
+    expected = "redis" if settings.REDIS_URL else "sqlite"
     assert celery_app.conf.broker_url.startswith(expected)
 
 
 def test_healthz_answers_503_naming_an_unreachable_broker(client, monkeypatch):
     # Port 1 on loopback: nothing listens there, so the connection is refused at once.
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(celery_app.conf, "broker_transport", None)
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()

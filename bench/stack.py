@@ -1,0 +1,159 @@
+"""Start a throw-away control plane for a benchmark: daphne, Celery workers, on loopback.
+
+``embedded`` uses a fresh SQLite file and filesystem broker in a temporary directory;
+``postgres`` uses the database ``agentfield_bench`` (recreated) and Redis database 1.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+PG_BENCH_URL = "postgres://postgres@127.0.0.1:5432/agentfield_bench"
+REDIS_BENCH_URL = "redis://127.0.0.1:6379/1"
+POOL = os.environ.get("BENCH_POOL", "prefork")
+
+
+def _recreate_postgres_database() -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS agentfield_bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE agentfield_bench")
+
+
+def stack_env(stack: str, var_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(AGENTFIELD_VAR_DIR=str(var_dir), LOG_LEVEL="warning", PYTHONUNBUFFERED="1")
+    if stack == "postgres":
+        env.update(DATABASE_URL=PG_BENCH_URL, REDIS_URL=REDIS_BENCH_URL)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return result.stdout
+
+
+class Stack:
+    def __init__(self, stack: str, port: int, workers: int, worker_concurrency: int):
+        self.stack, self.port = stack, port
+        self.workers, self.worker_concurrency = workers, worker_concurrency
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.processes: list[subprocess.Popen] = []
+        self.var_dir = Path(tempfile.mkdtemp(prefix=f"af-bench-{stack}-"))
+        self.env = stack_env(stack, self.var_dir)
+
+    def spawn(self, argv: list[str], **env: str) -> subprocess.Popen:
+        log = (self.var_dir / f"{len(self.processes)}.log").open("w")
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**self.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def start(self) -> None:
+        if self.stack == "postgres":
+            _recreate_postgres_database()
+            import redis
+
+            redis.Redis.from_url(REDIS_BENCH_URL).flushdb()
+        manage(self.env, "migrate", "--verbosity", "0")
+        self.admin_key = (
+            manage(self.env, "create_api_key", "--name", "bench-admin", "--role", "admin")
+            .strip()
+            .splitlines()[-1]
+        )
+        self.caller_key = (
+            manage(
+                self.env,
+                "create_api_key",
+                "--name",
+                "bench-caller",
+                "--role",
+                "caller",
+                "--tags",
+                "bench",
+            )
+            .strip()
+            .splitlines()[-1]
+        )
+        # Twisted's default listen backlog (50) resets bursts of new connections.
+        endpoint = f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096"
+        self.spawn([PYTHON, "-m", "daphne", "-e", endpoint, "agentfield_site.asgi:application"])
+        for index in range(self.workers):
+            self.spawn(
+                [
+                    PYTHON,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "agentfield_site",
+                    "worker",
+                    "--loglevel",
+                    "WARNING",
+                    "--concurrency",
+                    str(self.worker_concurrency),
+                    "--hostname",
+                    f"bench{index}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    # the first worker also runs beat: the recovery sweep, as in production
+                    *(["--beat", "--schedule", str(self.var_dir / "beat")] if index == 0 else []),
+                ]
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
+                    time.sleep(2)  # let the workers finish starting
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the stack did not start; logs in {self.var_dir}")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextmanager
+def running_stack(stack: str, port: int = 8123, workers: int = 1, worker_concurrency: int = 2):
+    instance = Stack(stack, port, workers, worker_concurrency)
+    try:
+        instance.start()
+        yield instance
+    finally:
+        instance.stop()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
