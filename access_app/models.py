@@ -201,6 +201,20 @@ class PolicyAction(models.TextChoices):
 
 
 class AccessPolicy(models.Model):
+    # What the admin API may set (upstream's AccessPolicyRequest).
+    EDITABLE_FIELDS = (
+        "name",
+        "caller_tags",
+        "target_tags",
+        "allow_functions",
+        "deny_functions",
+        "constraints",
+        "action",
+        "priority",
+        "enabled",
+        "description",
+    )
+
     name = models.CharField(max_length=200, unique=True)
     caller_tags = models.JSONField(default=list, blank=True)
     target_tags = models.JSONField(default=list, blank=True)

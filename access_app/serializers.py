@@ -215,18 +215,4 @@ class PolicyInSerializer(StrictSerializer):
 class PolicyOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = AccessPolicy
-        fields = [
-            "id",
-            "name",
-            "caller_tags",
-            "target_tags",
-            "allow_functions",
-            "deny_functions",
-            "constraints",
-            "action",
-            "priority",
-            "enabled",
-            "description",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *AccessPolicy.EDITABLE_FIELDS, "created_at", "updated_at"]

@@ -7,15 +7,16 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from agentfield_site.processes import celery_worker_argv, stop_process_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -100,26 +101,22 @@ class Stack:
         endpoint = f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096"
         self.spawn([PYTHON, "-m", "daphne", "-e", endpoint, "agentfield_site.asgi:application"])
         for index in range(self.workers):
+            # the first worker also runs beat: the recovery sweep, as in production
+            beat = ["--beat", "--schedule", str(self.var_dir / "beat")] if index == 0 else []
             self.spawn(
-                [
-                    PYTHON,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "agentfield_site",
-                    "worker",
-                    "--loglevel",
-                    "WARNING",
-                    "--concurrency",
-                    str(self.worker_concurrency),
-                    "--hostname",
-                    f"bench{index}@%h",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    # the first worker also runs beat: the recovery sweep, as in production
-                    *(["--beat", "--schedule", str(self.var_dir / "beat")] if index == 0 else []),
-                ]
+                celery_worker_argv(
+                    concurrency=self.worker_concurrency,
+                    loglevel="WARNING",
+                    hostname=f"bench{index}@%h",
+                    extra=[
+                        "--pool",
+                        POOL,
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--without-heartbeat",
+                        *beat,
+                    ],
+                )
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -133,14 +130,7 @@ class Stack:
         raise RuntimeError(f"the stack did not start; logs in {self.var_dir}")
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            with suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_process_groups(self.processes)
 
 
 @contextmanager

@@ -20,10 +20,7 @@ from executions_app.serializers import (
     ExecuteResultSerializer,
     ExecutionOutSerializer,
     StatusCallbackInSerializer,
-    accepted_out,
     dag_out,
-    execution_out,
-    result_out,
 )
 from executions_app.services.creation import (
     Accepted,
@@ -71,8 +68,11 @@ class ExecuteAsyncView(APIView):
         if isinstance(accepted, Response):
             return accepted
         execution = accepted.execution
+        body = ExecuteAcceptedSerializer(execution).data
+        if accepted.webhook_error:
+            body["webhook_error"] = accepted.webhook_error
         return Response(
-            accepted_out(execution, accepted.webhook_error),
+            body,
             status=202,
             headers={"X-Execution-ID": execution.execution_id, "X-Run-ID": execution.run_id},
         )
@@ -100,7 +100,7 @@ class ExecuteSyncView(AsyncAPIView):
                 "status": execution.status if execution else "unknown",
             }
             return Response(body, status=504, headers=headers)
-        return Response(result_out(execution), headers=headers)
+        return Response(ExecuteResultSerializer(execution).data, headers=headers)
 
 
 class ExecutionDetailView(APIView):
@@ -109,7 +109,7 @@ class ExecutionDetailView(APIView):
         execution = selectors.execution_get_for(principal=request.user, execution_id=execution_id)
         if execution is None:
             return Response(EXECUTION_NOT_FOUND, status=404)
-        return Response(execution_out(execution))
+        return Response(ExecutionOutSerializer(execution).data)
 
 
 class BatchStatusView(APIView):
@@ -157,7 +157,7 @@ class ExecutionStatusCallbackView(APIView):
             execution = execution_report_status(execution=execution, **serializer.validated_data)
         except StatusRejected as exc:
             return Response(exc.body, status=exc.status)
-        return Response(execution_out(execution))
+        return Response(ExecutionOutSerializer(execution).data)
 
 
 class WorkflowDagView(APIView):

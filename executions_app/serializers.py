@@ -20,104 +20,71 @@ class ExecuteInSerializer(StrictSerializer):
     webhook = WebhookInSerializer(required=False, allow_null=True)
 
 
-class ExecuteAcceptedSerializer(serializers.Serializer):
+class _ExecutionOut(serializers.Serializer):
+    """Renders an Execution; empty strings in ``blank_as_null`` come out as null, as upstream."""
+
+    blank_as_null: tuple[str, ...] = ()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for field in self.blank_as_null:
+            if data.get(field) == "":
+                data[field] = None
+        return data
+
+
+class ExecuteAcceptedSerializer(_ExecutionOut):
+    blank_as_null = ("session_id",)
+
     execution_id = serializers.CharField()
     run_id = serializers.CharField()
     workflow_id = serializers.CharField()
     status = serializers.CharField()
-    target = serializers.CharField()
-    type = serializers.CharField()
+    target = serializers.CharField(source="target_name")
+    type = serializers.CharField(source="target_type")
     created_at = serializers.DateTimeField()
     enqueued_at = serializers.DateTimeField()
     session_id = serializers.CharField(allow_null=True)
-    webhook_registered = serializers.BooleanField()
-    webhook_error = serializers.CharField(required=False)
+    webhook_registered = serializers.SerializerMethodField()
+
+    def get_webhook_registered(self, execution: Execution) -> bool:
+        return bool(execution.webhook_url)
 
 
-def accepted_out(execution: Execution, webhook_error: str = "") -> dict:
-    body = {
-        "execution_id": execution.execution_id,
-        "run_id": execution.run_id,
-        "workflow_id": execution.workflow_id,
-        "status": execution.status,
-        "target": execution.target_name,
-        "type": execution.target_type,
-        "created_at": execution.created_at,
-        "enqueued_at": execution.enqueued_at,
-        "session_id": execution.session_id or None,
-        "webhook_registered": bool(execution.webhook_url),
-    }
-    if webhook_error:
-        body["webhook_error"] = webhook_error
-    return body
+class ExecuteResultSerializer(_ExecutionOut):
+    blank_as_null = ("error_message",)
 
-
-class ExecuteResultSerializer(serializers.Serializer):
     execution_id = serializers.CharField()
     run_id = serializers.CharField()
     status = serializers.CharField()
     result = serializers.JSONField(allow_null=True)
     error_message = serializers.CharField(allow_null=True)
     duration_ms = serializers.IntegerField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(source="completed_at", allow_null=True)
 
 
-def result_out(execution: Execution) -> dict:
-    return {
-        "execution_id": execution.execution_id,
-        "run_id": execution.run_id,
-        "status": execution.status,
-        "result": execution.result,
-        "error_message": execution.error_message or None,
-        "duration_ms": execution.duration_ms,
-        "finished_at": execution.completed_at,
-    }
+class ExecutionOutSerializer(ExecuteAcceptedSerializer):
+    blank_as_null = (
+        "status_reason",
+        "error",
+        "error_category",
+        "session_id",
+        "actor_id",
+        "parent_execution_id",
+        "webhook_status",
+    )
 
-
-class ExecutionOutSerializer(serializers.Serializer):
-    execution_id = serializers.CharField()
-    run_id = serializers.CharField()
-    workflow_id = serializers.CharField()
-    status = serializers.CharField()
     status_reason = serializers.CharField(allow_null=True)
     result = serializers.JSONField(allow_null=True)
-    error = serializers.CharField(allow_null=True)
+    error = serializers.CharField(source="error_message", allow_null=True)
     error_category = serializers.CharField(allow_null=True)
-    target = serializers.CharField()
-    type = serializers.CharField()
-    session_id = serializers.CharField(allow_null=True)
     actor_id = serializers.CharField(allow_null=True)
     parent_execution_id = serializers.CharField(allow_null=True)
-    created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
     duration_ms = serializers.IntegerField(allow_null=True)
-    webhook_registered = serializers.BooleanField()
     webhook_status = serializers.CharField(allow_null=True)
-
-
-def execution_out(execution: Execution) -> dict:
-    return {
-        "execution_id": execution.execution_id,
-        "run_id": execution.run_id,
-        "workflow_id": execution.workflow_id,
-        "status": execution.status,
-        "status_reason": execution.status_reason or None,
-        "result": execution.result,
-        "error": execution.error_message or None,
-        "error_category": execution.error_category or None,
-        "target": execution.target_name,
-        "type": execution.target_type,
-        "session_id": execution.session_id or None,
-        "actor_id": execution.actor_id or None,
-        "parent_execution_id": execution.parent_execution_id or None,
-        "created_at": execution.created_at,
-        "started_at": execution.started_at,
-        "completed_at": execution.completed_at,
-        "duration_ms": execution.duration_ms,
-        "webhook_registered": bool(execution.webhook_url),
-        "webhook_status": execution.webhook_status or None,
-    }
+    enqueued_at = None
 
 
 class BatchStatusInSerializer(StrictSerializer):

@@ -45,6 +45,9 @@ async def wait_for_execution_end(execution_id: str, timeout: float) -> Execution
             if hint is None or hint.done():
                 hint = asyncio.ensure_future(layer.receive(channel))
             done, _ = await asyncio.wait({hint}, timeout=min(recheck, remaining))
+            if done:
+                with contextlib.suppress(Exception):  # a failed receive is just no hint
+                    hint.result()
             recheck = FIRST_RECHECK if done else min(recheck * 2, MAX_RECHECK)
     finally:
         if hint is not None and not hint.done():

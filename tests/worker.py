@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from agentfield_site.processes import celery_worker_argv, stop_process_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_VAR_DIR = ROOT / "var" / "test"
@@ -48,25 +49,11 @@ def celery_worker(name: str = "w1", concurrency: int = 2, **env: str):
     """Start a worker, wait until it is ready, and stop its whole process group after."""
     log_path = TEST_VAR_DIR / f"worker-{name}.log"
     log = log_path.open("w")
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "agentfield_site",
-        "worker",
-        "--loglevel",
-        "INFO",
-        "--concurrency",
-        str(concurrency),
-        "--pool",
-        "prefork",
-        "--hostname",
-        f"{name}-{os.getpid()}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
+    argv = celery_worker_argv(
+        concurrency=concurrency,
+        hostname=f"{name}-{os.getpid()}@%h",
+        extra=["--pool", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+    )
     process = subprocess.Popen(
         argv,
         cwd=ROOT,
@@ -88,16 +75,10 @@ def celery_worker(name: str = "w1", concurrency: int = 2, **env: str):
 
 
 def stop_worker(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        try:
-            # SIGTERM to the leader only: Celery stops its pool in order. SIGKILL to all.
-            if sig == signal.SIGKILL:
-                os.killpg(process.pid, sig)
-            else:
-                process.send_signal(sig)
-            process.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    """SIGTERM: an orderly stop of the whole group. SIGKILL: the whole group dies at once."""
+    if sig == signal.SIGKILL:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    else:
+        stop_process_groups([process], grace=15)

@@ -13,30 +13,18 @@ class PolicyNameTaken(Exception):
     pass
 
 
-POLICY_FIELDS = (
-    "name",
-    "caller_tags",
-    "target_tags",
-    "allow_functions",
-    "deny_functions",
-    "constraints",
-    "action",
-    "priority",
-    "enabled",
-    "description",
-)
-
-
 def policy_create(*, data: dict[str, Any]) -> AccessPolicy:
     try:
         with transaction.atomic():
-            return AccessPolicy.objects.create(**{k: data[k] for k in POLICY_FIELDS if k in data})
+            return AccessPolicy.objects.create(
+                **{k: data[k] for k in AccessPolicy.EDITABLE_FIELDS if k in data}
+            )
     except IntegrityError:
         raise PolicyNameTaken(data["name"]) from None
 
 
 def policy_update(*, policy: AccessPolicy, data: dict[str, Any]) -> AccessPolicy:
-    for key in POLICY_FIELDS:
+    for key in AccessPolicy.EDITABLE_FIELDS:
         if key in data:
             setattr(policy, key, data[key])
     try:

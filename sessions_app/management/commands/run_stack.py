@@ -8,7 +8,6 @@ stops every child's whole process group, so nothing is left behind.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import signal
 import subprocess
@@ -24,8 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from access_app.models import Role
 from access_app.services.api_keys import api_key_create
-
-STOP_GRACE_SECONDS = 10
+from agentfield_site.processes import celery_worker_argv, stop_process_groups
 
 
 @dataclass
@@ -113,21 +111,10 @@ class Command(BaseCommand):
             ),
             Child(
                 "celery worker",
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "agentfield_site",
-                    "worker",
-                    "--loglevel",
-                    "INFO",
-                    "--concurrency",
-                    "2",
-                    "--beat",
-                    "--schedule",
-                    str(settings.VAR_DIR / "celerybeat-schedule"),
-                ],
+                celery_worker_argv(
+                    concurrency=2,
+                    extra=["--beat", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
+                ),
             ),
         ]
 
@@ -167,22 +154,5 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def _stop(self, children: list[Child]) -> None:
-        running = [c for c in children if c.process and c.process.poll() is None]
-        for child in running:  # the leader first: Celery stops its own pool in order
-            child.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for child in running:
-            try:
-                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self._signal_group(child, signal.SIGKILL)
-                child.process.wait()
-        for child in children:  # leftovers of a child's own children
-            if child.process:
-                self._signal_group(child, signal.SIGKILL)
+        stop_process_groups(c.process for c in children if c.process)
         self.stdout.write("Stopped.")
-
-    @staticmethod
-    def _signal_group(child: Child, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.process.pid, signum)
