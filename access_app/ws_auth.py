@@ -1,13 +1,11 @@
 """WebSocket authentication and origin checks for the Channels router.
 
-``scope["principal"]`` is the :class:`Principal` from an API key (header, or ``?api_key=``
-for clients that cannot set headers), else from the Django login, else None. Consumers
-decide what they accept; a session's ``?client_secret=`` is checked by its own consumer.
+``scope["principal"]`` is the :class:`Principal` from an API key header, else from the
+Django login, else None. Keys are never taken from the query string: daphne's access log
+records full URLs. Consumers decide what they accept.
 """
 
 from __future__ import annotations
-
-from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
@@ -42,9 +40,6 @@ class PrincipalMiddleware:
     async def __call__(self, scope, receive, send):
         headers = _scope_headers(scope)
         credential = credential_from_headers(headers)
-        if credential is None:
-            query = parse_qs(scope.get("query_string", b"").decode("latin1"))
-            credential = (query.get("api_key") or [None])[0]
         principal = await _principal_for(credential, scope.get("user"))
         return await self.inner(dict(scope, principal=principal), receive, send)
 

@@ -37,10 +37,10 @@ async def test_a_server_client_without_origin_authenticates_with_its_key(alice):
     await communicator.disconnect()
 
 
-async def test_a_key_in_the_query_string_is_accepted(alice):
-    communicator, connected, _ = await _connect(query=f"?api_key={alice.secret}")
-    assert connected
-    await communicator.disconnect()
+async def test_a_key_in_the_query_string_is_ignored_because_urls_are_logged(alice):
+    _, connected, code = await _connect(query=f"?api_key={alice.secret}")
+    assert not connected
+    assert code == 4401
 
 
 async def test_a_missing_or_wrong_key_leaves_no_principal(alice):
