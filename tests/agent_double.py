@@ -63,6 +63,9 @@ class AgentDouble:
                 name = self.path.rsplit("/", 1)[-1]
                 behaviour = double.behaviours.get(name)
                 status, payload = behaviour(double, call) if behaviour else (404, {"error": name})
+                if status is None:  # hang up without an answer, as a crashing node would
+                    self.close_connection = True
+                    return
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -106,6 +109,10 @@ def unavailable(double: AgentDouble, call: Call) -> Reply:
 def flaky(double: AgentDouble, call: Call) -> Reply:
     """503 for the first two calls, then success."""
     return (503, {"detail": "warming up"}) if len(double.calls_to("flaky")) <= 2 else (200, "ok")
+
+
+def hang_up(double: AgentDouble, call: Call) -> Reply:
+    return None, None
 
 
 def accepted(double: AgentDouble, call: Call) -> Reply:

@@ -40,6 +40,7 @@ FINAL_OUTCOMES = {
     "agent_error": (Status.FAILED, "agent_error"),
     "timeout": (Status.TIMEOUT, "timeout"),
     "retryable": (Status.FAILED, "agent_unreachable"),
+    "lost": (Status.FAILED, "agent_unreachable"),
 }
 
 _client: httpx.Client | None = None
@@ -62,7 +63,7 @@ def http_client() -> httpx.Client:
 
 @dataclass(frozen=True)
 class AgentOutcome:
-    kind: str  # succeeded | accepted | agent_error | retryable | timeout
+    kind: str  # succeeded | accepted | agent_error | retryable | lost | timeout
     result: Any = None
     error: str = ""
 
@@ -93,8 +94,15 @@ def call_agent(execution: Execution) -> AgentOutcome:
     except httpx.ReadTimeout:
         limit = settings.AGENTFIELD_AGENT_CALL_TIMEOUT
         return AgentOutcome("timeout", error=f"the agent did not answer within {limit:g} s")
-    except httpx.TransportError as exc:  # connect errors, resets: nothing was answered
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        # The request never left: safe to send again.
         return AgentOutcome("retryable", error=f"agent unreachable: {type(exc).__name__}")
+    except httpx.TransportError as exc:
+        # The connection broke after the request was sent: the agent may be doing the work,
+        # so it is not sent again (at most once).
+        return AgentOutcome(
+            "lost", error=f"the connection to the agent broke mid-call: {type(exc).__name__}"
+        )
     if response.status_code == 202:
         return AgentOutcome("accepted")
     if response.is_success:

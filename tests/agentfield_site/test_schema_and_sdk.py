@@ -17,6 +17,27 @@ def test_the_openapi_document_lists_the_routes(client):
 
 
 @pytest.mark.django_db
+def test_every_api_route_is_in_the_openapi_document(client):
+    from django.urls import get_resolver
+
+    def routes(patterns, prefix=""):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from routes(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern)
+
+    api_routes = {r for r in routes(get_resolver().url_patterns) if r.startswith("api/v1/")}
+    documented = set(client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"])
+    normalized = {
+        "/" + route.replace("<str:", "{").replace("<int:", "{").replace(">", "}")
+        for route in api_routes
+    }
+    assert len(api_routes) >= 20
+    assert normalized <= documented, sorted(normalized - documented)
+
+
+@pytest.mark.django_db
 def test_swagger_ui_is_served_without_the_network(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200

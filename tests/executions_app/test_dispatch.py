@@ -29,6 +29,7 @@ def agent(admin, agent_double):
         down=behaviours.unavailable,
         flaky=behaviours.flaky,
         later=behaviours.accepted,
+        hangup=behaviours.hang_up,
     )
     register_approved_node(
         admin.client(), NODE, agent_double.base_url, list(agent_double.behaviours)
@@ -80,6 +81,13 @@ def test_a_5xx_answer_is_retried_with_a_bound_then_fails_as_agent_unreachable(al
     assert (execution.status, execution.error_category) == ("failed", "agent_unreachable")
     assert len(agent.calls_to("down")) == 4, "one call and three retries"
     assert execution.attempts == 4
+
+
+def test_a_connection_broken_mid_call_fails_without_sending_the_call_again(alice, agent):
+    execution = wait_terminal(submit(alice, "hangup")["execution_id"])
+    assert (execution.status, execution.error_category) == ("failed", "agent_unreachable")
+    assert "broke mid-call" in execution.error_message
+    assert len(agent.calls_to("hangup")) == 1
 
 
 def test_a_transient_5xx_recovers_on_retry(alice, agent):
