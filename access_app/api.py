@@ -110,7 +110,7 @@ class NodeHeartbeatView(APIView):
 
 
 class NodeListView(APIView):
-    @extend_schema(responses=_any_json)
+    @extend_schema(responses=_any_json, operation_id="v1_nodes_list")
     def get(self, request):
         nodes = [node_out(node) for node in selectors.nodes_visible_to(request.user)]
         return Response({"nodes": nodes, "total": len(nodes)})
