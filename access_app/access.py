@@ -104,14 +104,13 @@ def evaluate_policies(
 
 
 def target_approval_denial(target: Target) -> AccessDenied | None:
-    statuses = {row.status for row in target.tag_rows.all()}
-    if TagStatus.REJECTED in statuses:
+    if target.approval == TagStatus.REJECTED:
         return AccessDenied(
             403,
             "target_tags_rejected",
             f"target '{target.full_name}' has rejected tags and cannot receive calls",
         )
-    if TagStatus.PENDING in statuses:
+    if target.approval == TagStatus.PENDING:
         return AccessDenied(
             503,
             "agent_pending_approval",
@@ -121,7 +120,7 @@ def target_approval_denial(target: Target) -> AccessDenied | None:
 
 
 def target_approved_tags(target: Target) -> list[str]:
-    return sorted(row.tag for row in target.tag_rows.all() if row.status == TagStatus.APPROVED)
+    return list(target.approved_tags)
 
 
 def access_check(

@@ -114,6 +114,10 @@ class Target(models.Model):
     definition = models.JSONField(default=dict, blank=True)
     # False once a re-registration no longer declares it; kept for history and executions.
     active = models.BooleanField(default=True)
+    # Derived from the tag rows by ``target_refresh_approval`` whenever they change, so the
+    # hot path (every execution and tool call) reads one row instead of all its tags.
+    approval = models.CharField(max_length=10, default="pending")
+    approved_tags = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -63,7 +63,6 @@ def target_resolve(
     """The live target ``<node_id>.<name>`` of one of ``kinds``, with its tags loaded."""
     return (
         Target.objects.select_related("node")
-        .prefetch_related("tag_rows")
         .filter(node__node_id=node_id, name=name, kind__in=kinds, active=True)
         .first()
     )

@@ -121,11 +121,12 @@ else:
     # Under daphne every request runs in its own thread and holds a connection until it
     # ends; a burst queues for the pool (up to the timeout) instead of opening hundreds.
     _database["OPTIONS"] = {
+        "server_side_binding": True,
         "pool": {
             "min_size": 2,
             "max_size": env_int("AGENTFIELD_DB_POOL_SIZE", 20, minimum=1),
             "timeout": 30,
-        }
+        },
     }
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

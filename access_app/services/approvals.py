@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from access_app.models import AgentNode, TagDecision, TagStatus, Target, TargetKind, TargetTag
-from access_app.services.registration import node_refresh_status
+from access_app.services.registration import node_refresh_status, target_refresh_approval
 from access_app.tags import normalize_tags
 
 NOT_LISTED_REASON = "not included in the approved tags"
@@ -25,6 +25,7 @@ class NotPendingApproval(Exception):
 def _decide(rows: Iterable[TargetTag], decision: str, actor: str, reason: str) -> list[TargetTag]:
     now = timezone.now()
     changed = []
+    touched: set[int] = set()
     for row in rows:
         if row.status == decision:
             continue
@@ -34,6 +35,9 @@ def _decide(rows: Iterable[TargetTag], decision: str, actor: str, reason: str) -
             target_id=row.target_id, tag=row.tag, decision=decision, actor=actor, reason=reason
         )
         changed.append(row)
+        touched.add(row.target_id)
+    for target_id in touched:
+        target_refresh_approval(Target(pk=target_id))
     return changed
 
 
@@ -47,6 +51,7 @@ def target_tags_decide(
         rows = TargetTag.objects.select_for_update().filter(target=target)
         rows = rows.filter(status=TagStatus.PENDING) if tags is None else rows.filter(tag__in=tags)
         changed = _decide(list(rows), decision, actor, reason)
+        target.refresh_from_db(fields=["approval", "approved_tags"])
         node_refresh_status(target.node)
     return changed
 

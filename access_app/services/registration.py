@@ -212,6 +212,7 @@ def _sync_targets(node: AgentNode, specs: list[TargetSpec], treatments) -> None:
                 )
             else:
                 TargetTag.objects.create(target=target, tag=tag, status=TagStatus.PENDING)
+        target_refresh_approval(target)
     node.targets.exclude(pk__in=seen).update(active=False)
 
 
@@ -250,3 +251,18 @@ def node_heartbeat(*, node: AgentNode, reported_status: str | None = None) -> Ag
     node.save(update_fields=fields)
     node_refresh_status(node)
     return node
+
+
+def target_refresh_approval(target: Target) -> None:
+    """Recompute the target's derived approval state from its tag rows."""
+    rows = list(target.tag_rows.values_list("tag", "status"))
+    statuses = {status for _, status in rows}
+    if TagStatus.REJECTED in statuses:
+        approval = TagStatus.REJECTED
+    elif TagStatus.PENDING in statuses:
+        approval = TagStatus.PENDING
+    else:
+        approval = TagStatus.APPROVED
+    approved = sorted(tag for tag, status in rows if status == TagStatus.APPROVED)
+    Target.objects.filter(pk=target.pk).update(approval=approval, approved_tags=approved)
+    target.approval, target.approved_tags = approval, approved
