@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from access_app.models import ApiKey, Role
 
@@ -16,9 +16,6 @@ class Principal:
     tags: tuple[str, ...] = ()
     node_id: str = ""
     name: str = ""
-    # Set only for a session client authenticated by its client secret.
-    session_id: str = ""
-    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
     is_authenticated = True
     is_anonymous = False
