@@ -103,15 +103,14 @@ class TargetAdmin(admin.ModelAdmin):
 
 
 def _decide_rows(modeladmin, request, queryset, decision: str) -> None:
-    actor = Principal.from_user(request.user)
-    label = f"{actor.name} ({actor.id})"
+    actor = Principal.from_user(request.user).actor
     count = 0
     for row in queryset.select_related("target__node"):
         count += len(
             target_tags_decide(
                 target=row.target,
                 decision=decision,
-                actor=label,
+                actor=actor,
                 reason="decided in the Django admin",
                 tags=[row.tag],
             )

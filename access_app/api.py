@@ -43,10 +43,6 @@ NODE_NOT_FOUND = {"error": "node not found"}
 _any_json = inline_serializer("AnyJson", fields={})
 
 
-def actor_of(principal) -> str:
-    return f"{principal.name} ({principal.id})" if principal.name else principal.id
-
-
 class MeView(APIView):
     """Who the presented credentials act as."""
 
@@ -169,7 +165,7 @@ class ApproveTagsView(APIView):
                 node=node,
                 approved_tags=data["approved_tags"],
                 component_tags=components,
-                actor=actor_of(request.user),
+                actor=request.user.actor,
                 reason=data.get("reason", ""),
             )
         except NotPendingApproval:
@@ -197,7 +193,7 @@ class RejectTagsView(APIView):
         try:
             rejected = node_reject_tags(
                 node=node,
-                actor=actor_of(request.user),
+                actor=request.user.actor,
                 reason=serializer.validated_data.get("reason", ""),
             )
         except NotPendingApproval:

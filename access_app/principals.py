@@ -24,6 +24,11 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
+    @property
+    def actor(self) -> str:
+        """How decisions by this principal are signed in the audit trail."""
+        return f"{self.name} ({self.id})" if self.name else self.id
+
     @classmethod
     def from_api_key(cls, key: ApiKey) -> Principal:
         return cls(

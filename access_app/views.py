@@ -10,7 +10,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from access_app import selectors
-from access_app.api import actor_of
 from access_app.models import TagStatus, Target
 from access_app.principals import Principal
 from access_app.serializers import target_out
@@ -56,7 +55,7 @@ def approvals_decide(request):
     changed = target_tags_decide(
         target=target,
         decision=decision,
-        actor=actor_of(Principal.from_user(request.user)),
+        actor=Principal.from_user(request.user).actor,
         reason=reason,
         tags=None if tag == "*" else [tag],
     )
