@@ -43,6 +43,12 @@ def node_get_for(*, principal: Principal, node_id: str) -> AgentNode | None:
     return nodes_visible_to(principal).filter(node_id=node_id).first()
 
 
+def node_tags_with_status(node: AgentNode, status: str) -> list[str]:
+    """The distinct tags of the node's live targets that have ``status``."""
+    rows = TargetTag.objects.filter(target__node=node, target__active=True, status=status)
+    return sorted(set(rows.values_list("tag", flat=True)))
+
+
 def node_get(node_id: str) -> AgentNode | None:
     """Unscoped: for admin routes, which check the role first."""
     return _with_targets(AgentNode.objects.filter(node_id=node_id)).first()

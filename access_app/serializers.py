@@ -108,7 +108,7 @@ def target_out(target: Target) -> dict:
         "kind": target.kind,
         "target": target.full_name,
         **tags,
-        "callable": not tags["pending_tags"] and not tags["rejected_tags"],
+        "callable": target.approval == TagStatus.APPROVED,
     }
     if target.kind == TargetKind.SESSION:
         body.update({k: v for k, v in target.definition.items() if k not in body})

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from access_app.models import AgentNode, TagDecision, TagStatus, Target, TargetKind, TargetTag
+from access_app.selectors import node_tags_with_status
 from access_app.services.registration import node_refresh_status, target_refresh_approval
 from access_app.tags import normalize_tags
 
@@ -99,7 +100,7 @@ def node_approve_tags(
             reason or NOT_LISTED_REASON,
         )
         node_refresh_status(node)
-    return node_approved_tags(node)
+    return node_tags_with_status(node, TagStatus.APPROVED)
 
 
 def node_reject_tags(*, node: AgentNode, actor: str, reason: str = "") -> list[str]:
@@ -111,13 +112,6 @@ def node_reject_tags(*, node: AgentNode, actor: str, reason: str = "") -> list[s
         _decide(pending, TagStatus.REJECTED, actor, reason)
         node_refresh_status(node)
     return sorted({row.tag for row in pending})
-
-
-def node_approved_tags(node: AgentNode) -> list[str]:
-    rows = TargetTag.objects.filter(
-        target__node=node, target__active=True, status=TagStatus.APPROVED
-    )
-    return sorted(set(rows.values_list("tag", flat=True)))
 
 
 COMPONENT_FIELDS = {

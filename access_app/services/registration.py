@@ -21,6 +21,7 @@ from access_app.models import (
     TargetTag,
 )
 from access_app.principals import Principal
+from access_app.selectors import node_tags_with_status
 from access_app.services.tag_rules import treat_tags
 from access_app.tags import normalize_tags
 from agentfield.session_definition import normalize_session_definition
@@ -172,8 +173,8 @@ def node_register(*, principal: Principal, payload: dict[str, Any]) -> Registrat
     return RegistrationResult(
         node=node,
         created=created,
-        pending_tags=_tags_with_status(node, TagStatus.PENDING),
-        approved_tags=_tags_with_status(node, TagStatus.APPROVED),
+        pending_tags=node_tags_with_status(node, TagStatus.PENDING),
+        approved_tags=node_tags_with_status(node, TagStatus.APPROVED),
     )
 
 
@@ -214,11 +215,6 @@ def _sync_targets(node: AgentNode, specs: list[TargetSpec], treatments) -> None:
                 TargetTag.objects.create(target=target, tag=tag, status=TagStatus.PENDING)
         target_refresh_approval(target)
     node.targets.exclude(pk__in=seen).update(active=False)
-
-
-def _tags_with_status(node: AgentNode, status: str) -> list[str]:
-    rows = TargetTag.objects.filter(target__node=node, target__active=True, status=status)
-    return sorted(set(rows.values_list("tag", flat=True)))
 
 
 def node_refresh_status(node: AgentNode) -> str:
