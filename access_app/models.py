@@ -45,10 +45,6 @@ class ApiKey(models.Model):
     def matches(self, secret: str) -> bool:
         return hmac.compare_digest(self.key_hash, hash_secret(secret))
 
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
-
 
 class CallerProfile(models.Model):
     """A browser user's caller tags, edited in the Django admin."""

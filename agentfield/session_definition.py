@@ -57,17 +57,3 @@ def normalize_session_definition(
         "instructions": instructions or "",
         "handler": bool(raw.get("handler", False)),
     }
-
-
-def session_tool_targets(node_id: str, tools: list[str]) -> dict[str, str]:
-    """Upstream's map: ``a.b`` -> key ``b``; a bare ``x`` -> ``<node_id>.x``."""
-    targets: dict[str, str] = {}
-    for tool in tools:
-        tool = tool.strip()
-        if not tool:
-            continue
-        if "." in tool:
-            targets[tool.split(".", 1)[1]] = tool
-        else:
-            targets[tool] = f"{node_id}.{tool}"
-    return targets

@@ -1,12 +1,11 @@
 """Accepting an execution: resolve the target, check access, write the row, enqueue.
 
-Used by ``POST /execute/async``, the sync route, and session tool calls alike.
+Used by ``POST /execute/async`` and the sync route; session tool calls are to take this path too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,14 +30,6 @@ class ExecutionRefused(Exception):
         super().__init__(body.get("message") or body.get("error"))
         self.status = status
         self.body = body
-
-
-@dataclass(frozen=True)
-class CallerView:
-    """The tags access is checked with, when they are not the principal's own (sessions)."""
-
-    tags: Sequence[str]
-    is_admin: bool = False
 
 
 @dataclass
@@ -90,15 +81,12 @@ def _lineage(principal: Principal, request: ExecutionRequest) -> tuple[str, str,
     return run_id, run_id, 0, request.session_id
 
 
-def execution_create(
-    *, principal: Principal, request: ExecutionRequest, caller: CallerView | None = None
-) -> Accepted:
+def execution_create(*, principal: Principal, request: ExecutionRequest) -> Accepted:
     node_id, name = parse_target(request.target)
     target = target_resolve(node_id, name)
     if target is None:
         raise ExecutionRefused(404, {"error": f"target '{node_id}.{name}' not found"})
-    caller = caller or principal
-    decision = access_check(caller=caller, target=target, input=request.input)
+    decision = access_check(caller=principal, target=target, input=request.input)
     if isinstance(decision, AccessDenied):
         raise ExecutionRefused(decision.status, decision.body())
     run_id, workflow_id, depth, session_id = _lineage(principal, request)
@@ -125,7 +113,7 @@ def execution_create(
         owner=principal.id,
         actor_id=request.actor_id or principal.id,
         session_id=session_id,
-        caller_tags=sorted(caller.tags),
+        caller_tags=sorted(principal.tags),
         target_tags=target_approved_tags(target),
         enqueued_at=timezone.now(),
         webhook_url=spec.url if spec else "",
