@@ -26,6 +26,8 @@ from bench.stack import PYTHON, ROOT, percentile, running_stack
 
 AGENT_PORT = 8124
 NODE = "bench-node"
+TERMINAL = {"succeeded", "failed", "timeout", "cancelled"}
+WARM_UP = 5
 
 
 def prepare(stack, work_ms: float) -> subprocess.Popen:
@@ -96,7 +98,7 @@ async def throughput(stack, total: int, concurrency: int) -> dict[str, float]:
                 "/api/v1/executions/batch-status", json={"execution_ids": batch}
             )
             for execution_id, info in response.json().items():
-                if info["status"] in ("succeeded", "failed", "timeout", "cancelled"):
+                if info["status"] in TERMINAL:
                     statuses[execution_id] = info["status"]
                     pending.discard(execution_id)
             if pending:
@@ -118,46 +120,40 @@ async def throughput(stack, total: int, concurrency: int) -> dict[str, float]:
     }
 
 
-def async_overhead(stack, samples: int) -> list[float]:
-    """Submit to the async route one at a time; the round trip ends when the control plane
-    records the result (``completed_at``, same machine clock) - minus the reasoner's time."""
-    records = []
+def sequential(stack, samples: int, one_call) -> list[float]:
+    """Run ``one_call(client, i)`` one at a time; keep the figures after the warm-up."""
     with httpx.Client(
         base_url=stack.base_url, headers={"X-API-Key": stack.caller_key}, timeout=60
     ) as client:
-        for i in range(samples + 5):
-            submitted = time.time()
-            response = client.post(f"/api/v1/execute/async/{NODE}.work", json={"input": {"i": i}})
-            response.raise_for_status()
-            execution_id = response.json()["execution_id"]
-            while True:
-                body = client.get(f"/api/v1/executions/{execution_id}").json()
-                if body["status"] in ("succeeded", "failed", "timeout", "cancelled"):
-                    break
-                time.sleep(0.02)
-            assert body["status"] == "succeeded", body
-            completed = datetime.fromisoformat(body["completed_at"].replace("Z", "+00:00"))
-            if i >= 5:
-                elapsed_ms = (completed.timestamp() - submitted) * 1000
-                records.append(elapsed_ms - body["result"]["reasoner_ms"])
-    return records
+        values = [one_call(client, i) for i in range(samples + WARM_UP)]
+    return values[WARM_UP:]
 
 
-def overhead(stack, samples: int) -> list[float]:
-    values = []
-    with httpx.Client(
-        base_url=stack.base_url, headers={"X-API-Key": stack.caller_key}, timeout=60
-    ) as client:
-        for i in range(samples + 5):
-            started = time.perf_counter()
-            response = client.post(f"/api/v1/execute/{NODE}.work", json={"input": {"i": i}})
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            response.raise_for_status()
-            body = response.json()
-            assert body["status"] == "succeeded", body
-            if i >= 5:  # warm-up
-                values.append(elapsed_ms - body["result"]["reasoner_ms"])
-    return values
+def async_round_trip(client: httpx.Client, i: int) -> float:
+    """Async route; the round trip ends when the control plane records the result
+    (``completed_at``, same machine clock). Minus the reasoner's own time."""
+    submitted = time.time()
+    response = client.post(f"/api/v1/execute/async/{NODE}.work", json={"input": {"i": i}})
+    response.raise_for_status()
+    execution_id = response.json()["execution_id"]
+    body = client.get(f"/api/v1/executions/{execution_id}").json()
+    while body["status"] not in TERMINAL:
+        time.sleep(0.02)
+        body = client.get(f"/api/v1/executions/{execution_id}").json()
+    assert body["status"] == "succeeded", body
+    completed = datetime.fromisoformat(body["completed_at"].replace("Z", "+00:00"))
+    return (completed.timestamp() - submitted) * 1000 - body["result"]["reasoner_ms"]
+
+
+def sync_round_trip(client: httpx.Client, i: int) -> float:
+    """Sync route: from submission to the response. Minus the reasoner's own time."""
+    started = time.perf_counter()
+    response = client.post(f"/api/v1/execute/{NODE}.work", json={"input": {"i": i}})
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    body = response.json()
+    assert body["status"] == "succeeded", body
+    return elapsed_ms - body["result"]["reasoner_ms"]
 
 
 def main() -> None:
@@ -172,8 +168,8 @@ def main() -> None:
     with running_stack(args.stack, worker_concurrency=args.worker_concurrency) as stack:
         agent = prepare(stack, args.work_ms)
         try:
-            async_trips = async_overhead(stack, args.samples)
-            round_trips = overhead(stack, args.samples)
+            async_trips = sequential(stack, args.samples, async_round_trip)
+            round_trips = sequential(stack, args.samples, sync_round_trip)
             load = asyncio.run(throughput(stack, args.requests, args.concurrency))
         finally:
             agent.terminate()
@@ -199,7 +195,7 @@ def main() -> None:
     print(
         f"distinct ids {load['distinct_ids']}, succeeded {load['succeeded']}, "
         f"not finished {load['not_finished']}, lost {lost}, "
-        f"agent saw {load['agent_saw'] - len(round_trips) - len(async_trips) - 10}, "
+        f"agent saw {load['agent_saw'] - len(round_trips) - len(async_trips) - 2 * WARM_UP}, "
         f"agent duplicates {load['agent_duplicates']}"
     )
 

@@ -2,6 +2,7 @@
 
 ``embedded`` uses a fresh SQLite file and filesystem broker in a temporary directory;
 ``postgres`` uses the database ``agentfield_bench`` (recreated) and Redis database 1.
+``BENCH_POOL`` picks the Celery pool (default ``prefork``; ``threads`` for comparison).
 """
 
 from __future__ import annotations
