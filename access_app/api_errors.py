@@ -6,6 +6,7 @@ Upstream's routes set their own bodies in the view; this handler shapes what DRF
 from __future__ import annotations
 
 from django.db import OperationalError
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -18,8 +19,12 @@ UNAUTHORIZED_BODY = {
 }
 
 
-# psycopg pool exhausted for its whole timeout; SQLite's write lock held past its timeout.
-OVERLOAD_SIGNS = ("couldn't get a connection", "database is locked")
+def _database_overloaded(exc: Exception) -> bool:
+    """The psycopg pool stayed exhausted, or SQLite's write lock stayed held, past its
+    timeout. SQLite says so only in its message."""
+    return isinstance(exc, OperationalError) and (
+        isinstance(exc.__cause__, PoolTimeout) or "database is locked" in str(exc)
+    )
 
 
 def _first_message(detail) -> str:
@@ -33,7 +38,7 @@ def _first_message(detail) -> str:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, OperationalError) and any(sign in str(exc) for sign in OVERLOAD_SIGNS):
+    if _database_overloaded(exc):
         # The database stayed busy for its whole timeout: overload, not a bug; say when to retry.
         return Response(
             {"error": "overloaded", "message": "the control plane is busy; retry shortly"},

@@ -33,11 +33,11 @@ def _apply_finish(
     execution: Execution,
     *,
     status: str,
-    result: Any,
-    error_message: str,
-    error_category: str,
-    status_reason: str,
-    duration_ms: int | None,
+    result: Any = None,
+    error_message: str = "",
+    error_category: str = "",
+    status_reason: str = "",
+    duration_ms: int | None = None,
 ) -> bool:
     """Set the terminal fields and the signature on ``execution``; True if a webhook is due."""
     now = timezone.now()
@@ -75,11 +75,6 @@ def _announce(execution: Execution, webhook: bool) -> None:
 def execution_finish_claimed(execution: Execution, *, claimed_by: str, **outcome: Any) -> bool:
     """The dispatch path: the worker holds the claim and the loaded row, so one
     conditional UPDATE suffices (no lock, no re-read). False if the claim was lost."""
-    outcome.setdefault("result", None)
-    outcome.setdefault("error_message", "")
-    outcome.setdefault("error_category", "")
-    outcome.setdefault("status_reason", "")
-    outcome.setdefault("duration_ms", None)
     webhook = _apply_finish(execution, **outcome)
     values = {field: getattr(execution, field) for field in FINISH_FIELDS}
     updated = Execution.objects.filter(
