@@ -16,6 +16,8 @@ class Principal:
     tags: tuple[str, ...] = ()
     node_id: str = ""
     name: str = ""
+    # Set for a session's client secret: the one session this principal may touch.
+    session_id: str = ""
 
     is_authenticated = True
     is_anonymous = False

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from agentfield.session_transport import SUPPORTED_SESSION_TRANSPORTS
 from agentfield_site.env import (
     EnvError,
     env_bool,
@@ -235,6 +236,8 @@ OPENROUTER_BASE_URL = env_url(
 AGENTFIELD_TAG_APPROVAL = env_choice("AGENTFIELD_TAG_APPROVAL", "manual", ("manual", "auto"))
 AGENTFIELD_DEFAULT_DENY = env_bool("AGENTFIELD_DEFAULT_DENY", True)
 AGENTFIELD_SYNC_TIMEOUT = env_float("AGENTFIELD_SYNC_TIMEOUT", 60.0, minimum=0.1)
+# provider -> transports it supports (upstream's table); a custom provider is added here.
+AGENTFIELD_SESSION_CAPABILITIES = dict(SUPPORTED_SESSION_TRANSPORTS)
 AGENTFIELD_SESSION_CONNECT_TTL = env_int("AGENTFIELD_SESSION_CONNECT_TTL", 300, minimum=1)
 AGENTFIELD_SESSION_MAX_SECONDS = env_int("AGENTFIELD_SESSION_MAX_SECONDS", 3600, minimum=1)
 AGENTFIELD_MAX_TURN_BYTES = env_int("AGENTFIELD_MAX_TURN_BYTES", 10 * 1024 * 1024, minimum=1)
@@ -248,6 +251,7 @@ AGENTFIELD_WEBHOOK_RETRY_BASE = env_float("AGENTFIELD_WEBHOOK_RETRY_BASE", 5.0, 
 
 CELERY_BEAT_SCHEDULE = {
     "recover-executions": {"task": "executions_app.tasks.recover_executions", "schedule": 15.0},
+    "expire-sessions": {"task": "sessions_app.tasks.expire_sessions", "schedule": 15.0},
 }
 # Celery's Django fixup closes database connections (and, in prefork, the whole psycopg
 # pool) around every task unless told to reuse them; reopening costs more than the task.

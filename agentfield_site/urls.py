@@ -7,12 +7,13 @@ from access_app.urls import page_urlpatterns as access_pages
 from agentfield_site import health
 from executions_app.urls import api_urlpatterns as executions_api
 from executions_app.urls import page_urlpatterns as executions_pages
-from sessions_app import views as session_pages
+from sessions_app.urls import api_urlpatterns as sessions_api
+from sessions_app.urls import page_urlpatterns as sessions_pages
 
-api_v1 = [*access_api, *executions_api]
+api_v1 = [*access_api, *executions_api, *sessions_api]
 
 urlpatterns = [
-    path("", session_pages.overview, name="overview"),
+    path("", include(sessions_pages)),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
     path("access/", include(access_pages)),

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -92,7 +93,7 @@ def _session_specs(payload: dict[str, Any]) -> list[TargetSpec]:
             raise _invalid("each session must be an object")
         name = str(raw.get("name") or "").strip()
         try:
-            definition = normalize_session_definition(raw)
+            definition = normalize_session_definition(raw, settings.AGENTFIELD_SESSION_CAPABILITIES)
         except ValueError as exc:
             raise RegistrationError(400, {"error": str(exc), "session": name}) from None
         if name in specs:

@@ -11,6 +11,7 @@ from executions_app.models import TERMINAL_STATUSES, Execution, Status, WebhookS
 from executions_app.notify import notify_execution_ended_on_commit
 from executions_app.provenance import sign_execution
 from executions_app.queue import enqueue_webhook_on_commit
+from executions_app.signals import execution_ended
 
 ERROR_TEXT_LIMIT = 4000
 FINISH_FIELDS = [
@@ -68,6 +69,10 @@ def _apply_finish(
 
 def _announce(execution: Execution, webhook: bool) -> None:
     notify_execution_ended_on_commit(execution.execution_id, execution.status)
+    if execution.session_id:
+        transaction.on_commit(
+            lambda: execution_ended.send_robust(sender=Execution, execution=execution)
+        )
     if webhook:
         enqueue_webhook_on_commit(execution.execution_id)
 

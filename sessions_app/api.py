@@ -1,0 +1,192 @@
+"""Session API views (API.md section 6). Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework.exceptions import ParseError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access_app.access import AccessAllowed, access_check
+from access_app.authentication import ApiKeyAuthentication, LoginSessionAuthentication
+from executions_app.serializers import ExecuteAcceptedSerializer
+from executions_app.services.creation import ExecutionRefused
+from sessions_app import selectors
+from sessions_app.authentication import ClientSecretAuthentication
+from sessions_app.models import SessionStatus
+from sessions_app.serializers import (
+    EventsInSerializer,
+    SessionEndInSerializer,
+    SessionListInSerializer,
+    SessionStartInSerializer,
+    session_out,
+    session_started_out,
+)
+from sessions_app.services.events import event_out
+from sessions_app.services.lifecycle import SessionStateError, session_finish
+from sessions_app.services.starting import session_start
+from sessions_app.services.tools import session_tool_call
+
+SESSION_NOT_FOUND = {"error": "session not found"}
+PAGE_SIZE = 50
+_any_json = inline_serializer("SessionAnyJson", fields={})
+
+
+class InstanceView(APIView):
+    """Routes under ``/session-instances/<id>``: the client secret is accepted here only."""
+
+    authentication_classes = [
+        ClientSecretAuthentication,
+        ApiKeyAuthentication,
+        LoginSessionAuthentication,
+    ]
+
+    def session_or_404(self, session_id: str):
+        return selectors.session_get_for(principal=self.request.user, session_id=session_id)
+
+
+def _refused(exc: SessionStateError | ExecutionRefused) -> Response:
+    return Response(exc.body, status=exc.status)
+
+
+def _target_out(target) -> dict:
+    definition = target.definition or {}
+    return {
+        "target": target.full_name,
+        "node_id": target.node.node_id,
+        "name": target.name,
+        "provider": definition.get("provider"),
+        "transport": definition.get("transport"),
+        "model": definition.get("model"),
+        "voice": definition.get("voice"),
+        "modalities": definition.get("modalities", []),
+        "tools": definition.get("tools", []),
+        "handler": bool(definition.get("handler")),
+        "tags": sorted(target.approved_tags),
+    }
+
+
+class SessionTargetsView(APIView):
+    @extend_schema(responses=_any_json)
+    def get(self, request):
+        startable = [
+            target
+            for target in selectors.session_targets_startable()
+            if isinstance(
+                access_check(caller=request.user, target=target, input=None), AccessAllowed
+            )
+        ]
+        return Response({"targets": [_target_out(t) for t in startable], "total": len(startable)})
+
+
+class SessionStartView(APIView):
+    @extend_schema(request=SessionStartInSerializer, responses={201: _any_json})
+    def post(self, request, target: str):
+        serializer = SessionStartInSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        try:
+            started = session_start(
+                principal=request.user, target=target, body=serializer.validated_data
+            )
+        except SessionStateError as exc:
+            return _refused(exc)
+        return Response(session_started_out(started.session, started.client_secret), status=201)
+
+
+class SessionListView(APIView):
+    @extend_schema(parameters=[SessionListInSerializer], responses=_any_json)
+    def get(self, request):
+        query = SessionListInSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        sessions = selectors.sessions_visible_to(request.user).order_by("-created_at", "-id")
+        if query.validated_data.get("target"):
+            sessions = sessions.filter(target_name=query.validated_data["target"])
+        if query.validated_data.get("status"):
+            sessions = sessions.filter(status=query.validated_data["status"])
+        try:
+            page = max(1, int(request.query_params.get("page", 1)))
+        except ValueError:
+            page = 1
+        total = sessions.count()
+        rows = sessions[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        return Response(
+            {
+                "sessions": [session_out(s) for s in rows],
+                "total": total,
+                "page": page,
+                "has_next": page * PAGE_SIZE < total,
+            }
+        )
+
+
+class SessionDetailView(InstanceView):
+    @extend_schema(responses=_any_json)
+    def get(self, request, session_id: str):
+        session = self.session_or_404(session_id)
+        if session is None:
+            return Response(SESSION_NOT_FOUND, status=404)
+        return Response(session_out(session))
+
+
+class SessionEndView(InstanceView):
+    @extend_schema(request=SessionEndInSerializer, responses=_any_json)
+    def post(self, request, session_id: str):
+        session = self.session_or_404(session_id)
+        if session is None:
+            return Response(SESSION_NOT_FOUND, status=404)
+        serializer = SessionEndInSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        reason = serializer.validated_data.get("reason") or f"ended by {request.user.actor}"
+        session_finish(session, status=SessionStatus.ENDED, reason=reason)
+        return Response(session_out(session))
+
+
+class SessionEventsView(InstanceView):
+    @extend_schema(parameters=[EventsInSerializer], responses=_any_json)
+    def get(self, request, session_id: str):
+        session = self.session_or_404(session_id)
+        if session is None:
+            return Response(SESSION_NOT_FOUND, status=404)
+        query = EventsInSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        after = query.validated_data["after"]
+        events = selectors.session_events_after(session, after, query.validated_data["limit"])
+        next_after = events[-1].pk if events else after
+        return Response({"events": [event_out(e) for e in events], "next_after": next_after})
+
+
+class SessionToolView(InstanceView):
+    """Upstream's tool route, with the allowlist it never enforced."""
+
+    @extend_schema(request=_any_json, responses={202: ExecuteAcceptedSerializer})
+    def post(self, request, session_id: str, tool: str):
+        session = self.session_or_404(session_id)
+        if session is None:
+            return Response(SESSION_NOT_FOUND, status=404)
+        try:
+            body = request.data if request.body else {}
+        except ParseError:
+            return Response({"error": "invalid JSON body"}, status=400)
+        if not isinstance(body, dict):
+            return Response({"error": "invalid JSON body"}, status=400)
+        target, tool_input = body.get("target") or "", body.get("input")
+        if not isinstance(target, str) or not isinstance(tool_input, dict | None):
+            return Response(
+                {
+                    "error": "invalid JSON body",
+                    "message": "target must be a string, input an object",
+                },
+                status=400,
+            )
+        try:
+            accepted = session_tool_call(
+                session=session, tool=tool, target=target, input=tool_input or {}
+            )
+        except (SessionStateError, ExecutionRefused) as exc:
+            return _refused(exc)
+        execution = accepted.execution
+        return Response(
+            ExecuteAcceptedSerializer(execution).data,
+            status=202,
+            headers={"X-Execution-ID": execution.execution_id, "X-Run-ID": execution.run_id},
+        )

@@ -1,0 +1,50 @@
+"""A session's client secret as a credential, for that one session's routes only.
+
+The principal it yields has the role ``session_client`` and carries the session id; the
+session selectors let it see that session and nothing else, and it expires with it.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from access_app.authentication import credential_from_headers
+from access_app.principals import Principal
+from sessions_app.models import SessionInstance, hash_client_secret
+from sessions_app.selectors import SESSION_CLIENT_ROLE
+from sessions_app.services.starting import CLIENT_SECRET_PREFIX
+
+
+def session_client_principal(secret: str) -> Principal | None:
+    session = (
+        SessionInstance.objects.filter(client_secret_hash=hash_client_secret(secret))
+        .only("session_id", "client_secret_expires_at", "status", "owner")
+        .first()
+    )
+    if session is None or session.client_secret_expires_at <= timezone.now():
+        return None
+    if not session.is_live:
+        return None
+    return Principal(
+        id=f"session:{session.session_id}",
+        role=SESSION_CLIENT_ROLE,
+        session_id=session.session_id,
+        name=f"client of {session.session_id}",
+    )
+
+
+class ClientSecretAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer cs_…``; other credentials are left to the API-key class."""
+
+    def authenticate(self, request):
+        credential = credential_from_headers(request.headers)
+        if not credential or not credential.startswith(CLIENT_SECRET_PREFIX):
+            return None
+        principal = session_client_principal(credential)
+        if principal is None:
+            raise exceptions.AuthenticationFailed()
+        return principal, None
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'

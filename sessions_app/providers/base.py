@@ -1,0 +1,165 @@
+"""The provider boundary: neutral commands in, neutral events out.
+
+A provider adapter (one file per provider in this package) is the only code that knows a
+provider's wire protocol. The runtime and the transports speak only the types below.
+Audio is always pcm16, 24 kHz, mono, little-endian bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+SAMPLE_RATE = 24_000
+BYTES_PER_MS = SAMPLE_RATE * 2 // 1000  # pcm16 mono: 48 bytes per millisecond
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One function the model may call; ``name`` is the short tool name."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}, "additionalProperties": True}
+    )
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """What a live session asks of its provider when it opens."""
+
+    session_id: str
+    model: str
+    voice: str = ""
+    instructions: str = ""
+    tools: tuple[ToolSpec, ...] = ()
+    turn_detection: dict[str, Any] | None = None
+    # False for handler-driven sessions: the provider transcribes and speaks, never answers.
+    auto_respond: bool = True
+
+
+# Neutral events, provider to runtime -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """The user started speaking (barge-in when the assistant is talking)."""
+
+
+@dataclass(frozen=True)
+class SpeechStopped:
+    audio_ms: int = 0
+
+
+@dataclass(frozen=True)
+class UserTranscript:
+    """A committed user turn, transcribed."""
+
+    text: str
+    item_id: str = ""
+    audio_ms: int = 0
+
+
+@dataclass(frozen=True)
+class AudioOut:
+    pcm: bytes
+    response_id: str = ""
+
+
+@dataclass(frozen=True)
+class AssistantTranscript:
+    """Assistant speech as text: ``final`` False for a delta, True for the whole utterance."""
+
+    text: str
+    final: bool
+    response_id: str = ""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ResponseStarted:
+    response_id: str = ""
+
+
+@dataclass(frozen=True)
+class ResponseDone:
+    status: str = "completed"  # completed | cancelled | failed | incomplete
+    response_id: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderError:
+    """The provider reported an error; the connection stays usable."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ProviderClosed:
+    """The connection is gone. ``reason`` is empty when we closed it ourselves."""
+
+    reason: str = ""
+
+
+ProviderEvent = (
+    SpeechStarted
+    | SpeechStopped
+    | UserTranscript
+    | AudioOut
+    | AssistantTranscript
+    | ToolCall
+    | ResponseStarted
+    | ResponseDone
+    | ProviderError
+    | ProviderClosed
+)
+
+
+class ProviderUnavailable(Exception):
+    """Opening the provider connection failed; the message is safe to show a client."""
+
+
+class ProviderAdapter(Protocol):
+    """One live connection to a realtime provider."""
+
+    async def open(self, config: ProviderConfig) -> None:
+        """Connect and configure the session; raise ``ProviderUnavailable`` on failure."""
+
+    def events(self) -> AsyncIterator[ProviderEvent]:
+        """Neutral events until the connection closes; the last one is ``ProviderClosed``."""
+
+    async def send_audio(self, pcm: bytes) -> None: ...
+
+    async def commit_audio(self) -> None:
+        """End the user's turn by hand (no server VAD)."""
+
+    async def clear_audio(self) -> None: ...
+
+    async def send_text(self, text: str) -> None:
+        """A typed user turn (answered when ``auto_respond``)."""
+
+    async def say(self, text: str) -> None:
+        """Make the provider speak exactly ``text``."""
+
+    async def send_tool_result(self, call_id: str, output: str) -> None:
+        """Return a function result and ask for the next response."""
+
+    async def create_response(self) -> None: ...
+
+    async def cancel(self) -> None:
+        """Stop the response in progress (barge-in)."""
+
+    async def update(self, *, instructions: str | None = None, voice: str | None = None) -> None:
+        """The only session changes a client may make mid-call."""
+
+    async def close(self) -> None:
+        """Idempotent."""

@@ -1,0 +1,123 @@
+"""The session state machine: created -> connecting -> active -> ended | failed | expired.
+
+Every transition is one conditional UPDATE, so two processes (the runtime, the ``end``
+route, the expiry sweep) can race and exactly one wins. The winner logs the event and
+tells the live runtime through the channel layer after the commit.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from sessions_app.models import LIVE_STATUSES, SessionInstance, SessionStatus
+from sessions_app.notify import notify_session_on_commit
+from sessions_app.services.events import session_event_append
+
+STALE_RUNTIME_AFTER = timedelta(seconds=60)
+
+
+class SessionStateError(Exception):
+    """The session is not in a state that allows the request; ``body`` is the API error."""
+
+    def __init__(self, status: int, body: dict) -> None:
+        super().__init__(body["error"])
+        self.status = status
+        self.body = body
+
+
+def gone(session: SessionInstance) -> SessionStateError:
+    return SessionStateError(410, {"error": f"session {session.session_id} is {session.status}"})
+
+
+def refuse_if_finished(session: SessionInstance) -> None:
+    if not session.is_live:
+        raise gone(session)
+
+
+def session_connect(session: SessionInstance) -> SessionInstance:
+    """created -> connecting, for the transport that accepts the call (409 if taken)."""
+    refuse_if_finished(session)
+    now = timezone.now()
+    claimed = SessionInstance.objects.filter(pk=session.pk, status=SessionStatus.CREATED).update(
+        status=SessionStatus.CONNECTING, last_seen_at=now
+    )
+    session.refresh_from_db()
+    if not claimed:
+        refuse_if_finished(session)
+        raise SessionStateError(
+            409, {"error": f"session {session.session_id} is already connected"}
+        )
+    session_event_append(session, "session.connecting", {"transport": session.transport})
+    return session
+
+
+def session_activate(session: SessionInstance) -> bool:
+    """connecting -> active once the provider is open; the maximum duration starts now."""
+    now = timezone.now()
+    expires = now + timedelta(seconds=settings.AGENTFIELD_SESSION_MAX_SECONDS)
+    activated = SessionInstance.objects.filter(
+        pk=session.pk, status=SessionStatus.CONNECTING
+    ).update(status=SessionStatus.ACTIVE, connected_at=now, expires_at=expires, last_seen_at=now)
+    if activated:
+        session.status, session.connected_at, session.expires_at = (
+            SessionStatus.ACTIVE,
+            now,
+            expires,
+        )
+        session_event_append(session, "session.active", {"expires_at": expires.isoformat()})
+    return bool(activated)
+
+
+def session_finish(
+    session: SessionInstance, *, status: str = SessionStatus.ENDED, reason: str = ""
+) -> bool:
+    """The one idempotent way out. False if the session had already finished."""
+    assert status not in LIVE_STATUSES
+    now = timezone.now()
+    reason = (reason or status)[:300]
+    with transaction.atomic():
+        finished = SessionInstance.objects.filter(pk=session.pk, status__in=LIVE_STATUSES).update(
+            status=status, ended_at=now, end_reason=reason
+        )
+        if finished:
+            session_event_append(session, f"session.{status}", {"reason": reason})
+            notify_session_on_commit(
+                session.session_id, {"type": "session.finished", "status": status, "reason": reason}
+            )
+    session.refresh_from_db()
+    return bool(finished)
+
+
+def session_touch(session: SessionInstance, **counters: int) -> None:
+    """The runtime's heartbeat: proves the call is held, and adds to the counters."""
+    from django.db.models import F
+
+    updates = {name: F(name) + value for name, value in counters.items() if value}
+    SessionInstance.objects.filter(pk=session.pk).update(last_seen_at=timezone.now(), **updates)
+
+
+def sessions_expire() -> dict[str, int]:
+    """The sweep behind the beat task: nothing stays live past its time."""
+    now = timezone.now()
+    counts = {"expired": 0, "ended": 0, "failed": 0}
+    unconnected = SessionInstance.objects.filter(
+        status__in=(SessionStatus.CREATED, SessionStatus.CONNECTING), expires_at__lte=now
+    )
+    for session in unconnected:
+        reason = "not connected within the connect TTL"
+        counts["expired"] += session_finish(session, status=SessionStatus.EXPIRED, reason=reason)
+    for session in SessionInstance.objects.filter(status=SessionStatus.ACTIVE, expires_at__lte=now):
+        reason = "maximum session duration reached"
+        counts["ended"] += session_finish(session, status=SessionStatus.ENDED, reason=reason)
+    stale = SessionInstance.objects.filter(
+        status__in=(SessionStatus.CONNECTING, SessionStatus.ACTIVE),
+        last_seen_at__lt=now - STALE_RUNTIME_AFTER,
+    )
+    for session in stale:
+        reason = "the process holding the call stopped answering"
+        counts["failed"] += session_finish(session, status=SessionStatus.FAILED, reason=reason)
+    return counts

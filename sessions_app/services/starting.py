@@ -1,0 +1,153 @@
+"""Starting a session: upstream's checks in upstream's order, access, then the row."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from access_app.access import AccessDenied, access_check, target_approved_tags
+from access_app.models import AgentNode, Target, TargetKind
+from access_app.principals import Principal
+from agentfield.session_transport import validate_session_transport
+from agentfield.session_turn_detection import normalize_turn_detection
+from sessions_app.models import SessionInstance, hash_client_secret
+from sessions_app.selectors import node_link_is_live
+from sessions_app.services.events import session_event_append
+from sessions_app.services.lifecycle import SessionStateError
+
+CLIENT_SECRET_PREFIX = "cs_"
+
+
+@dataclass
+class Started:
+    session: SessionInstance
+    client_secret: str
+
+
+def split_session_target(value: str) -> tuple[str, str]:
+    """Upstream's ``splitSessionTarget``: split on the first dot, both parts non-empty."""
+    node_id, dot, name = value.partition(".")
+    node_id, name = node_id.strip(), name.strip()
+    if not dot or not node_id or not name:
+        raise SessionStateError(400, {"error": "session target must be <node>.<session>"})
+    return node_id, name
+
+
+def tool_targets_for(node_id: str, tools: list[str]) -> dict[str, str]:
+    """Upstream's ``sessionToolTargets``: "a.b" -> {"b": "a.b"}, bare "x" -> {"x": "<node>.x"}."""
+    mapping: dict[str, str] = {}
+    for entry in tools:
+        entry = entry.strip()
+        if not entry:
+            continue
+        if "." in entry:
+            mapping[entry.split(".", 1)[1]] = entry
+        else:
+            mapping[entry] = f"{node_id}.{entry}"
+    return mapping
+
+
+def new_session_id() -> str:
+    return f"sess_{timezone.now():%Y%m%d_%H%M%S}_{secrets.token_hex(8)}"
+
+
+def _session_target(node_id: str, name: str) -> Target:
+    node = AgentNode.objects.filter(node_id=node_id).first()
+    if node is None:
+        raise SessionStateError(404, {"error": "agent not found"})
+    sessions = Target.objects.filter(node=node, kind=TargetKind.SESSION, active=True)
+    target = sessions.filter(name=name).select_related("node").first()
+    if target is None:
+        error = (
+            "session not registered" if sessions.exists() else "agent has no registered sessions"
+        )
+        raise SessionStateError(404, {"error": error})
+    return target
+
+
+def _provider_pair(definition: dict[str, Any], body: dict[str, Any], full_name: str):
+    raw_provider = body.get("provider") or definition.get("provider")
+    raw_transport = body.get("transport") or definition.get("transport")
+    try:
+        pair = validate_session_transport(
+            raw_provider, raw_transport, settings.AGENTFIELD_SESSION_CAPABILITIES
+        )
+    except ValueError as exc:
+        raise SessionStateError(
+            400, {"error": str(exc), "provider": raw_provider, "transport": raw_transport}
+        ) from None
+    registered = (definition.get("provider"), definition.get("transport"))
+    if (pair.provider, pair.transport) != registered:
+        raise SessionStateError(
+            400,
+            {
+                "error": f"session {full_name} is registered for provider={registered[0]} "
+                f"transport={registered[1]}; requested provider={pair.provider} "
+                f"transport={pair.transport}"
+            },
+        )
+    return pair
+
+
+def session_start(
+    *, principal: Principal, target: str, body: dict[str, Any] | None = None
+) -> Started:
+    body = body or {}
+    node_id, name = split_session_target(target)
+    session_target = _session_target(node_id, name)
+    definition = session_target.definition or {}
+    full_name = f"{node_id}.{name}"
+    pair = _provider_pair(definition, body, full_name)
+    try:
+        turn_detection = normalize_turn_detection(
+            definition.get("turn_detection"), provider=pair.provider, transport=pair.transport
+        )
+    except ValueError as exc:
+        raise SessionStateError(400, {"error": str(exc)}) from None
+    decision = access_check(caller=principal, target=session_target, input=body.get("metadata"))
+    if isinstance(decision, AccessDenied):
+        raise SessionStateError(decision.status, decision.body())
+    handler = bool(definition.get("handler"))
+    if handler and not node_link_is_live(session_target.node):
+        raise SessionStateError(503, {"error": f"session handler for {full_name} is not connected"})
+    now = timezone.now()
+    secret = CLIENT_SECRET_PREFIX + secrets.token_urlsafe(32)
+    session = SessionInstance.objects.create(
+        session_id=new_session_id(),
+        target=session_target,
+        target_name=full_name,
+        node_id=node_id,
+        provider=pair.provider,
+        transport=pair.transport,
+        model=str(body.get("model") or definition.get("model") or ""),
+        voice=str(body.get("voice") or definition.get("voice") or ""),
+        modalities=list(definition.get("modalities") or []),
+        instructions=definition.get("instructions") or "",
+        turn_detection=turn_detection,
+        handler=handler,
+        tags=sorted(target_approved_tags(session_target)),
+        tool_targets=tool_targets_for(node_id, list(definition.get("tools") or [])),
+        metadata=body.get("metadata") or {},
+        owner=principal.id,
+        owner_name=principal.name,
+        caller_tags=sorted(principal.tags),
+        client_secret_hash=hash_client_secret(secret),
+        client_secret_expires_at=now + timedelta(seconds=settings.AGENTFIELD_SESSION_MAX_SECONDS),
+        expires_at=now + timedelta(seconds=settings.AGENTFIELD_SESSION_CONNECT_TTL),
+    )
+    session_event_append(
+        session,
+        "session.created",
+        {
+            "target": full_name,
+            "provider": pair.provider,
+            "transport": pair.transport,
+            "caller": principal.actor,
+        },
+    )
+    return Started(session=session, client_secret=secret)

@@ -1,0 +1,112 @@
+"""Tool calls from a live session: the allowlist, then the normal execution path.
+
+The REST tool route and the realtime model's function calls both come here. The
+session's approved tags are the caller tags; the person who started it is the actor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from access_app.models import Role
+from access_app.principals import Principal
+from executions_app.models import Execution
+from executions_app.services.creation import Accepted, ExecutionRequest, execution_create
+from sessions_app.models import SessionEvent, SessionInstance
+from sessions_app.services.events import session_event_append
+from sessions_app.services.lifecycle import SessionStateError, refuse_if_finished
+
+
+def session_tool_target(session: SessionInstance, tool: str, target: str = "") -> str:
+    """The full target a call names, if the session allows it.
+
+    An explicit ``target`` must be ``<node>.<reasoner>`` (upstream's 400); a bare tool name
+    is looked up among the session's short names, and either way the allowlist decides.
+    """
+    tool, target = tool.strip(), (target or "").strip()
+    if target and "." not in target:
+        raise SessionStateError(400, {"error": "session tool target must be <node>.<reasoner>"})
+    target = target or session.tool_targets.get(tool, tool)
+    allowed = sorted(set(session.tool_targets.values()))
+    if target not in allowed:
+        raise SessionStateError(
+            403,
+            {
+                "error": f"tool '{tool}' is not allowed for session {session.target_name}. "
+                f"Allowed: {', '.join(allowed)}"
+            },
+        )
+    return target
+
+
+def session_tool_principal(session: SessionInstance) -> Principal:
+    """Policies see the session's tags, never the starter's own (even an admin's)."""
+    return Principal(
+        id=session.owner, role=Role.CALLER, tags=tuple(session.tags), name=session.owner_name
+    )
+
+
+def session_tool_call(
+    *,
+    session: SessionInstance,
+    tool: str,
+    target: str = "",
+    input: dict[str, Any] | None = None,
+    call_id: str = "",
+) -> Accepted:
+    """Queue the execution with the session id attached; log ``tool.call``."""
+    refuse_if_finished(session)
+    full_target = session_tool_target(session, tool, target)
+    request = ExecutionRequest(
+        target=full_target, input=input or {}, session_id=session.session_id, actor_id=session.owner
+    )
+    with transaction.atomic():
+        accepted = execution_create(principal=session_tool_principal(session), request=request)
+        SessionInstance.objects.filter(pk=session.pk).update(tool_calls=F("tool_calls") + 1)
+        session_event_append(
+            session,
+            "tool.call",
+            {
+                "tool": tool,
+                "target": full_target,
+                "call_id": call_id,
+                "execution_id": accepted.execution.execution_id,
+                "input": input or {},
+            },
+        )
+    return accepted
+
+
+def tool_result_record(execution: Execution) -> SessionEvent | None:
+    """Log ``tool.result`` for an execution a session's tool call started (once)."""
+    call = (
+        SessionEvent.objects.filter(
+            execution_id=execution.execution_id,
+            type="tool.call",
+            session__session_id=execution.session_id,
+        )
+        .only("session_id", "data")
+        .first()
+    )
+    if call is None:
+        return None
+    already = SessionEvent.objects.filter(
+        execution_id=execution.execution_id, type="tool.result"
+    ).exists()
+    if already:
+        return None
+    return session_event_append(
+        call.session_id,
+        "tool.result",
+        {
+            "execution_id": execution.execution_id,
+            "tool": call.data.get("tool", ""),
+            "call_id": call.data.get("call_id", ""),
+            "status": execution.status,
+            "duration_ms": execution.duration_ms,
+            "error": execution.error_message or None,
+        },
+    )

@@ -1,0 +1,33 @@
+from django.urls import path
+
+from sessions_app import api, views
+
+api_urlpatterns = [
+    path("session-targets", api.SessionTargetsView.as_view(), name="session-targets"),
+    path(
+        "session-targets/<str:target>/start", api.SessionStartView.as_view(), name="session-start"
+    ),
+    path("session-instances", api.SessionListView.as_view(), name="session-list"),
+    path(
+        "session-instances/<str:session_id>",
+        api.SessionDetailView.as_view(),
+        name="session-detail",
+    ),
+    path(
+        "session-instances/<str:session_id>/end", api.SessionEndView.as_view(), name="session-end"
+    ),
+    path(
+        "session-instances/<str:session_id>/events",
+        api.SessionEventsView.as_view(),
+        name="session-events",
+    ),
+    path(
+        "session-instances/<str:session_id>/tools/<str:tool>",
+        api.SessionToolView.as_view(),
+        name="session-tool",
+    ),
+]
+
+page_urlpatterns = [
+    path("", views.overview, name="overview"),
+]
