@@ -1,3 +1,5 @@
 """WebSocket routes of every app, gathered for the ASGI router."""
 
-websocket_urlpatterns: list = []
+from sessions_app.routing import websocket_urlpatterns as session_routes
+
+websocket_urlpatterns: list = [*session_routes]

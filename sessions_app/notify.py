@@ -14,9 +14,5 @@ def session_group(session_id: str) -> str:
     return f"session.{session_id}"
 
 
-def node_group(node_id: str) -> str:
-    return f"node.{node_id}"
-
-
 def notify_session_on_commit(session_id: str, message: dict) -> None:
     transaction.on_commit(lambda: send_hint(session_group(session_id), message))

@@ -1,0 +1,102 @@
+"""``WS /api/v1/nodes/<node_id>/link``: session handlers on the agent node (API.md §7).
+
+Turns reach the node as ``session.started`` / ``session.input`` / ``session.ended``; the
+node answers with ``session.say`` / ``session.end`` / ``session.error``, which go to the
+runtime holding the call through the channel layer, whatever process that is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
+
+from sessions_app.notify import session_group
+from sessions_app.services.links import (
+    link_close,
+    link_node_for,
+    link_open,
+    link_session,
+    link_touch,
+)
+
+LINK_HEARTBEAT_SECONDS = 15.0
+FROM_NODE = {"session.say", "session.end", "session.error"}
+
+
+class AgentLinkConsumer(AsyncJsonWebsocketConsumer):
+    node = None
+    _beat: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        node_id = self.scope["url_route"]["kwargs"]["node_id"]
+        self.node = await database_sync_to_async(link_node_for)(
+            self.scope.get("principal"), node_id
+        )
+        await self.accept()
+        if self.node is None:
+            await self.send_json(
+                {"type": "error", "message": f"this key may not act as node {node_id}"}
+            )
+            await self.close(code=4403)
+            return
+        await database_sync_to_async(link_open)(self.node, self.channel_name)
+        self._beat = asyncio.create_task(self._heartbeat())
+        await self.send_json({"type": "link.ready", "node_id": node_id})
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(LINK_HEARTBEAT_SECONDS)
+            await database_sync_to_async(link_touch)(self.node, self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat
+        if self.node is not None:
+            await database_sync_to_async(link_close)(self.node, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs) -> None:
+        if not isinstance(content, dict) or content.get("type") not in FROM_NODE:
+            await self.send_json(
+                {"type": "error", "message": f"expected one of {', '.join(sorted(FROM_NODE))}"}
+            )
+            return
+        session_id = str(content.get("session_id") or "")
+        session = await database_sync_to_async(link_session)(self.node, session_id)
+        if session is None:
+            await self.send_json(
+                {
+                    "type": "error",
+                    "session_id": session_id,
+                    "message": "no live session with this id",
+                }
+            )
+            return
+        message = {"type": content["type"], "session_id": session_id}
+        for field in ("text", "reason", "message"):
+            if isinstance(content.get(field), str):
+                message[field] = content[field][:10_000]
+        await get_channel_layer().group_send(session_group(session_id), message)
+
+    async def decode_json(self, text_data):
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
+
+    # --- from the runtime ----------------------------------------------------------------
+
+    async def session_started(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def session_input(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def session_ended(self, message: dict) -> None:
+        await self.send_json(message)

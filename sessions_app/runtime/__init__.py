@@ -1,0 +1,1 @@
+"""Live sessions: one ``SessionRuntime`` per call, in the process that holds its transport."""

@@ -1,0 +1,134 @@
+"""``WS /api/v1/session-instances/<id>/realtime``: the WebSocket transport.
+
+A handshake that cannot become a call is accepted, told why in an ``error`` event (with
+the HTTP status the REST routes would use), and closed with code 4000 + that status:
+browsers and most clients cannot read a refused handshake's body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from access_app.principals import Principal
+from sessions_app import selectors
+from sessions_app.authentication import session_client_principal
+from sessions_app.models import SessionInstance, SessionStatus
+from sessions_app.providers import adapter_for
+from sessions_app.providers.base import ProviderEvent, ProviderUnavailable
+from sessions_app.runtime.session import SessionRuntime
+from sessions_app.runtime.sink import Notice
+from sessions_app.services.lifecycle import SessionStateError, session_connect, session_finish
+from sessions_app.transports.realtime_events import (
+    ClientEventError,
+    client_command,
+    error_event,
+    server_event,
+)
+
+log = logging.getLogger(__name__)
+_finish = database_sync_to_async(session_finish)
+
+MAX_FRAME_BYTES = 2 * 1024 * 1024
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@database_sync_to_async
+def _open_session(principal: Principal | None, query: bytes, session_id: str) -> SessionInstance:
+    secret = (parse_qs(query.decode("latin1")).get("client_secret") or [""])[0]
+    if secret:
+        principal = session_client_principal(secret)
+    if principal is None:
+        raise Refused(401, "unauthorized", "invalid or missing API key or client secret")
+    session = selectors.session_get_for(principal=principal, session_id=session_id)
+    if session is None:
+        raise Refused(404, "not_found", "session not found")
+    if session.transport != "websocket":
+        raise Refused(
+            400,
+            "wrong_transport",
+            f"session {session_id} uses transport={session.transport}; "
+            "this route serves transport=websocket",
+        )
+    try:
+        return session_connect(session)
+    except SessionStateError as exc:
+        raise Refused(exc.status, "session_state", exc.body["error"]) from None
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):
+    runtime: SessionRuntime | None = None
+
+    async def connect(self) -> None:
+        session_id = self.scope["url_route"]["kwargs"]["session_id"]
+        try:
+            session = await _open_session(
+                self.scope.get("principal"), self.scope.get("query_string", b""), session_id
+            )
+        except Refused as refused:
+            await self.accept()
+            await self._send(error_event(refused.code, refused.message, status=refused.status))
+            await self.close(code=4000 + refused.status)
+            return
+        await self.accept()
+        try:
+            adapter = adapter_for(session.provider)
+        except ProviderUnavailable as exc:
+            reason = f"provider unavailable: {exc}"
+            await _finish(session, status=SessionStatus.FAILED, reason=reason)
+            await self._send(error_event("provider_unavailable", reason, status=502))
+            await self.close(code=4502)
+            return
+        self.runtime = SessionRuntime(session, adapter, sink=self)
+        await self.runtime.start()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        if self.runtime is None or self.runtime.finished.is_set():
+            return
+        if text_data is None:
+            await self._send(error_event("invalid_event", "events must be JSON text frames"))
+            return
+        if len(text_data) > MAX_FRAME_BYTES:
+            await self._send(error_event("frame_too_large", "events may be at most 2 MiB"))
+            return
+        try:
+            event = json.loads(text_data)
+        except ValueError:
+            await self._send(error_event("invalid_json", "the frame is not valid JSON"))
+            return
+        event_id = event.get("event_id") if isinstance(event, dict) else None
+        try:
+            command = client_command(event)
+        except ClientEventError as exc:
+            await self._send(error_event(exc.code, exc.message, event_id=event_id))
+            return
+        await getattr(self.runtime, command.name)(**command.args)
+
+    async def disconnect(self, code: int) -> None:
+        if self.runtime is not None and not self.runtime.finished.is_set():
+            await self.runtime.end(SessionStatus.ENDED, "client disconnected")
+
+    # --- RuntimeSink ---------------------------------------------------------------------
+
+    async def deliver(self, event: ProviderEvent | Notice) -> None:
+        message = server_event(event)
+        if message is not None:
+            await self._send(message)
+
+    async def flush_playback(self) -> None:
+        await self._send({"type": "agentfield.playback.flush"})
+
+    async def release(self, status: str, reason: str) -> None:
+        await self.close(code=1000 if status == SessionStatus.ENDED else 1011)
+
+    async def _send(self, message: dict) -> None:
+        await self.send(text_data=json.dumps(message, default=str))

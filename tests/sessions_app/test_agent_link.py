@@ -1,0 +1,73 @@
+"""The agent link: who may open it, what it records, and what it refuses."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from agentfield_site.asgi import application
+from sessions_app.models import AgentLink
+from tests.sessions_app.helpers import VOICE_NODE, session_world, start
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def open_link(secret: str, node_id: str = VOICE_NODE):
+    communicator = WebsocketCommunicator(
+        application, f"/api/v1/nodes/{node_id}/link", headers=[(b"x-api-key", secret.encode())]
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+@pytest.fixture
+def world(admin):
+    session_world(admin.client(), transport="websocket", handler=True)
+
+
+@pytest.fixture
+def node_key(make_caller):
+    return make_caller("agent", node_id=VOICE_NODE, name="voice agent")
+
+
+async def test_the_nodes_own_key_opens_the_link_and_handler_sessions_can_start(
+    world, node_key, alice
+):
+    link = await open_link(node_key.secret)
+    assert await link.receive_json_from() == {"type": "link.ready", "node_id": VOICE_NODE}
+    assert await database_sync_to_async(AgentLink.objects.filter(node__node_id=VOICE_NODE).exists)()
+    response = await database_sync_to_async(start)(alice.client())
+    assert response.status_code == 201
+    await link.disconnect()
+    assert not await database_sync_to_async(AgentLink.objects.exists)()
+    refused = await database_sync_to_async(start)(alice.client())
+    assert refused.status_code == 503
+
+
+@pytest.fixture
+def other_node_key(make_caller):
+    return make_caller("agent", node_id="someone-else")
+
+
+async def test_another_nodes_key_or_a_caller_cannot_open_it(world, other_node_key, alice):
+    other = other_node_key
+    for secret in (other.secret, alice.secret):
+        link = await open_link(secret)
+        message = await link.receive_json_from()
+        assert message["type"] == "error"
+        assert (await link.receive_output())["code"] == 4403
+    assert not await database_sync_to_async(AgentLink.objects.exists)()
+
+
+async def test_messages_about_foreign_or_unknown_sessions_are_refused(world, node_key):
+    link = await open_link(node_key.secret)
+    await link.receive_json_from()
+    await link.send_json_to({"type": "session.say", "session_id": "sess_nope", "text": "hi"})
+    assert (await link.receive_json_from())["message"] == "no live session with this id"
+    await link.send_json_to({"type": "bogus"})
+    assert (await link.receive_json_from())["type"] == "error"
+    await link.send_to(text_data="not json")
+    assert (await link.receive_json_from())["type"] == "error"
+    await link.disconnect()
