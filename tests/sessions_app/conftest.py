@@ -1,0 +1,22 @@
+"""The provider simulator for session tests: one per test run, reset for every test."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessions_app.simulator import running_simulator
+
+
+@pytest.fixture(scope="session")
+def _simulator_process():
+    with running_simulator() as handle:
+        yield handle
+
+
+@pytest.fixture
+def simulator(_simulator_process, settings):
+    """The simulator, with the control plane's OpenAI settings pointing at it."""
+    _simulator_process.reset()
+    settings.OPENAI_API_KEY = "sk-simulator-test-key"
+    settings.OPENAI_BASE_URL = _simulator_process.base_url
+    return _simulator_process
