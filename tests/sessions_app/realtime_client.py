@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from typing import Any
@@ -54,7 +53,7 @@ class RealtimeClient:
                 raise AssertionError(f"no {type} within {timeout}s; last events: {seen}")
             try:
                 event = await self.next(timeout=remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if event["type"] == type and all(event.get(k) == v for k, v in match.items()):
                 return event
