@@ -121,7 +121,9 @@ async def test_a_typed_turn_is_answered_and_logged(ws_session, alice):
     assert "turn.user" in types and "turn.assistant" in types
 
 
-async def test_bad_client_events_get_error_events_and_the_call_goes_on(ws_session, alice):
+async def test_bad_client_events_get_error_events_and_the_call_goes_on(
+    ws_session, alice, simulator
+):
     client = await open_call(ws_session, alice)
     cases = [
         ({"type": "session.update", "session": {"tools": []}}, "session_update_forbidden"),
@@ -143,6 +145,10 @@ async def test_bad_client_events_get_error_events_and_the_call_goes_on(ws_sessio
     item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "ok"}]}
     await client.send({"type": "conversation.item.create", "item": item})
     await client.until("response.output_audio_transcript.done")
+    updates = [e["session"] for e in simulator.log() if e["type"] == "session.update"]
+    assert updates[-1]["instructions"] == "Be brief."
+    assert updates[-1]["audio"] == {"output": {"voice": "x"}}
+    assert all("tools" not in u for u in updates[1:])
     await client.close()
 
 
