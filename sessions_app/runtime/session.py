@@ -59,6 +59,8 @@ from sessions_app.services.links import link_channel
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
+# A handler that ends its session right after a say must not cut the say off.
+SPEECH_DRAIN_SECONDS = 30.0
 
 _append = database_sync_to_async(session_event_append)
 _touch = database_sync_to_async(session_touch)
@@ -86,6 +88,9 @@ class SessionRuntime:
         self._audio_out_bytes = 0
         self._turns = 0
         self._end_task: asyncio.Future | None = None
+        self._says_pending = 0
+        self._speech_idle = asyncio.Event()
+        self._speech_idle.set()
 
     # --- starting ------------------------------------------------------------------------
 
@@ -195,6 +200,9 @@ class SessionRuntime:
             self.responding = True
         elif isinstance(event, ResponseDone):
             self.responding = False
+            self._says_pending = max(0, self._says_pending - 1)
+            if not self._says_pending:
+                self._speech_idle.set()
         elif isinstance(event, AudioOut):
             self._audio_out_bytes += len(event.pcm)
         elif isinstance(event, UserTranscript):
@@ -267,6 +275,11 @@ class SessionRuntime:
         except Exception:
             log.warning("could not reach node %s", self.session.node_id, exc_info=True)
 
+    async def _drain_speech(self) -> None:
+        """Let what the handler said be spoken before its end closes the call."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._speech_idle.wait(), SPEECH_DRAIN_SECONDS)
+
     async def _join_inbox(self) -> None:
         layer = get_channel_layer()
         self._channel = await layer.new_channel("session.")
@@ -287,8 +300,11 @@ class SessionRuntime:
             text = str(message.get("text") or "")
             await _append(self.session, "handler.say", {"text": text})
             await self.sink.deliver(Notice("handler.say", {"text": text}))
+            self._says_pending += 1
+            self._speech_idle.clear()
             await self.adapter.say(text)
         elif kind == "session.end":
+            await self._drain_speech()
             await self.end(SessionStatus.ENDED, message.get("reason") or "ended by the handler")
         elif kind == "session.error":
             reason = f"handler error: {message.get('message') or 'unknown'}"

@@ -191,7 +191,8 @@ class SimulatorState:
         self.connections.pop(index, None)
 
     def record(self, connection: int, entry: dict[str, Any]) -> None:
-        self.events.append({"connection": connection, **entry})
+        """Log an entry; ``t`` (monotonic seconds, this process) lets benchmarks time gaps."""
+        self.events.append({"connection": connection, "t": time.monotonic(), **entry})
 
     def log(self) -> list[dict[str, Any]]:
         return copy.deepcopy(self.events)
@@ -837,6 +838,7 @@ class RealtimeConnection:
                 "item": dict(item),
             }
         )
+        self.state.record(self.index, {"type": "simulator.function_call", "call_id": call_id})
 
     async def _speak(self, response: ActiveResponse, text: str) -> None:
         """Stream ``text`` as an assistant audio message, stopping early on cancel."""

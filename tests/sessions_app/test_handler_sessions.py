@@ -48,8 +48,11 @@ async def test_a_spoken_turn_reaches_the_handler_and_its_say_is_spoken_verbatim(
 
     reply = "Your order 42 left our warehouse this morning."
     await link.send_json_to({"type": "session.say", "session_id": sid, "text": reply})
+    # a handler that answers once and returns ends right after its say: it is still spoken
+    await link.send_json_to({"type": "session.end", "session_id": sid, "reason": "resolved"})
     said = await client.until("response.output_audio_transcript.done")
     assert said["transcript"] == reply
+    assert "response.output_audio.delta" in client.types()
     spoken = [e["text"] for e in simulator.log() if e["type"] == "simulator.spoke"]
     assert spoken == [reply]  # nothing but what the handler said
     creates = [e for e in simulator.log() if e["type"] == "response.create"]
@@ -57,7 +60,6 @@ async def test_a_spoken_turn_reaches_the_handler_and_its_say_is_spoken_verbatim(
     update = next(e for e in simulator.log() if e["type"] == "session.update")
     assert update["session"]["audio"]["input"]["turn_detection"]["create_response"] is False
 
-    await link.send_json_to({"type": "session.end", "session_id": sid, "reason": "resolved"})
     ended = await client.until("agentfield.session.ended")
     assert ended["reason"] == "resolved"
     assert await client.closed_code() == 1000
