@@ -77,3 +77,28 @@ def allow_policy(name: str = "team-a-support", caller_tags=("team:a",), target_t
     return AccessPolicy.objects.create(
         name=name, caller_tags=list(caller_tags), target_tags=list(target_tags), action="allow"
     )
+
+
+def owned_session(caller, session_id: str):
+    """A live session row started by ``caller`` (any registered target will do), so
+    executions may carry its id."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from access_app.models import Target
+    from sessions_app.models import SessionInstance
+
+    later = timezone.now() + timedelta(hours=1)
+    return SessionInstance.objects.create(
+        session_id=session_id,
+        target=Target.objects.first(),
+        target_name="test.session",
+        node_id="test",
+        provider="openai",
+        transport="websocket",
+        owner=f"key:{caller.key.pk}",
+        client_secret_hash=f"unused-{session_id}",
+        client_secret_expires_at=later,
+        expires_at=later,
+    )

@@ -1,6 +1,6 @@
 """Accepting an execution: resolve the target, check access, write the row, enqueue.
 
-Used by ``POST /execute/async`` and the sync route; session tool calls are to take this path too.
+Used by ``POST /execute/async``, the sync route and session tool calls.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from executions_app.models import Execution
 from executions_app.queue import enqueue_dispatch_on_commit
 from executions_app.selectors import executions_visible_to
 from executions_app.services.webhooks import InvalidWebhook, webhook_validate
+from executions_app.session_binding import SessionBinding, bind_session
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
 
@@ -57,28 +58,26 @@ def parse_target(target: str) -> tuple[str, str]:
     return parts[0].strip(), parts[1].strip()
 
 
-def _lineage(principal: Principal, request: ExecutionRequest) -> tuple[str, str, int, str]:
-    """(run_id, workflow_id, depth, session_id): a child joins its parent's workflow."""
+def _lineage(principal: Principal, request: ExecutionRequest) -> tuple[str, str, int, str, bool]:
+    """(run_id, workflow_id, depth, session_id, inherited): a child joins its parent's
+    workflow and session; ``inherited`` when the session came from a visible parent."""
     visible = executions_visible_to(principal)
     if request.parent_execution_id:
         parent = visible.filter(execution_id=request.parent_execution_id).first()
         if parent is None:
             raise ExecutionRefused(404, {"error": "parent execution not found"})
-        return (
-            parent.run_id,
-            parent.workflow_id,
-            parent.depth + 1,
-            request.session_id or parent.session_id,
-        )
+        session_id = request.session_id or parent.session_id
+        inherited = bool(parent.session_id) and session_id == parent.session_id
+        return parent.run_id, parent.workflow_id, parent.depth + 1, session_id, inherited
     if request.run_id:
         if not RUN_ID_PATTERN.match(request.run_id):
             raise ExecutionRefused(400, {"error": "X-Run-ID is not a valid run id"})
         existing = Execution.objects.filter(run_id=request.run_id)
         if existing.exists() and not visible.filter(run_id=request.run_id).exists():
             raise ExecutionRefused(404, {"error": "run not found"})
-        return request.run_id, request.run_id, 0, request.session_id
+        return request.run_id, request.run_id, 0, request.session_id, False
     run_id = new_run_id()
-    return run_id, run_id, 0, request.session_id
+    return run_id, run_id, 0, request.session_id, False
 
 
 def execution_create(*, principal: Principal, request: ExecutionRequest) -> Accepted:
@@ -86,10 +85,14 @@ def execution_create(*, principal: Principal, request: ExecutionRequest) -> Acce
     target = target_resolve(node_id, name)
     if target is None:
         raise ExecutionRefused(404, {"error": f"target '{node_id}.{name}' not found"})
-    decision = access_check(caller=principal, target=target, input=request.input)
+    run_id, workflow_id, depth, session_id, inherited = _lineage(principal, request)
+    binding = SessionBinding(principal=principal)
+    if session_id and not inherited:
+        binding = bind_session(principal, session_id, target.full_name)
+    caller = binding.principal
+    decision = access_check(caller=caller, target=target, input=request.input)
     if isinstance(decision, AccessDenied):
         raise ExecutionRefused(decision.status, decision.body())
-    run_id, workflow_id, depth, session_id = _lineage(principal, request)
     webhook_error = ""
     spec = None
     if request.webhook:
@@ -110,15 +113,17 @@ def execution_create(*, principal: Principal, request: ExecutionRequest) -> Acce
         target_type=target.kind,
         input=request.input,
         context=request.context,
-        owner=principal.id,
-        actor_id=request.actor_id or principal.id,
+        owner=caller.id,
+        actor_id=binding.actor_id or request.actor_id or principal.id,
         session_id=session_id,
-        caller_tags=sorted(principal.tags),
+        caller_tags=sorted(caller.tags),
         target_tags=target_approved_tags(target),
         enqueued_at=timezone.now(),
         webhook_url=spec.url if spec else "",
         webhook_secret=spec.secret if spec else "",
         webhook_headers=spec.headers if spec else {},
     )
+    if binding.on_created is not None:
+        binding.on_created(execution)
     enqueue_dispatch_on_commit(execution.execution_id)
     return Accepted(execution=execution, webhook_error=webhook_error)

@@ -13,8 +13,15 @@ from django.db.models import F
 
 from access_app.models import Role
 from access_app.principals import Principal
+from access_app.selectors import node_get_for
 from executions_app.models import Execution
-from executions_app.services.creation import Accepted, ExecutionRequest, execution_create
+from executions_app.services.creation import (
+    Accepted,
+    ExecutionRefused,
+    ExecutionRequest,
+    execution_create,
+)
+from executions_app.session_binding import SessionBinding
 from sessions_app.models import SessionEvent, SessionInstance
 from sessions_app.services.events import session_event_append
 from sessions_app.services.lifecycle import SessionStateError, refuse_if_finished
@@ -78,6 +85,44 @@ def session_tool_call(
             },
         )
     return accepted
+
+
+def _acts_as_node(principal: Principal, node_id: str) -> bool:
+    return (
+        principal.role == Role.AGENT
+        and node_get_for(principal=principal, node_id=node_id) is not None
+    )
+
+
+def session_execution_binding(principal: Principal, session_id: str, target: str) -> SessionBinding:
+    """The rule for ``X-Session-ID`` on an execute call (registered with executions_app).
+
+    The session's own node (its handler's ``session.call``) makes a tool call: allowlist,
+    the session's tags, the starter as actor and owner, and a ``tool.call`` in the log.
+    The starter (or an admin) may attach their own calls. Anyone else: not found.
+    """
+    session = SessionInstance.objects.filter(session_id=session_id).first()
+    if session is not None and _acts_as_node(principal, session.node_id):
+        try:
+            refuse_if_finished(session)
+            full_target = session_tool_target(session, target.split(".", 1)[1], target)
+        except SessionStateError as exc:
+            raise ExecutionRefused(exc.status, exc.body) from None
+
+        def log_call(execution: Execution) -> None:
+            SessionInstance.objects.filter(pk=session.pk).update(tool_calls=F("tool_calls") + 1)
+            session_event_append(session, "tool.call", {
+                "tool": full_target.split(".", 1)[1], "target": full_target, "call_id": "",
+                "execution_id": execution.execution_id, "input": execution.input,
+                "by": "handler",
+            })  # fmt: skip
+
+        return SessionBinding(
+            principal=session_tool_principal(session), actor_id=session.owner, on_created=log_call
+        )
+    if session is not None and (principal.is_admin or principal.id == session.owner):
+        return SessionBinding(principal=principal)
+    raise ExecutionRefused(404, {"error": "session not found"})
 
 
 def tool_result_record(execution: Execution) -> SessionEvent | None:

@@ -13,7 +13,7 @@ from executions_app.models import Execution
 from tests import agent_double as behaviours
 from tests.agent_double import AgentDouble
 from tests.executions_app.helpers import wait_terminal, wait_until
-from tests.factories import allow_policy, register_approved_node
+from tests.factories import allow_policy, owned_session, register_approved_node
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
 
@@ -50,6 +50,7 @@ def submit(caller, name, body=None, **headers):
 
 
 def test_a_2xx_answer_succeeds_with_its_result_and_the_agent_got_every_header(alice, agent):
+    owned_session(alice, "sess_abc")
     accepted = submit(alice, "echo", x_session_id="sess_abc", x_actor_id="caller-7")
     execution = wait_terminal(accepted["execution_id"])
     assert execution.status == "succeeded"
@@ -184,6 +185,7 @@ def test_the_sync_route_refuses_like_the_async_one(bob, agent):
 
 
 def test_provenance_is_signed_and_tampering_breaks_it(alice, agent, capsys):
+    owned_session(alice, "sess_p")
     accepted = submit(alice, "echo", x_session_id="sess_p")
     execution = wait_terminal(accepted["execution_id"])
     record = alice.client().get(f"/api/v1/executions/{execution.execution_id}/provenance").json()
@@ -244,6 +246,7 @@ def test_a_webhook_is_delivered_signed_and_retried(alice, agent, settings):
 def test_the_dag_links_a_child_to_its_parent_and_the_page_draws_it(
     alice, agent, make_caller, client, django_user_model
 ):
+    owned_session(alice, "sess_dag")
     parent = submit(alice, "echo", x_session_id="sess_dag")
     executor = make_caller("agent", node_id=NODE, tags=["team:a"])
     child = submit(executor, "echo", x_parent_execution_id=parent["execution_id"])

@@ -5,7 +5,7 @@ import pytest
 from access_app.models import Target
 from access_app.services.approvals import target_tags_decide
 from executions_app.models import Execution
-from tests.factories import allow_policy, node_body, register_approved_node
+from tests.factories import allow_policy, node_body, owned_session, register_approved_node
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +66,7 @@ def test_a_skill_is_a_target_too(alice, node):
 
 
 def test_the_x_headers_are_honoured_and_stored(alice, node):
+    owned_session(alice, "sess_1")
     response = submit(alice, x_session_id="sess_1", x_actor_id="user-42", x_run_id="run_custom")
     body = response.json()
     assert body["session_id"] == "sess_1"
@@ -75,6 +76,7 @@ def test_the_x_headers_are_honoured_and_stored(alice, node):
 
 
 def test_a_child_call_inherits_its_parents_workflow_and_session(alice, node, make_caller):
+    owned_session(alice, "sess_9")
     parent = submit(alice, x_session_id="sess_9").json()
     agent = make_caller("agent", node_id=NODE, tags=["team:a"])
     child = submit(agent, x_parent_execution_id=parent["execution_id"]).json()
@@ -222,3 +224,13 @@ def test_the_dag_and_provenance_are_scoped(alice, bob, node):
     ):
         assert alice.client().get(url).status_code == 200
         assert bob.client().get(url).status_code == 404
+
+
+def test_a_session_id_must_be_a_session_the_caller_started(alice, bob, node):
+    allow_policy("team-b", caller_tags=["team:b"])
+    owned_session(alice, "sess_alices")
+    for session_id in ("sess_alices", "sess_nobodys"):
+        response = submit(bob, x_session_id=session_id)
+        assert response.status_code == 404
+        assert response.json() == {"error": "session not found"}
+    assert not Execution.objects.exists()

@@ -267,3 +267,47 @@ def test_the_sessions_tags_not_the_starters_decide_tool_access(admin, world):
     )
     assert response.status_code == 403
     assert response.json()["error"] == "no_policy_matched"
+
+
+@pytest.fixture
+def voice_node_key(make_caller):
+    return make_caller("agent", node_id=VOICE_NODE, name="voice agent")
+
+
+def execute_in_session(caller, sid, target="support.resolve_voice_turn"):
+    return caller.client().post(
+        f"/api/v1/execute/async/{target}",
+        {"input": {"turn": {"text": "hi"}}},
+        format="json",
+        HTTP_X_SESSION_ID=sid,
+    )
+
+
+def test_the_handlers_session_call_is_a_tool_call_of_the_session(alice, world, voice_node_key):
+    sid = start(alice.client()).json()["session_id"]
+    response = execute_in_session(voice_node_key, sid)
+    assert response.status_code == 202, response.content
+    execution = Execution.objects.get(execution_id=response.json()["execution_id"])
+    assert execution.session_id == sid
+    assert execution.caller_tags == ["pii:limited", "support:voice"]  # the session's, not the key's
+    assert execution.actor_id == execution.owner == f"key:{alice.key.pk}"
+    call = SessionEvent.objects.get(session__session_id=sid, type="tool.call")
+    assert call.execution_id == execution.execution_id and call.data["by"] == "handler"
+    # the starter sees it like any tool call of their session
+    assert alice.client().get(f"/api/v1/executions/{execution.execution_id}").status_code == 200
+
+
+def test_the_handlers_calls_keep_to_the_allowlist_and_the_sessions_life(
+    alice, admin, world, voice_node_key
+):
+    from tests.factories import register_approved_node
+
+    register_approved_node(admin.client(), "billing", "http://127.0.0.1:9", ["refund"])
+    sid = start(alice.client()).json()["session_id"]
+    denied = execute_in_session(voice_node_key, sid, "billing.refund")
+    assert denied.status_code == 403
+    assert denied.json()["error"].startswith("tool 'refund' is not allowed for session")
+    alice.client().post(f"/api/v1/session-instances/{sid}/end", {}, format="json")
+    gone = execute_in_session(voice_node_key, sid)
+    assert (gone.status_code, gone.json()) == (410, {"error": f"session {sid} is ended"})
+    assert not Execution.objects.exists()
