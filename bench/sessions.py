@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import statistics
@@ -27,10 +28,16 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.stack import PYTHON, ROOT, percentile, running_stack
 from sessions_app.simulator import running_simulator
-from tests.sessions_app.realtime_client import speech_chunks
+from sessions_app.simulator.audio import silence, tone
 
 AGENT_PORT = 8124
 TOOL_NODE, VOICE_NODE = "bench-node", "bench-voice"
+
+
+def speech_chunks() -> list[str]:
+    """800 ms of voice, then the 700 ms of silence that ends the turn, in 100 ms appends."""
+    pcm = tone(800) + silence(700)
+    return [base64.b64encode(pcm[i : i + 4800]).decode() for i in range(0, len(pcm), 4800)]
 
 
 def prepare(stack, work_ms: float) -> subprocess.Popen:
@@ -38,38 +45,42 @@ def prepare(stack, work_ms: float) -> subprocess.Popen:
         [PYTHON, str(ROOT / "bench" / "agent_node.py"), str(AGENT_PORT), str(work_ms)],
         start_new_session=True,
     )
-    admin = {"X-API-Key": stack.admin_key}
-    session = {
-        "name": "call",
-        "provider": "openai",
-        "transport": "websocket",
-        "model": "gpt-realtime-2",
-        "tools": [f"{TOOL_NODE}.work"],
-        "tags": ["bench"],
-    }
-    bodies = [
-        {"id": TOOL_NODE, "base_url": f"http://127.0.0.1:{AGENT_PORT}",
-         "reasoners": [{"id": "work", "tags": ["bench"]}]},
-        {"id": VOICE_NODE, "base_url": "http://127.0.0.1:9", "sessions": [session]},
-    ]  # fmt: skip
-    for body in bodies:
-        url = f"{stack.base_url}/api/v1/nodes/register"
-        httpx.post(url, json=body, headers=admin).raise_for_status()
+    try:
+        admin = {"X-API-Key": stack.admin_key}
+        session = {
+            "name": "call",
+            "provider": "openai",
+            "transport": "websocket",
+            "model": "gpt-realtime-2",
+            "tools": [f"{TOOL_NODE}.work"],
+            "tags": ["bench"],
+        }
+        bodies = [
+            {"id": TOOL_NODE, "base_url": f"http://127.0.0.1:{AGENT_PORT}",
+             "reasoners": [{"id": "work", "tags": ["bench"]}]},
+            {"id": VOICE_NODE, "base_url": "http://127.0.0.1:9", "sessions": [session]},
+        ]  # fmt: skip
+        for body in bodies:
+            url = f"{stack.base_url}/api/v1/nodes/register"
+            httpx.post(url, json=body, headers=admin).raise_for_status()
+            httpx.post(
+                f"{stack.base_url}/api/v1/admin/agents/{body['id']}/approve-tags",
+                json={"approved_tags": ["bench"]},
+                headers=admin,
+            ).raise_for_status()
         httpx.post(
-            f"{stack.base_url}/api/v1/admin/agents/{body['id']}/approve-tags",
-            json={"approved_tags": ["bench"]},
+            f"{stack.base_url}/api/v1/admin/policies",
             headers=admin,
+            json={
+                "name": "bench",
+                "caller_tags": ["bench"],
+                "target_tags": ["bench"],
+                "action": "allow",
+            },
         ).raise_for_status()
-    httpx.post(
-        f"{stack.base_url}/api/v1/admin/policies",
-        headers=admin,
-        json={
-            "name": "bench",
-            "caller_tags": ["bench"],
-            "target_tags": ["bench"],
-            "action": "allow",
-        },
-    ).raise_for_status()
+    except BaseException:
+        agent.terminate()
+        raise
     time.sleep(0.5)
     return agent
 
