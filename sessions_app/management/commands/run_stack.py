@@ -1,15 +1,21 @@
 """``python manage.py run_stack``: what ``make run`` starts.
 
-Migrates, creates a fresh admin login and API key, starts daphne and a Celery worker (and
-whatever the demo needs) as child processes, prints the URLs, and on Ctrl-C or SIGTERM
-stops every child's whole process group, so nothing is left behind.
+Migrates, creates a fresh admin login and API key, starts daphne and a Celery worker as
+child processes, plus the demo: the provider simulator when no ``OPENAI_API_KEY`` is set
+(the control plane is pointed at it), and the voice support example
+(``examples/voice_support/agent.py``) with a fresh agent key per node and the access policy
+that lets its voice session call ``support`` tools. It prints the URLs, and on Ctrl-C or
+SIGTERM stops every child's whole process group, so nothing is left behind. Everything
+listens on loopback unless ``--host`` says otherwise.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,16 +27,63 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from access_app.models import Role
-from access_app.services.api_keys import api_key_create
+from access_app.models import AccessPolicy, ApiKey, Role
+from access_app.services.api_keys import api_key_create, api_key_revoke
 from agentfield_site.processes import celery_worker_argv, stop_process_groups
+
+EXAMPLE = settings.BASE_DIR / "examples" / "voice_support" / "agent.py"
+VOICE_NODE, SUPPORT_NODE = "voice-support-af", "support"
+# The voice session's tags may call the support node's tools (its handler's session.call is
+# a tool call of the session: the session's approved tags are the caller tags).
+DEMO_POLICY = {
+    "name": "demo: voice sessions call support tools",
+    "caller_tags": ["support:voice"],
+    "target_tags": ["support"],
+    "action": "allow",
+    "description": "Created by make run for examples/voice_support.",
+}
 
 
 @dataclass
 class Child:
     name: str
     argv: list[str]
+    env: dict[str, str] | None = None
+    essential: bool = True  # when it exits, the whole stack stops
     process: subprocess.Popen | None = None
+    exit_reported: bool = False
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _demo_node_key(node_id: str, tags: list[str]) -> str:
+    """A fresh agent key bound to ``node_id``; the previous make-run key of it is revoked."""
+    name = f"make-run {node_id}"
+    for old in ApiKey.objects.filter(name=name, revoked_at__isnull=True):
+        api_key_revoke(key=old)
+    _, secret = api_key_create(name=name, role=Role.AGENT, tags=tags, node_id=node_id)
+    return secret
+
+
+def _simulator_env(port: int) -> dict[str, str]:
+    """Points the control plane at the local provider simulator (no OPENAI_API_KEY set)."""
+    return {"OPENAI_API_KEY": "simulator", "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1"}
+
+
+def _provider_line(simulator_port: int | None) -> str:
+    if simulator_port is None:
+        return "OpenAI (OPENAI_API_KEY is set)"
+    url = _simulator_env(simulator_port)["OPENAI_BASE_URL"]
+    return f"provider simulator at {url} (set OPENAI_API_KEY to use OpenAI)"
 
 
 def _die_with_parent() -> None:
@@ -56,7 +109,10 @@ class Command(BaseCommand):
             name=f"make-run {time.strftime('%Y-%m-%d %H:%M:%S')}", role=Role.ADMIN
         )
         base_url = f"http://{host}:{port}"
-        children = self._children(host, port)
+        local_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        simulator_port = None if settings.OPENAI_API_KEY else _free_port()
+        children = self._children(host, port, simulator_port)
+        demo = self._demo_child(local_url)
         stopping = False
 
         def request_stop(signum, frame):
@@ -67,21 +123,28 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
         try:
             for child in children:
-                child.process = subprocess.Popen(
-                    child.argv, start_new_session=True, preexec_fn=_die_with_parent
-                )
-            self._wait_ready(base_url, children, lambda: stopping)
+                child.start()
+            self._wait_ready(local_url, children, lambda: stopping)
             if not stopping:
-                self._banner(base_url, password, api_key)
+                demo.start()
+                children.append(demo)
+                self._banner(base_url, password, api_key, _provider_line(simulator_port))
             while not stopping:
-                for child in children:
-                    if child.process.poll() is not None:
-                        raise CommandError(
-                            f"{child.name} exited with code {child.process.returncode}"
-                        )
+                self._check_children(children)
                 time.sleep(0.5)
         finally:
             self._stop(children)
+
+    def _check_children(self, children: list[Child]) -> None:
+        """An essential child that exits stops the stack; the demo only gets a warning."""
+        for child in children:
+            code = child.process.poll()
+            if code is None or child.exit_reported:
+                continue
+            if child.essential:
+                raise CommandError(f"{child.name} exited with code {code}")
+            self.stderr.write(f"{child.name} exited with code {code}; the rest keeps running")
+            child.exit_reported = True
 
     def _fresh_admin_login(self) -> str:
         password = secrets.token_urlsafe(12)
@@ -93,30 +156,35 @@ class Command(BaseCommand):
         user.save()
         return password
 
-    def _children(self, host: str, port: int) -> list[Child]:
+    def _demo_child(self, server: str) -> Child:
+        AccessPolicy.objects.get_or_create(name=DEMO_POLICY["name"], defaults=DEMO_POLICY)
+        env = dict(
+            os.environ,
+            AGENTFIELD_SERVER=server,
+            AGENTFIELD_API_KEY=_demo_node_key(VOICE_NODE, []),
+            SUPPORT_AGENTFIELD_API_KEY=_demo_node_key(SUPPORT_NODE, []),
+            PYTHONUNBUFFERED="1",
+        )
+        return Child("voice support example", [sys.executable, str(EXAMPLE)], env, essential=False)
+
+    def _children(self, host: str, port: int, simulator_port: int | None) -> list[Child]:
         python = sys.executable
-        return [
-            Child(
-                "daphne",
-                [
-                    python,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    host,
-                    "-p",
-                    str(port),
-                    "agentfield_site.asgi:application",
-                ],
-            ),
+        env = dict(os.environ, **_simulator_env(simulator_port)) if simulator_port else None
+        daphne = [python, "-m", "daphne", "-b", host, "-p", str(port)]
+        schedule = str(settings.VAR_DIR / "celerybeat-schedule")
+        children = [
+            Child("daphne", [*daphne, "agentfield_site.asgi:application"], env),
             Child(
                 "celery worker",
-                celery_worker_argv(
-                    concurrency=2,
-                    extra=["--beat", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
-                ),
+                celery_worker_argv(concurrency=2, extra=["--beat", "--schedule", schedule]),
+                env,
             ),
         ]
+        if simulator_port:
+            manage = str(settings.BASE_DIR / "manage.py")
+            simulator = [python, manage, "provider_simulator", "--port", str(simulator_port)]
+            children.insert(0, Child("provider simulator", simulator))
+        return children
 
     def _wait_ready(self, base_url: str, children: list[Child], stopping) -> None:
         deadline = time.monotonic() + 60
@@ -133,7 +201,7 @@ class Command(BaseCommand):
         if not stopping():
             raise CommandError(f"the control plane did not become healthy at {base_url}")
 
-    def _banner(self, base_url: str, password: str, api_key: str) -> None:
+    def _banner(self, base_url: str, password: str, api_key: str, provider: str) -> None:
         mode = "PostgreSQL + Redis" if settings.REDIS_URL else "embedded (SQLite, in-memory)"
         lines = [
             "",
@@ -143,6 +211,12 @@ class Command(BaseCommand):
             f"  API docs        {base_url}/api/docs/",
             f"  Admin           {base_url}/admin/",
             f"  Health          {base_url}/healthz",
+            "",
+            f"  Demo nodes      {VOICE_NODE} (session voice), {SUPPORT_NODE} "
+            "(reasoner resolve_voice_turn):",
+            "                  approve their tags at /access/approvals/ on first run",
+            f"  Voice page      {base_url}/sessions/{VOICE_NODE}.voice/",
+            f"  Provider        {provider}",
             "",
             f"  Admin login     admin / {password}",
             f"  Admin API key   {api_key}",
@@ -154,5 +228,8 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def _stop(self, children: list[Child]) -> None:
-        stop_process_groups(c.process for c in children if c.process)
+        """The demo node first, so it says goodbye while the control plane still listens."""
+        started = [c for c in children if c.process]
+        stop_process_groups(c.process for c in started if not c.essential)
+        stop_process_groups(c.process for c in started if c.essential)
         self.stdout.write("Stopped.")

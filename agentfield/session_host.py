@@ -1,0 +1,153 @@
+"""Runs the node's session handlers: one task per live call, fed by the agent link.
+
+``session.started`` starts the handler, ``session.input`` queues a turn for it and
+``session.ended`` makes its next ``input()``/``say()`` raise ``SessionEnded``. A handler
+that returns ends the call (``session.end``); one that raises fails it (``session.error``)
+and is logged; neither ever stops the node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from agentfield.context import ExecutionContext, set_context
+from agentfield.errors import SessionEnded
+from agentfield.sessions import ExecuteTarget, RealtimeSession, SessionTurn
+from agentfield.targets import DeclaredSession
+
+log = logging.getLogger("agentfield")
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+END_GRACE = 5.0  # seconds a handler may keep running after its call ended
+
+
+class SessionHost:
+    def __init__(
+        self,
+        node_id: str,
+        sessions: Mapping[str, DeclaredSession],
+        send: Send,
+        execute: ExecuteTarget,
+        end_grace: float = END_GRACE,
+    ) -> None:
+        self.node_id = node_id
+        self._sessions = sessions
+        self._send = send
+        self._execute = execute
+        self._end_grace = end_grace
+        self.live: dict[str, RealtimeSession] = {}
+        self._tasks: dict[str, asyncio.Task] = {}
+
+    async def on_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        session_id = str(message.get("session_id") or "")
+        if not session_id:
+            return
+        if kind == "session.started":
+            await self._start(session_id, message)
+        elif kind == "session.input":
+            await self._input(session_id, message)
+        elif kind == "session.ended":
+            self._ended(session_id, str(message.get("reason") or ""))
+
+    async def _start(self, session_id: str, message: dict[str, Any]) -> None:
+        if session_id in self.live:
+            return
+        target = str(message.get("target") or "")
+        name = target.split(".", 1)[1] if "." in target else target
+        declared = self._sessions.get(name)
+        if declared is None or declared.handler is None:
+            log.warning("session %s: %s has no handler for %r", session_id, self.node_id, name)
+            await self._tell(
+                "session.error", session_id, message=f"{self.node_id} has no handler for {name!r}"
+            )
+            return
+        session = RealtimeSession(
+            session_id=session_id,
+            name=name,
+            target=target,
+            caller=str(message.get("caller") or ""),
+            metadata=message.get("metadata") or {},
+            definition=declared.definition,
+            send=self._send,
+            execute=self._execute,
+        )
+        self.live[session_id] = session
+        log.info("session %s started (%s, caller %s)", session_id, target, session.caller or "-")
+        task = asyncio.create_task(
+            self._run(session, declared.handler), name=f"agentfield-session:{session_id}"
+        )
+        self._tasks[session_id] = task
+
+    async def _input(self, session_id: str, message: dict[str, Any]) -> None:
+        session = self.live.get(session_id)
+        if session is None:
+            await self._tell(
+                "session.error",
+                session_id,
+                message=f"no handler is running for this session on {self.node_id} "
+                "(the node may have restarted)",
+            )
+            return
+        turn = message.get("turn")
+        session.push_turn(SessionTurn.from_message(turn if isinstance(turn, dict) else {}))
+
+    def _ended(self, session_id: str, reason: str) -> None:
+        session = self.live.get(session_id)
+        if session is None:
+            return
+        session.mark_ended(reason)
+        task = self._tasks.get(session_id)
+        if task is not None and not task.done():
+            asyncio.get_running_loop().call_later(self._end_grace, task.cancel)
+
+    async def _run(self, session: RealtimeSession, handler) -> None:
+        set_context(ExecutionContext(session_id=session.session_id))
+        try:
+            await handler(session)
+        except SessionEnded:
+            pass
+        except asyncio.CancelledError:
+            if not session.ended:
+                raise
+        except Exception as exc:
+            log.exception("session %s: the handler failed", session.session_id)
+            if not session.ended:
+                session.mark_ended("handler error")
+                await self._tell(
+                    "session.error", session.session_id, message=f"{type(exc).__name__}: {exc}"
+                )
+        else:
+            if not session.ended:
+                session.mark_ended("handler returned")
+                await self._tell("session.end", session.session_id)
+        finally:
+            self.live.pop(session.session_id, None)
+            self._tasks.pop(session.session_id, None)
+            log.info("session %s is over (%s)", session.session_id, session.end_reason or "-")
+
+    async def _tell(self, kind: str, session_id: str, **fields: Any) -> None:
+        if "message" in fields:
+            fields["message"] = str(fields["message"])[:300]
+        try:
+            await self._send({"type": kind, "session_id": session_id, **fields})
+        except (ConnectionError, OSError) as exc:
+            log.warning("session %s: could not send %s: %s", session_id, kind, exc)
+
+    async def shutdown(self, reason: str = "the agent node is shutting down") -> None:
+        """End every live call, then give the handlers a moment before cancelling them."""
+        for session_id, session in list(self.live.items()):
+            if not session.ended:
+                await self._tell("session.end", session_id, reason=reason)
+                session.mark_ended(reason)
+        tasks = list(self._tasks.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=2)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,115 @@
+"""Voice support: a session handler on one node, the support reasoner on another.
+
+Run it beside a control plane (``make run`` does both):
+
+    AGENTFIELD_SERVER=http://127.0.0.1:8000 AGENTFIELD_API_KEY=<key of voice-support-af> \\
+    SUPPORT_AGENTFIELD_API_KEY=<key of support> python examples/voice_support/agent.py
+
+``SUPPORT_AGENTFIELD_API_KEY`` falls back to ``AGENTFIELD_API_KEY`` (one key not bound to a
+node can register both). ``VOICE_TRANSPORT=websocket`` also declares ``voice_websocket``:
+the same handler over the WebSocket transport, for server-side clients.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import agentfield
+from agentfield import Agent
+
+app = Agent(node_id="voice-support-af")
+
+
+@app.session(
+    "voice",
+    provider="openai",
+    model="gpt-realtime-2",
+    transport="webrtc",
+    modalities=["audio", "text"],
+    voice="marin",
+    tools=["support.resolve_voice_turn"],
+    tags=["support:voice", "pii:limited"],
+)
+async def voice(session):
+    turn = await session.input()
+    result = await session.call("support.resolve_voice_turn", turn=turn)
+    await session.say(result["spoken_response"])
+
+
+if os.environ.get("VOICE_TRANSPORT", "webrtc") == "websocket":
+    app.session(
+        "voice_websocket",
+        provider="openai",
+        model="gpt-realtime-2",
+        transport="websocket",
+        modalities=["audio", "text"],
+        voice="marin",
+        tools=["support.resolve_voice_turn"],
+        tags=["support:voice", "pii:limited"],
+    )(voice)
+
+
+support = Agent(node_id="support", api_key=os.environ.get("SUPPORT_AGENTFIELD_API_KEY") or None)
+
+ORDERS: dict[str, dict[str, str]] = {
+    "1042": {
+        "status": "shipped",
+        "carrier": "UPS",
+        "eta": "Friday",
+        "item": "noise-cancelling headphones",
+    },
+    "2077": {"status": "processing", "eta": "next Tuesday", "item": "a standing desk"},
+    "3150": {"status": "delivered", "delivered": "Monday", "item": "a coffee grinder"},
+    "4821": {"status": "cancelled", "refund": "3 to 5 business days", "item": "a tablet stand"},
+}
+ORDER_NUMBER = re.compile(r"\b(\d{4,8})\b")
+
+
+def _spoken_status(number: str, order: dict[str, str]) -> str:
+    item, status = order["item"], order["status"]
+    if status == "shipped":
+        return (
+            f"Order {number}, {item}, shipped with {order['carrier']} "
+            f"and should arrive on {order['eta']}."
+        )
+    if status == "processing":
+        return f"Order {number}, {item}, is being prepared and should ship by {order['eta']}."
+    if status == "delivered":
+        return f"Order {number}, {item}, was delivered on {order['delivered']}."
+    return f"Order {number}, {item}, was cancelled. Your refund arrives within {order['refund']}."
+
+
+@support.reasoner(tags=["support"])
+async def resolve_voice_turn(turn: dict) -> dict[str, Any]:
+    """Answer one caller turn: look up the order number it mentions."""
+    text = str(turn.get("text") or "")
+    match = ORDER_NUMBER.search(text)
+    if match is None:
+        return {
+            "spoken_response": "I can help with your order. What is the order number?",
+            "intent": "ask_order_number",
+            "order_number": None,
+            "order_status": None,
+        }
+    number = match.group(1)
+    order = ORDERS.get(number)
+    if order is None:
+        return {
+            "spoken_response": f"I could not find order {number}. Could you check the number?",
+            "intent": "order_not_found",
+            "order_number": number,
+            "order_status": None,
+        }
+    return {
+        "spoken_response": _spoken_status(number, order),
+        "intent": "order_status",
+        "order_number": number,
+        "order_status": order["status"],
+        "turn_id": turn.get("turn_id"),
+    }
+
+
+if __name__ == "__main__":
+    agentfield.run(app, support)

@@ -1,0 +1,177 @@
+"""Session handlers over the agent link, against a scripted control plane."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from agentfield import Agent, SessionEnded
+from tests.agentfield_sdk.fake_control_plane import FakeControlPlane
+from tests.agentfield_sdk.test_node_in_process import eventually
+
+SESSION = {"provider": "openai", "transport": "websocket", "tools": ["support.resolve"]}
+
+
+@pytest.fixture
+async def plane():
+    fake = await FakeControlPlane().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def app(plane) -> Agent:
+    return Agent("voice-node", server=plane.url, api_key=plane.api_key, heartbeat_interval=5)
+
+
+def started(session_id: str, name: str = "voice") -> dict:
+    return {
+        "type": "session.started",
+        "session_id": session_id,
+        "target": f"voice-node.{name}",
+        "caller": "alice",
+        "metadata": {"channel": "test"},
+    }
+
+
+def user_turn(session_id: str, text: str, n: int = 1) -> dict:
+    turn = {"text": text, "modality": "audio", "audio_ms": 900, "turn_id": f"turn_{n}"}
+    return {"type": "session.input", "session_id": session_id, "turn": turn}
+
+
+async def test_a_handler_loops_over_turns_and_stops_when_the_call_ends(plane, app):
+    seen: list[tuple[str, str]] = []
+    outcome: dict = {}
+
+    @app.session("voice", **SESSION)
+    async def voice(session):
+        outcome["caller"], outcome["metadata"] = session.caller, session.metadata
+        try:
+            while True:
+                turn = await session.input()
+                seen.append((turn.turn_id, turn.text))
+                result = await session.call("support.resolve", turn=turn)
+                await session.say(result["spoken_response"])
+        except SessionEnded as ended:
+            outcome["reason"] = ended.reason
+            raise
+
+    def resolve(target, body, headers):
+        spoken = f"You said {body['input']['turn']['text']}"
+        return 200, {"status": "succeeded", "result": {"spoken_response": spoken}}
+
+    plane.execute_reply = resolve
+    await app.start()
+    assert plane.links_opened == 1
+    [register] = plane.requests_to("/register")
+    assert register.body["sessions"][0]["handler"] is True
+
+    await plane.to_node(started("sess_1"))
+    await plane.to_node(user_turn("sess_1", "order 1042", 1))
+    assert await plane.next_from_node() == {
+        "type": "session.say",
+        "session_id": "sess_1",
+        "text": "You said order 1042",
+    }
+    await plane.to_node(user_turn("sess_1", "thanks", 2))
+    assert (await plane.next_from_node())["text"] == "You said thanks"
+    calls = plane.requests_to("/execute/support.resolve")
+    assert [c.headers["X-Session-ID"] for c in calls] == ["sess_1", "sess_1"]
+    assert calls[0].body["input"]["turn"] == {
+        "text": "order 1042",
+        "modality": "audio",
+        "audio_ms": 900,
+        "turn_id": "turn_1",
+    }
+    assert "X-Parent-Execution-ID" not in calls[0].headers
+    await plane.to_node({"type": "session.ended", "session_id": "sess_1", "reason": "hung up"})
+    await eventually(lambda: not app._host.live)
+    assert seen == [("turn_1", "order 1042"), ("turn_2", "thanks")]
+    assert outcome == {"caller": "alice", "metadata": {"channel": "test"}, "reason": "hung up"}
+    assert plane.link_messages.empty()  # the call was over: no session.end back
+    await app.stop()
+
+
+async def test_a_handler_that_returns_ends_the_call_and_one_that_raises_fails_only_it(
+    plane, app, caplog
+):
+    @app.session("voice", **SESSION)
+    async def voice(session):
+        turn = await session.input()
+        if turn.text == "crash":
+            raise RuntimeError("the handler broke")
+        await session.say("bye")
+
+    await app.start()
+    await plane.to_node(started("sess_a"))
+    await plane.to_node(user_turn("sess_a", "crash"))
+    assert await plane.next_from_node() == {
+        "type": "session.error",
+        "session_id": "sess_a",
+        "message": "RuntimeError: the handler broke",
+    }
+    assert "the handler failed" in caplog.text
+
+    await plane.to_node(started("sess_b"))
+    await plane.to_node(user_turn("sess_b", "hello"))
+    assert (await plane.next_from_node())["type"] == "session.say"
+    assert await plane.next_from_node() == {"type": "session.end", "session_id": "sess_b"}
+
+    await plane.to_node(started("sess_c", name="unknown"))
+    refused = await plane.next_from_node()
+    assert refused["type"] == "session.error" and "no handler" in refused["message"]
+    await plane.to_node(user_turn("sess_gone", "hello?"))
+    assert (await plane.next_from_node())["type"] == "session.error"
+    await app.stop()
+
+
+async def test_the_link_reconnects_and_live_calls_carry_on(plane, app, caplog):
+    caplog.set_level(logging.INFO, logger="agentfield")
+
+    @app.session("voice", **SESSION)
+    async def voice(session):
+        while True:
+            turn = await session.input()
+            await session.say(turn.text)
+
+    await app.start()
+    await plane.to_node(started("sess_1"))
+    await plane.drop_links()
+    await eventually(lambda: plane.links_opened == 2 and app._link.connected.is_set())
+    await plane.to_node(user_turn("sess_1", "still there?"))
+    assert (await plane.next_from_node())["text"] == "still there?"
+    assert "agent link for voice-node is open again" in caplog.text
+
+    await app.stop()  # ends the live call first
+    assert await plane.next_from_node() == {
+        "type": "session.end",
+        "session_id": "sess_1",
+        "reason": "the agent node is shutting down",
+    }
+
+
+async def test_a_handler_can_end_the_call_itself_and_cannot_speak_after(plane, app):
+    result: dict = {}
+
+    @app.session("voice", **SESSION)
+    async def voice(session):
+        await session.end("done here")
+        try:
+            await session.say("too late")
+        except SessionEnded:
+            result["said_after_end"] = False
+        await session.end()  # idempotent
+
+    await app.start()
+    await plane.to_node(started("sess_1"))
+    assert await plane.next_from_node() == {
+        "type": "session.end",
+        "session_id": "sess_1",
+        "reason": "done here",
+    }
+    await eventually(lambda: result == {"said_after_end": False})
+    await asyncio.sleep(0.1)
+    assert plane.link_messages.empty()
+    await app.stop()
