@@ -11,13 +11,20 @@ import asyncio
 import contextlib
 import time
 
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from executions_app.models import TERMINAL_STATUSES, Execution
 from executions_app.notify import execution_group
 
 FIRST_RECHECK = 0.01
 MAX_RECHECK = 0.5
+# The in-memory layer cannot carry the worker's hint across processes: the re-read is the
+# only news, so it must come often (a read of one row by key costs well under 1 ms).
+MAX_RECHECK_WITHOUT_HINTS = 0.025
+
+
+def _max_recheck(layer) -> float:
+    return MAX_RECHECK_WITHOUT_HINTS if isinstance(layer, InMemoryChannelLayer) else MAX_RECHECK
 
 
 async def wait_for_execution_end(execution_id: str, timeout: float) -> Execution | None:
@@ -30,7 +37,7 @@ async def wait_for_execution_end(execution_id: str, timeout: float) -> Execution
     group = execution_group(execution_id)
     await layer.group_add(group, channel)
     deadline = time.monotonic() + timeout
-    recheck = FIRST_RECHECK
+    recheck, max_recheck = FIRST_RECHECK, _max_recheck(layer)
     # One receive stays pending across re-reads: cancelling a Redis receive drops its
     # connection, so it is cancelled once, at the end, not at every re-read.
     hint: asyncio.Task | None = None
@@ -48,7 +55,7 @@ async def wait_for_execution_end(execution_id: str, timeout: float) -> Execution
             if done:
                 with contextlib.suppress(Exception):  # a failed receive is just no hint
                     hint.result()
-            recheck = FIRST_RECHECK if done else min(recheck * 2, MAX_RECHECK)
+            recheck = FIRST_RECHECK if done else min(recheck * 2, max_recheck)
     finally:
         if hint is not None and not hint.done():
             hint.cancel()

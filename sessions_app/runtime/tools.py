@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from access_app.models import Target, TargetKind
@@ -47,7 +47,7 @@ def tool_specs(session: SessionInstance) -> tuple[ToolSpec, ...]:
     return tuple(specs)
 
 
-@sync_to_async
+@database_sync_to_async
 def tool_call_start(session: SessionInstance, *, name: str, arguments: dict, call_id: str):
     """Queue the call; returns the execution id, or raises with the API error body."""
     accepted = session_tool_call(session=session, tool=name, input=arguments, call_id=call_id)

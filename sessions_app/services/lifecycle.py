@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from sessions_app.models import LIVE_STATUSES, SessionInstance, SessionStatus
@@ -94,8 +95,6 @@ def session_finish(
 
 def session_touch(session: SessionInstance, **counters: int) -> None:
     """The runtime's heartbeat: proves the call is held, and adds to the counters."""
-    from django.db.models import F
-
     updates = {name: F(name) + value for name, value in counters.items() if value}
     SessionInstance.objects.filter(pk=session.pk).update(last_seen_at=timezone.now(), **updates)
 
