@@ -238,6 +238,9 @@ AGENTFIELD_DEFAULT_DENY = env_bool("AGENTFIELD_DEFAULT_DENY", True)
 AGENTFIELD_SYNC_TIMEOUT = env_float("AGENTFIELD_SYNC_TIMEOUT", 60.0, minimum=0.1)
 # provider -> transports it supports (upstream's table); a custom provider is added here.
 AGENTFIELD_SESSION_CAPABILITIES = dict(SUPPORTED_SESSION_TRANSPORTS)
+# STUN/TURN URLs for WebRTC peers (comma-separated). Empty, the default, keeps every
+# candidate on the hosts' own addresses, as tests and make run require (loopback only).
+AGENTFIELD_WEBRTC_ICE_SERVERS = env_list("AGENTFIELD_WEBRTC_ICE_SERVERS", [])
 AGENTFIELD_SESSION_CONNECT_TTL = env_int("AGENTFIELD_SESSION_CONNECT_TTL", 300, minimum=1)
 AGENTFIELD_SESSION_MAX_SECONDS = env_int("AGENTFIELD_SESSION_MAX_SECONDS", 3600, minimum=1)
 AGENTFIELD_MAX_TURN_BYTES = env_int("AGENTFIELD_MAX_TURN_BYTES", 10 * 1024 * 1024, minimum=1)

@@ -43,6 +43,10 @@ def session_targets_startable() -> QuerySet[Target]:
     )
 
 
+def session_target_get(node_id: str, name: str) -> Target | None:
+    return session_targets_startable().filter(node__node_id=node_id, name=name).first()
+
+
 def node_link_is_live(node: AgentNode) -> bool:
     return AgentLink.objects.filter(
         node=node, last_seen_at__gte=timezone.now() - LINK_STALE_AFTER

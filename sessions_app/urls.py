@@ -30,4 +30,7 @@ api_urlpatterns = [
 
 page_urlpatterns = [
     path("", views.overview, name="overview"),
+    path("sessions/", views.sessions_list, name="sessions"),
+    path("sessions/<str:target>/", views.voice_page, name="voice-page"),
+    path("session-instances/<str:session_id>/", views.session_replay, name="session-replay"),
 ]

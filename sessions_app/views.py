@@ -1,9 +1,90 @@
-"""Server-rendered pages."""
+"""Server-rendered pages: the overview, startable sessions, the voice page, the replay."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import render
+
+from access_app.access import AccessAllowed, access_check
+from access_app.principals import Principal
+from executions_app.models import Execution
+from sessions_app import selectors
+from sessions_app.services.lifecycle import SessionStateError
+from sessions_app.services.starting import split_session_target
 
 
 def overview(request):
     return render(request, "overview.html")
+
+
+def _loopback_only() -> bool:
+    """When the control plane's peer offers only loopback addresses, so does the page."""
+    hosts = getattr(settings, "AGENTFIELD_WEBRTC_HOST_ADDRESSES", [])
+    return bool(hosts) and all(host.startswith("127.") for host in hosts)
+
+
+def _startable(principal: Principal):
+    return [
+        target
+        for target in selectors.session_targets_startable()
+        if isinstance(access_check(caller=principal, target=target, input=None), AccessAllowed)
+    ]
+
+
+@login_required
+def sessions_list(request):
+    principal = Principal.from_user(request.user)
+    recent = selectors.sessions_visible_to(principal).order_by("-created_at")[:20]
+    return render(
+        request, "sessions/list.html", {"targets": _startable(principal), "recent": recent}
+    )
+
+
+@login_required
+def voice_page(request, target: str):
+    try:
+        node_id, name = split_session_target(target)
+    except SessionStateError:
+        raise Http404("session target must be <node>.<session>") from None
+    session_target = selectors.session_target_get(node_id, name)
+    if session_target is None:
+        raise Http404("session not registered")
+    definition = session_target.definition or {}
+    config = {
+        "target": session_target.full_name,
+        "start_url": f"/api/v1/session-targets/{session_target.full_name}/start",
+        "transport": definition.get("transport"),
+        "ice_servers": [{"urls": url} for url in settings.AGENTFIELD_WEBRTC_ICE_SERVERS],
+        "loopback_only": _loopback_only(),
+    }
+    return render(
+        request,
+        "sessions/voice.html",
+        {"target": session_target, "definition": definition, "config": config},
+    )
+
+
+@login_required
+def session_replay(request, session_id: str):
+    principal = Principal.from_user(request.user)
+    session = selectors.session_get_for(principal=principal, session_id=session_id)
+    if session is None:
+        raise Http404("session not found")
+    events = list(session.events.order_by("id"))
+    execution_ids = [e.execution_id for e in events if e.execution_id]
+    workflows = dict(
+        Execution.objects.filter(execution_id__in=execution_ids).values_list(
+            "execution_id", "workflow_id"
+        )
+    )
+    timeline = [
+        {
+            "event": e,
+            "workflow_id": workflows.get(e.execution_id),
+            "offset": e.at - session.created_at,
+        }
+        for e in events
+    ]
+    return render(request, "sessions/replay.html", {"session": session, "timeline": timeline})

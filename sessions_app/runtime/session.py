@@ -166,6 +166,8 @@ class SessionRuntime:
     async def send_text(self, text: str) -> None:
         """A typed turn: to the handler when there is one, else to the model."""
         turn_id = await self._user_turn(text, modality="text", audio_ms=0)
+        turn = {"text": text, "modality": "text", "audio_ms": 0, "turn_id": turn_id}
+        await self.sink.deliver(Notice("turn.user", turn))
         if self.session.handler:
             await self._handler_input(text, "text", 0, turn_id)
         else:
