@@ -18,8 +18,6 @@ from sessions_app.models import LIVE_STATUSES, SessionInstance, SessionStatus
 from sessions_app.notify import notify_session_on_commit
 from sessions_app.services.events import session_event_append
 
-STALE_RUNTIME_AFTER = timedelta(seconds=60)
-
 
 class SessionStateError(Exception):
     """The session is not in a state that allows the request; ``body`` is the API error."""
@@ -114,7 +112,7 @@ def sessions_expire() -> dict[str, int]:
         counts["ended"] += session_finish(session, status=SessionStatus.ENDED, reason=reason)
     stale = SessionInstance.objects.filter(
         status__in=(SessionStatus.CONNECTING, SessionStatus.ACTIVE),
-        last_seen_at__lt=now - STALE_RUNTIME_AFTER,
+        last_seen_at__lt=now - timedelta(seconds=settings.AGENTFIELD_SESSION_STALE_SECONDS),
     )
     for session in stale:
         reason = "the process holding the call stopped answering"

@@ -1,0 +1,89 @@
+"""Faults with real processes: what the caller sees, and that every session and execution
+ends in a terminal state with a reason."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from datetime import timedelta
+
+import pytest
+import websockets
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from sessions_app.models import SessionInstance
+from sessions_app.services.lifecycle import sessions_expire
+from tests import agent_double as behaviours
+from tests.servers import daphne_server
+from tests.sessions_app.helpers import session_world, start
+from tests.sessions_app.realtime_client import RealtimeClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def receive(socket, type: str, timeout: float = 15) -> dict:
+    while True:
+        message = json.loads(await socket.recv(timeout))
+        if message["type"] == type:
+            return message
+
+
+@pytest.fixture
+def ws_session(alice, admin, simulator):
+    session_world(admin.client(), transport="websocket")
+    return start(alice.client()).json()
+
+
+async def test_a_killed_daphne_process_leaves_no_call_live(ws_session, alice, simulator, settings):
+    sid = ws_session["session_id"]
+    provider = {"OPENAI_API_KEY": "sk-simulator", "OPENAI_BASE_URL": simulator.base_url}
+    with daphne_server("doomed", **provider) as server:
+        call = await websockets.connect(
+            f"{server.ws_url}/api/v1/session-instances/{sid}/realtime",
+            additional_headers={"X-API-Key": alice.secret},
+        )
+        await receive(call, "agentfield.session.active")
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+        with pytest.raises(websockets.ConnectionClosed):
+            await call.recv(10)  # the caller sees the socket drop
+    row = await database_sync_to_async(SessionInstance.objects.get)(session_id=sid)
+    assert row.status == "active"  # nobody is left to say otherwise ...
+    settings.AGENTFIELD_SESSION_STALE_SECONDS = 15
+    backdated = timezone.now() - timedelta(seconds=20)  # ... until 15 s pass unrefreshed
+    await database_sync_to_async(SessionInstance.objects.filter(session_id=sid).update)(
+        last_seen_at=backdated
+    )
+    assert (await database_sync_to_async(sessions_expire)())["failed"] == 1
+    row = await database_sync_to_async(SessionInstance.objects.get)(session_id=sid)
+    assert row.status == "failed"
+    assert row.end_reason == "the process holding the call stopped answering"
+
+
+@pytest.mark.usefixtures("worker")
+async def test_an_agent_node_dying_mid_call_fails_the_tool_call_and_the_call_goes_on(
+    alice, admin, agent_double, simulator
+):
+    agent_double.behaviours["resolve_voice_turn"] = behaviours.hang_up
+    await database_sync_to_async(session_world)(
+        admin.client(), agent_double.base_url, transport="websocket"
+    )
+    sid = (await database_sync_to_async(start)(alice.client())).json()["session_id"]
+    client = RealtimeClient(sid, headers=[(b"x-api-key", alice.secret.encode())])
+    await client.connect()
+    await client.until("agentfield.session.active")
+    simulator.script_transcripts(["resolve voice turn please"])
+    await client.speak()
+    result = await client.until("agentfield.tool.result", timeout=30)
+    assert result["status"] == "failed"
+    assert result["error"]
+    outputs = [e for e in simulator.log() if e["type"] == "conversation.item.create"]
+    assert "error" in json.loads(outputs[-1]["item"]["output"])  # the model is told
+    await client.until("response.output_audio_transcript.done")  # and answers the caller
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "ok"}]}
+    await client.send({"type": "conversation.item.create", "item": item})
+    spoken = await client.until("response.output_audio_transcript.done")
+    assert spoken["transcript"] == "You said: ok"
+    await client.close()
