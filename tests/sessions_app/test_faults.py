@@ -3,22 +3,30 @@ ends in a terminal state with a reason."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
+import subprocess
+import time
 from datetime import timedelta
 
+import httpx
 import pytest
 import websockets
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.utils import timezone
 
+from executions_app.models import Execution
 from sessions_app.models import SessionInstance
 from sessions_app.services.lifecycle import sessions_expire
 from tests import agent_double as behaviours
-from tests.servers import daphne_server
-from tests.sessions_app.helpers import session_world, start
-from tests.sessions_app.realtime_client import RealtimeClient
+from tests.servers import daphne_server, free_port
+from tests.sessions_app.helpers import VOICE_NODE, session_world, start
+from tests.sessions_app.realtime_client import RealtimeClient, speech_chunks
+from tests.worker import celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,3 +95,87 @@ async def test_an_agent_node_dying_mid_call_fails_the_tool_call_and_the_call_goe
     spoken = await client.until("response.output_audio_transcript.done")
     assert spoken["transcript"] == "You said: ok"
     await client.close()
+
+
+class OwnRedis:
+    """A redis-server of this test's own on a loopback port, so restarting it disturbs
+    nothing else."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def own_redis():
+    redis = OwnRedis()
+    redis.start()
+    yield redis
+    redis.kill()
+
+
+async def speak_turn(call) -> dict:
+    for chunk in speech_chunks():
+        await call.send(json.dumps({"type": "input_audio_buffer.append", "audio": chunk}))
+    return await receive(call, "agentfield.tool.result", timeout=60)
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the embedded stack has no Redis")
+async def test_a_redis_restart_mid_call_loses_no_tool_call(
+    alice, admin, agent_double, simulator, own_redis
+):
+    agent_double.behaviours["resolve_voice_turn"] = behaviours.echo
+    await database_sync_to_async(session_world)(
+        admin.client(), agent_double.base_url, transport="websocket"
+    )
+    env = {
+        "REDIS_URL": own_redis.url,
+        "OPENAI_API_KEY": "sk-simulator",
+        "OPENAI_BASE_URL": simulator.base_url,
+    }
+    with daphne_server("redis-fault", **env) as server, celery_worker("redis-fault", **env):
+        started = httpx.post(
+            f"{server.base_url}/api/v1/session-targets/{VOICE_NODE}.voice/start",
+            headers={"X-API-Key": alice.secret},
+            json={},
+        )
+        sid = started.json()["session_id"]
+        simulator.script_transcripts(["resolve voice turn one", "resolve voice turn two"])
+        call = await websockets.connect(
+            f"{server.ws_url}/api/v1/session-instances/{sid}/realtime",
+            additional_headers={"X-API-Key": alice.secret},
+        )
+        await receive(call, "agentfield.session.active")
+        assert (await speak_turn(call))["status"] == "succeeded"
+
+        own_redis.kill()  # broker and channel layer gone: nothing on disk, nothing kept
+        own_redis.start()
+
+        second = await speak_turn(call)
+        assert second["status"] == "succeeded"
+        await call.close()
+    executions = await database_sync_to_async(
+        lambda: list(Execution.objects.filter(session_id=sid).values_list("status", flat=True))
+    )()
+    assert executions == ["succeeded", "succeeded"]
+    assert len(agent_double.calls_to("resolve_voice_turn")) == 2  # nothing ran twice
