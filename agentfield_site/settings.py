@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "access_app.middleware.ApiRequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -171,7 +172,7 @@ REST_FRAMEWORK = {
         "access_app.authentication.LoginSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["access_app.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "access_app.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -244,6 +245,20 @@ AGENTFIELD_WEBRTC_ICE_SERVERS = env_list("AGENTFIELD_WEBRTC_ICE_SERVERS", [])
 AGENTFIELD_SESSION_CONNECT_TTL = env_int("AGENTFIELD_SESSION_CONNECT_TTL", 300, minimum=1)
 AGENTFIELD_SESSION_MAX_SECONDS = env_int("AGENTFIELD_SESSION_MAX_SECONDS", 3600, minimum=1)
 AGENTFIELD_MAX_TURN_BYTES = env_int("AGENTFIELD_MAX_TURN_BYTES", 10 * 1024 * 1024, minimum=1)
+# Any request body (413 beyond it). The default leaves room for a largest audio turn in
+# base64 (4/3 of its bytes) plus the JSON around it.
+AGENTFIELD_MAX_REQUEST_BYTES = env_int(
+    "AGENTFIELD_MAX_REQUEST_BYTES",
+    max(16 * 1024 * 1024, AGENTFIELD_MAX_TURN_BYTES * 4 // 3 + 1024 * 1024),
+    minimum=1024,
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = AGENTFIELD_MAX_REQUEST_BYTES
+# One WebSocket message (realtime transport, agent link): larger ones get an error event.
+# daphne's default cap is 1 MiB; our launchers give daphne headroom above this so the
+# consumer, not a bare close, answers a message that is a little too large.
+AGENTFIELD_MAX_WS_MESSAGE_BYTES = env_int(
+    "AGENTFIELD_MAX_WS_MESSAGE_BYTES", 1024 * 1024, minimum=1024
+)
 # How long one call to an agent node may take before the execution times out.
 AGENTFIELD_AGENT_CALL_TIMEOUT = env_float("AGENTFIELD_AGENT_CALL_TIMEOUT", 120.0, minimum=0.1)
 # Connection errors and 5xx from an agent are retried this many times, with backoff.

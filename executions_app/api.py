@@ -39,21 +39,42 @@ NOT_THE_EXECUTOR = {
 _any_json = inline_serializer("ExecutionAnyJson", fields={})
 
 
+# Request headers honoured (API.md section 4) and the longest value each may carry.
+LINEAGE_HEADERS = {
+    "X-Session-ID": 100,
+    "X-Run-ID": 64,
+    "X-Parent-Execution-ID": 64,
+    "X-Actor-ID": 200,
+}
+
+
+def _lineage_headers(request) -> dict[str, str] | Response:
+    values = {name: request.headers.get(name, "").strip() for name in LINEAGE_HEADERS}
+    for name, longest in LINEAGE_HEADERS.items():
+        if len(values[name]) > longest or "\x00" in values[name]:
+            return Response(
+                {"error": f"{name} must be at most {longest} characters, without NUL"}, status=400
+            )
+    return values
+
+
 def _accept(request, target: str) -> Accepted | Response:
     """Shared by the async and sync routes: validate, then create (or refuse)."""
     serializer = ExecuteInSerializer(data=request.data if request.data is not None else {})
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
-    headers = request.headers
+    headers = _lineage_headers(request)
+    if isinstance(headers, Response):
+        return headers
     execution_request = ExecutionRequest(
         target=target,
         input=data.get("input") or {},
         context=data.get("context") or {},
         webhook=data.get("webhook"),
-        session_id=headers.get("X-Session-ID", "").strip(),
-        run_id=headers.get("X-Run-ID", "").strip(),
-        parent_execution_id=headers.get("X-Parent-Execution-ID", "").strip(),
-        actor_id=headers.get("X-Actor-ID", "").strip(),
+        session_id=headers["X-Session-ID"],
+        run_id=headers["X-Run-ID"],
+        parent_execution_id=headers["X-Parent-Execution-ID"],
+        actor_id=headers["X-Actor-ID"],
     )
     try:
         return execution_create(principal=request.user, request=execution_request)

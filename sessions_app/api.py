@@ -103,10 +103,7 @@ class SessionListView(APIView):
             sessions = sessions.filter(target_name=query.validated_data["target"])
         if query.validated_data.get("status"):
             sessions = sessions.filter(status=query.validated_data["status"])
-        try:
-            page = max(1, int(request.query_params.get("page", 1)))
-        except ValueError:
-            page = 1
+        page = query.validated_data["page"]
         total = sessions.count()
         rows = sessions[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         return Response(
