@@ -5,13 +5,22 @@ from __future__ import annotations
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access_app.openapi import errors, target_parameter
 from access_app.principals import Principal
 from executions_app import provenance, selectors
+from executions_app.api_shapes import (
+    BATCH_STATUS_OUT,
+    DagOutSerializer,
+    ExecuteAcceptedOutSerializer,
+    ExecuteTimeoutOutSerializer,
+    ProvenanceOutSerializer,
+    lineage_header_parameters,
+)
 from executions_app.models import TERMINAL_STATUSES
 from executions_app.serializers import (
     BatchStatusInSerializer,
@@ -36,7 +45,9 @@ NOT_THE_EXECUTOR = {
     "error": "forbidden",
     "message": "only the executing agent node may report status",
 }
-_any_json = inline_serializer("ExecutionAnyJson", fields={})
+# Refusals an execute call can meet beyond the common ones: access (403), an ended session
+# (410), a target pending approval (503).
+EXECUTE_ERRORS = errors(403, 410)
 
 
 # Request headers honoured (API.md section 4) and the longest value each may carry.
@@ -83,7 +94,11 @@ def _accept(request, target: str) -> Accepted | Response:
 
 
 class ExecuteAsyncView(APIView):
-    @extend_schema(request=ExecuteInSerializer, responses={202: ExecuteAcceptedSerializer})
+    @extend_schema(
+        request=ExecuteInSerializer,
+        parameters=[target_parameter("name"), *lineage_header_parameters(LINEAGE_HEADERS)],
+        responses={202: ExecuteAcceptedOutSerializer, **EXECUTE_ERRORS},
+    )
     def post(self, request, target: str):
         accepted = _accept(request, target)
         if isinstance(accepted, Response):
@@ -102,7 +117,15 @@ class ExecuteAsyncView(APIView):
 class ExecuteSyncView(AsyncAPIView):
     """Waits on the event loop, not in a thread, so many callers can wait at once."""
 
-    @extend_schema(request=ExecuteInSerializer, responses={200: ExecuteResultSerializer})
+    @extend_schema(
+        request=ExecuteInSerializer,
+        parameters=[target_parameter("name"), *lineage_header_parameters(LINEAGE_HEADERS)],
+        responses={
+            200: ExecuteResultSerializer,
+            **EXECUTE_ERRORS,
+            504: OpenApiResponse(ExecuteTimeoutOutSerializer, description="still running; poll"),
+        },
+    )
     async def post(self, request, target: str):
         accepted = await sync_to_async(_accept)(request, target)
         if isinstance(accepted, Response):
@@ -134,7 +157,9 @@ class ExecutionDetailView(APIView):
 
 
 class BatchStatusView(APIView):
-    @extend_schema(request=BatchStatusInSerializer, responses={200: _any_json})
+    @extend_schema(
+        request=BatchStatusInSerializer, responses={200: OpenApiResponse(BATCH_STATUS_OUT)}
+    )
     def post(self, request):
         serializer = BatchStatusInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -158,7 +183,10 @@ class BatchStatusView(APIView):
 
 
 class ExecutionStatusCallbackView(APIView):
-    @extend_schema(request=StatusCallbackInSerializer, responses=ExecutionOutSerializer)
+    @extend_schema(
+        request=StatusCallbackInSerializer,
+        responses={200: ExecutionOutSerializer, **errors(403, 409)},
+    )
     def post(self, request, execution_id: str):
         principal: Principal = request.user
         execution = selectors.execution_get_for(principal=principal, execution_id=execution_id)
@@ -182,7 +210,7 @@ class ExecutionStatusCallbackView(APIView):
 
 
 class WorkflowDagView(APIView):
-    @extend_schema(responses=_any_json)
+    @extend_schema(responses=DagOutSerializer)
     def get(self, request, workflow_id: str):
         executions = selectors.workflow_executions_for(
             principal=request.user, workflow_id=workflow_id
@@ -193,7 +221,7 @@ class WorkflowDagView(APIView):
 
 
 class ProvenanceView(APIView):
-    @extend_schema(responses=_any_json)
+    @extend_schema(responses=ProvenanceOutSerializer)
     def get(self, request, execution_id: str):
         execution = selectors.execution_get_for(principal=request.user, execution_id=execution_id)
         if execution is None:
