@@ -75,6 +75,13 @@ def exception_handler(exc, context):
             "fields": exc.detail if isinstance(exc.detail, dict) else {},
         }
         return response
+    if isinstance(exc, exceptions.Throttled):
+        response.data = {
+            "error": "rate_limited",
+            "message": f"too many requests; retry in {exc.wait:.0f} s",
+            "retry_after": int(exc.wait),
+        }
+        return response
     code = getattr(exc, "default_code", "error")
     if isinstance(exc, exceptions.PermissionDenied):
         code = "forbidden"

@@ -20,6 +20,7 @@ from agentfield_site.env import (
     env_float,
     env_int,
     env_list,
+    env_rate,
     env_str,
     env_url,
 )
@@ -156,6 +157,18 @@ else:
     # Passed to SQLAlchemy's create_engine: wait for SQLite's write lock instead of failing.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
 
+# The cache holds the rate limits' counters: shared by every process through Redis.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "agentfield",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -256,6 +269,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = AGENTFIELD_MAX_REQUEST_BYTES
 # One WebSocket message (realtime transport, agent link): larger ones get an error event.
 # daphne's default cap is 1 MiB; our launchers give daphne headroom above this so the
 # consumer, not a bare close, answers a message that is a little too large.
+# Per principal (a session client counts as its session's starter); 429 beyond.
+AGENTFIELD_SESSION_START_RATE = env_rate("AGENTFIELD_SESSION_START_RATE", "60/min")
+AGENTFIELD_TOOL_CALL_RATE = env_rate("AGENTFIELD_TOOL_CALL_RATE", "600/min")
 AGENTFIELD_MAX_WS_MESSAGE_BYTES = env_int(
     "AGENTFIELD_MAX_WS_MESSAGE_BYTES", 1024 * 1024, minimum=1024
 )

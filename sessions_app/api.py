@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from access_app.access import AccessAllowed, access_check
 from access_app.authentication import ApiKeyAuthentication, LoginSessionAuthentication
 from access_app.openapi import errors, target_parameter
+from access_app.throttling import SessionStartThrottle, ToolCallThrottle
 from executions_app.api_shapes import ExecuteAcceptedOutSerializer
 from executions_app.serializers import ExecuteAcceptedSerializer
 from executions_app.services.creation import ExecutionRefused
@@ -89,6 +90,8 @@ class SessionTargetsView(APIView):
 
 
 class SessionStartView(APIView):
+    throttle_classes = [SessionStartThrottle]
+
     @extend_schema(
         request=SessionStartInSerializer,
         parameters=[target_parameter("session")],
@@ -171,6 +174,8 @@ class SessionEventsView(InstanceView):
 
 class SessionToolView(InstanceView):
     """Upstream's tool route, with the allowlist it never enforced."""
+
+    throttle_classes = [ToolCallThrottle]
 
     @extend_schema(
         request=ToolCallInSerializer,

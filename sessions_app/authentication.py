@@ -31,6 +31,7 @@ def session_client_principal(secret: str) -> Principal | None:
         id=f"session:{session.session_id}",
         role=SESSION_CLIENT_ROLE,
         session_id=session.session_id,
+        on_behalf_of=session.owner,
         name=f"client of {session.session_id}",
     )
 
