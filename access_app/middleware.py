@@ -1,11 +1,15 @@
 """Requests no API view could answer well are refused before routing, in our error shape.
 
-- A body over ``AGENTFIELD_MAX_REQUEST_BYTES`` (by its ``Content-Length``): 413.
+- A body over ``AGENTFIELD_MAX_REQUEST_BYTES`` (by its ``Content-Length``): 413. Under
+  ASGI this is answered before the body is read at all (``asgi_body_limit``); Django's
+  handler would otherwise spool the whole body to disk first.
 - A URL path with a NUL character (``%00``), which no id can contain and PostgreSQL
   cannot compare: 400.
 """
 
 from __future__ import annotations
+
+import json
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
@@ -35,6 +39,27 @@ def api_request_problem(request: HttpRequest) -> HttpResponse | None:
             status=400,
         )
     return None
+
+
+def asgi_body_limit(app):
+    """ASGI wrapper: a declared body over the limit gets its 413 before a byte is read."""
+
+    async def guarded(scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
+            length = dict(scope.get("headers") or []).get(b"content-length", b"")
+            if length.isdigit() and int(length) > settings.AGENTFIELD_MAX_REQUEST_BYTES:
+                body = json.dumps(request_too_large_body()).encode()
+                headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ]
+                await send({"type": "http.response.start", "status": 413, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await app(scope, receive, send)
+
+    return guarded
 
 
 class ApiRequestGuardMiddleware:

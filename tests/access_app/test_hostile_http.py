@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from executions_app.models import Execution
@@ -162,3 +164,26 @@ def test_bad_list_queries_are_a_400(alice, query):
 def test_an_unknown_api_route_is_a_json_404(alice):
     response = alice.client().get("/api/v1/no-such-route")
     assert_error(response, 404, "not_found")
+
+
+async def test_under_asgi_an_oversized_body_is_refused_before_it_is_read(settings):
+    from agentfield_site.asgi import application
+
+    settings.AGENTFIELD_MAX_REQUEST_BYTES = 4096
+    sent: list[dict] = []
+
+    async def receive():
+        raise AssertionError("the body must not be read")
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": EXECUTE,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"999999999")],
+    }
+    await application(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["error"] == "request_too_large"
