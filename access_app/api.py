@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_app import selectors
 from access_app.api_errors import error_response
+from access_app.api_shapes import (
+    AdminAgentListOutSerializer,
+    ApiKeyListOutSerializer,
+    ApproveTagsOutSerializer,
+    HeartbeatOutSerializer,
+    NodeListOutSerializer,
+    NodeOutSerializer,
+    PolicyListOutSerializer,
+    RejectTagsOutSerializer,
+    SuccessOutSerializer,
+)
 from access_app.models import AgentNode, NodeStatus
+from access_app.openapi import errors
 from access_app.permissions import IsAdmin, IsAgentOrAdmin
 from access_app.serializers import (
     ApiKeyOutSerializer,
@@ -40,7 +52,6 @@ from access_app.services.policies import (
 from access_app.services.registration import RegistrationError, node_heartbeat, node_register
 
 NODE_NOT_FOUND = {"error": "node not found"}
-_any_json = inline_serializer("AnyJson", fields={})
 
 
 class MeView(APIView):
@@ -54,7 +65,7 @@ class MeView(APIView):
 class ApiKeyListView(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(responses=ApiKeyOutSerializer(many=True))
+    @extend_schema(responses=ApiKeyListOutSerializer)
     def get(self, request):
         keys = selectors.api_keys_list()
         return Response({"keys": ApiKeyOutSerializer(keys, many=True).data, "total": len(keys)})
@@ -66,7 +77,9 @@ class ApiKeyListView(APIView):
 class NodeRegisterView(APIView):
     permission_classes = [IsAgentOrAdmin]
 
-    @extend_schema(request=NodeRegisterInSerializer, responses={201: NodeRegisterOutSerializer})
+    @extend_schema(
+        request=NodeRegisterInSerializer, responses={201: NodeRegisterOutSerializer, **errors(403)}
+    )
     def post(self, request):
         serializer = NodeRegisterInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -92,7 +105,7 @@ class NodeRegisterView(APIView):
 class NodeHeartbeatView(APIView):
     permission_classes = [IsAgentOrAdmin]
 
-    @extend_schema(request=HeartbeatInSerializer, responses={200: _any_json})
+    @extend_schema(request=HeartbeatInSerializer, responses=HeartbeatOutSerializer)
     def post(self, request, node_id: str):
         node = selectors.node_get_for(principal=request.user, node_id=node_id)
         if node is None:
@@ -106,14 +119,14 @@ class NodeHeartbeatView(APIView):
 
 
 class NodeListView(APIView):
-    @extend_schema(responses=_any_json, operation_id="v1_nodes_list")
+    @extend_schema(responses=NodeListOutSerializer, operation_id="v1_nodes_list")
     def get(self, request):
         nodes = [node_out(node) for node in selectors.nodes_visible_to(request.user)]
         return Response({"nodes": nodes, "total": len(nodes)})
 
 
 class NodeDetailView(APIView):
-    @extend_schema(responses=_any_json)
+    @extend_schema(responses=NodeOutSerializer)
     def get(self, request, node_id: str):
         node = selectors.node_get_for(principal=request.user, node_id=node_id)
         if node is None:
@@ -128,7 +141,7 @@ class _AdminAgentsView(APIView):
     permission_classes = [IsAdmin]
     pending: bool
 
-    @extend_schema(responses=_any_json)
+    @extend_schema(responses=AdminAgentListOutSerializer)
     def get(self, request):
         agents = [admin_agent_out(n) for n in selectors.nodes_by_approval(pending=self.pending)]
         return Response({"agents": agents, "total": len(agents)})
@@ -151,7 +164,9 @@ def _not_pending(node_id: str) -> Response:
 class ApproveTagsView(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=ApproveTagsInSerializer, responses={200: _any_json})
+    @extend_schema(
+        request=ApproveTagsInSerializer, responses={200: ApproveTagsOutSerializer, **errors(409)}
+    )
     def post(self, request, node_id: str):
         node = selectors.node_get(node_id)
         if node is None:
@@ -183,7 +198,9 @@ class ApproveTagsView(APIView):
 class RejectTagsView(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=RejectTagsInSerializer, responses={200: _any_json})
+    @extend_schema(
+        request=RejectTagsInSerializer, responses={200: RejectTagsOutSerializer, **errors(409)}
+    )
     def post(self, request, node_id: str):
         node: AgentNode | None = selectors.node_get(node_id)
         if node is None:
@@ -230,17 +247,14 @@ def _name_taken(name: str) -> Response:
 class PolicyListView(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(responses=PolicyOutSerializer(many=True))
+    @extend_schema(responses=PolicyListOutSerializer, operation_id="v1_admin_policies_list")
     def get(self, request):
         policies = selectors.policies_list()
         return Response(
             {"policies": PolicyOutSerializer(policies, many=True).data, "total": len(policies)}
         )
 
-    @extend_schema(
-        request=PolicyInSerializer,
-        responses={201: PolicyOutSerializer, 400: OpenApiResponse(description="invalid")},
-    )
+    @extend_schema(request=PolicyInSerializer, responses={201: PolicyOutSerializer, **errors(409)})
     def post(self, request):
         data, problem = _validated_policy(request)
         if problem:
@@ -265,7 +279,7 @@ class PolicyDetailView(APIView):
             return Response(POLICY_NOT_FOUND, status=404)
         return Response(PolicyOutSerializer(policy).data)
 
-    @extend_schema(request=PolicyInSerializer, responses=PolicyOutSerializer)
+    @extend_schema(request=PolicyInSerializer, responses={200: PolicyOutSerializer, **errors(409)})
     def put(self, request, policy_id: int):
         policy = self._policy(policy_id)
         if policy is None:
@@ -279,7 +293,7 @@ class PolicyDetailView(APIView):
             return _name_taken(data["name"])
         return Response(PolicyOutSerializer(policy).data)
 
-    @extend_schema(responses={200: _any_json})
+    @extend_schema(responses={200: SuccessOutSerializer})
     def delete(self, request, policy_id: int):
         policy = self._policy(policy_id)
         if policy is None:

@@ -5,7 +5,11 @@ Upstream's routes set their own bodies in the view; this handler shapes what DRF
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -17,6 +21,15 @@ UNAUTHORIZED_BODY = {
         "invalid or missing API key. Provide via X-API-Key header or Authorization: Bearer <token>"
     ),
 }
+
+
+def request_too_large_body() -> dict[str, object]:
+    limit = settings.AGENTFIELD_MAX_REQUEST_BYTES
+    return {
+        "error": "request_too_large",
+        "message": f"the request body may be at most {limit} bytes",
+        "limit": limit,
+    }
 
 
 def _database_overloaded(exc: Exception) -> bool:
@@ -38,6 +51,9 @@ def _first_message(detail) -> str:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        # A body without a Content-Length the guard could check, read past the limit.
+        return Response(request_too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if _database_overloaded(exc):
         # The database stayed busy for its whole timeout: overload, not a bug; say when to retry.
         return Response(
@@ -59,6 +75,13 @@ def exception_handler(exc, context):
             "fields": exc.detail if isinstance(exc.detail, dict) else {},
         }
         return response
+    if isinstance(exc, exceptions.Throttled):
+        response.data = {
+            "error": "rate_limited",
+            "message": f"too many requests; retry in {exc.wait:.0f} s",
+            "retry_after": int(exc.wait),
+        }
+        return response
     code = getattr(exc, "default_code", "error")
     if isinstance(exc, exceptions.PermissionDenied):
         code = "forbidden"
@@ -73,3 +96,35 @@ def error_response(status_code: int, error: str, message: str | None = None, **e
         body["message"] = message
     body.update(extra)
     return Response(body, status=status_code)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: JSON under ``/api/`` (an unknown route), Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(
+            {"error": "not_found", "message": f"no route {request.method} {request.path}"},
+            status=404,
+        )
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler400`` (Django's SuspiciousOperation and friends): JSON under ``/api/``."""
+    if _is_api(request):
+        body = {"error": "bad_request", "message": "the request is malformed"}
+        return JsonResponse(body, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: still a bug, but an API client gets our error shape, not HTML."""
+    if _is_api(request):
+        return JsonResponse(
+            {"error": "internal_error", "message": "the control plane failed; this is a bug"},
+            status=500,
+        )
+    return defaults.server_error(request)

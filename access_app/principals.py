@@ -16,8 +16,10 @@ class Principal:
     tags: tuple[str, ...] = ()
     node_id: str = ""
     name: str = ""
-    # Set for a session's client secret: the one session this principal may touch.
+    # Set for a session's client secret: the one session this principal may touch, and
+    # the principal who started it (whose rate limits the client's calls count against).
     session_id: str = ""
+    on_behalf_of: str = ""
 
     is_authenticated = True
     is_anonymous = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from access_app.access import CONSTRAINT_OPERATORS
@@ -59,7 +60,7 @@ class NodeRegisterInSerializer(serializers.Serializer):
     """Upstream's AgentNode body. Unknown fields are accepted and ignored on purpose:
     upstream SDKs send many (team_id, features, communication_config, ...)."""
 
-    id = serializers.CharField(max_length=200)
+    id = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,199}$", max_length=200)
     base_url = serializers.URLField(max_length=500)
     version = serializers.CharField(required=False, allow_blank=True, max_length=100)
     instance_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -186,6 +187,11 @@ class RejectTagsInSerializer(StrictSerializer):
 # --- Policies ------------------------------------------------------------------------------
 
 
+@extend_schema_field({"type": "string", "enum": ["allow", "deny"]})
+class PolicyActionField(serializers.CharField):
+    """Checked in the view, which keeps upstream's error body for a bad action."""
+
+
 class PolicyInSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     caller_tags = TagListField()
@@ -197,7 +203,7 @@ class PolicyInSerializer(StrictSerializer):
         child=serializers.CharField(max_length=200), required=False
     )
     constraints = serializers.DictField(child=serializers.DictField(), required=False)
-    action = serializers.CharField()
+    action = PolicyActionField()
     priority = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
     enabled = serializers.BooleanField(required=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=2000)

@@ -7,7 +7,9 @@ message an operator can act on (healthchecks' ``hc/settings.py`` habit).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -94,6 +96,27 @@ def env_list(
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class Rate(NamedTuple):
+    """At most ``count`` requests per ``seconds``."""
+
+    count: int
+    seconds: int
+
+
+_RATE = re.compile(r"^(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)$")
+_PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_rate(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> Rate:
+    """A rate such as ``60/min``: a count, a slash, then s, min, hour or day."""
+    value = _raw(name, environ)
+    text = (default if value is None else value).lower()
+    match = _RATE.match(text)
+    if match is None or int(match.group(1)) < 1:
+        raise EnvError(name, "a rate such as 60/min (per s, min, hour or day, count >= 1)", text)
+    return Rate(int(match.group(1)), _PERIOD_SECONDS[match.group(2)[0]])
 
 
 def env_choice(

@@ -31,6 +31,26 @@ def celery_worker_argv(
     return [*argv, *extra]
 
 
+# daphne closes a connection (1009) on a message over its own cap; ours is lower, so a
+# message a little too large gets an ``error`` event from the consumer instead.
+DAPHNE_WS_HEADROOM = 4
+
+
+def daphne_argv(*bind: str, ws_message_bytes: int) -> list[str]:
+    """``python -m daphne`` with ``bind`` (e.g. ``-b HOST -p PORT``), WebSocket caps set."""
+    cap = str(ws_message_bytes * DAPHNE_WS_HEADROOM)
+    return [
+        sys.executable,
+        "-m",
+        "daphne",
+        "--websocket-max-message-size",
+        cap,
+        "--websocket-max-frame-size",
+        cap,
+        *bind,
+    ]
+
+
 def stop_process_groups(processes: Iterable[subprocess.Popen], grace: float = 10.0) -> None:
     """SIGTERM each group leader (daphne and Celery stop their own children in order), wait
     up to ``grace`` seconds in all, then SIGKILL every whole group so nothing is left."""

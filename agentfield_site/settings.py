@@ -20,6 +20,7 @@ from agentfield_site.env import (
     env_float,
     env_int,
     env_list,
+    env_rate,
     env_str,
     env_url,
 )
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "access_app.middleware.ApiRequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -155,6 +157,18 @@ else:
     # Passed to SQLAlchemy's create_engine: wait for SQLite's write lock instead of failing.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
 
+# The cache holds the rate limits' counters: shared by every process through Redis.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "agentfield",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -171,10 +185,10 @@ REST_FRAMEWORK = {
         "access_app.authentication.LoginSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["access_app.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "access_app.api_errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "access_app.openapi.ApiAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -246,6 +260,23 @@ AGENTFIELD_SESSION_MAX_SECONDS = env_int("AGENTFIELD_SESSION_MAX_SECONDS", 3600,
 # A live call whose process has not refreshed it for this long is failed by the sweep.
 AGENTFIELD_SESSION_STALE_SECONDS = env_int("AGENTFIELD_SESSION_STALE_SECONDS", 60, minimum=15)
 AGENTFIELD_MAX_TURN_BYTES = env_int("AGENTFIELD_MAX_TURN_BYTES", 10 * 1024 * 1024, minimum=1)
+# Any request body (413 beyond it). The default leaves room for a largest audio turn in
+# base64 (4/3 of its bytes) plus the JSON around it.
+AGENTFIELD_MAX_REQUEST_BYTES = env_int(
+    "AGENTFIELD_MAX_REQUEST_BYTES",
+    max(16 * 1024 * 1024, AGENTFIELD_MAX_TURN_BYTES * 4 // 3 + 1024 * 1024),
+    minimum=1024,
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = AGENTFIELD_MAX_REQUEST_BYTES
+# One WebSocket message (realtime transport, agent link): larger ones get an error event.
+# daphne's default cap is 1 MiB; our launchers give daphne headroom above this so the
+# consumer, not a bare close, answers a message that is a little too large.
+# Per principal (a session client counts as its session's starter); 429 beyond.
+AGENTFIELD_SESSION_START_RATE = env_rate("AGENTFIELD_SESSION_START_RATE", "60/min")
+AGENTFIELD_TOOL_CALL_RATE = env_rate("AGENTFIELD_TOOL_CALL_RATE", "600/min")
+AGENTFIELD_MAX_WS_MESSAGE_BYTES = env_int(
+    "AGENTFIELD_MAX_WS_MESSAGE_BYTES", 1024 * 1024, minimum=1024
+)
 # How long one call to an agent node may take before the execution times out.
 AGENTFIELD_AGENT_CALL_TIMEOUT = env_float("AGENTFIELD_AGENT_CALL_TIMEOUT", 120.0, minimum=0.1)
 # Connection errors and 5xx from an agent are retried this many times, with backoff.

@@ -5,13 +5,22 @@ from __future__ import annotations
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access_app.openapi import errors, target_parameter
 from access_app.principals import Principal
 from executions_app import provenance, selectors
+from executions_app.api_shapes import (
+    BATCH_STATUS_OUT,
+    DagOutSerializer,
+    ExecuteAcceptedOutSerializer,
+    ExecuteTimeoutOutSerializer,
+    ProvenanceOutSerializer,
+    lineage_header_parameters,
+)
 from executions_app.models import TERMINAL_STATUSES
 from executions_app.serializers import (
     BatchStatusInSerializer,
@@ -36,7 +45,28 @@ NOT_THE_EXECUTOR = {
     "error": "forbidden",
     "message": "only the executing agent node may report status",
 }
-_any_json = inline_serializer("ExecutionAnyJson", fields={})
+# Refusals an execute call can meet beyond the common ones: access (403), an ended session
+# (410), a target pending approval (503).
+EXECUTE_ERRORS = errors(403, 410)
+
+
+# Request headers honoured (API.md section 4) and the longest value each may carry.
+LINEAGE_HEADERS = {
+    "X-Session-ID": 100,
+    "X-Run-ID": 64,
+    "X-Parent-Execution-ID": 64,
+    "X-Actor-ID": 200,
+}
+
+
+def _lineage_headers(request) -> dict[str, str] | Response:
+    values = {name: request.headers.get(name, "").strip() for name in LINEAGE_HEADERS}
+    for name, longest in LINEAGE_HEADERS.items():
+        if len(values[name]) > longest or "\x00" in values[name]:
+            return Response(
+                {"error": f"{name} must be at most {longest} characters, without NUL"}, status=400
+            )
+    return values
 
 
 def _accept(request, target: str) -> Accepted | Response:
@@ -44,16 +74,18 @@ def _accept(request, target: str) -> Accepted | Response:
     serializer = ExecuteInSerializer(data=request.data if request.data is not None else {})
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
-    headers = request.headers
+    headers = _lineage_headers(request)
+    if isinstance(headers, Response):
+        return headers
     execution_request = ExecutionRequest(
         target=target,
         input=data.get("input") or {},
         context=data.get("context") or {},
         webhook=data.get("webhook"),
-        session_id=headers.get("X-Session-ID", "").strip(),
-        run_id=headers.get("X-Run-ID", "").strip(),
-        parent_execution_id=headers.get("X-Parent-Execution-ID", "").strip(),
-        actor_id=headers.get("X-Actor-ID", "").strip(),
+        session_id=headers["X-Session-ID"],
+        run_id=headers["X-Run-ID"],
+        parent_execution_id=headers["X-Parent-Execution-ID"],
+        actor_id=headers["X-Actor-ID"],
     )
     try:
         return execution_create(principal=request.user, request=execution_request)
@@ -62,7 +94,11 @@ def _accept(request, target: str) -> Accepted | Response:
 
 
 class ExecuteAsyncView(APIView):
-    @extend_schema(request=ExecuteInSerializer, responses={202: ExecuteAcceptedSerializer})
+    @extend_schema(
+        request=ExecuteInSerializer,
+        parameters=[target_parameter("name"), *lineage_header_parameters(LINEAGE_HEADERS)],
+        responses={202: ExecuteAcceptedOutSerializer, **EXECUTE_ERRORS},
+    )
     def post(self, request, target: str):
         accepted = _accept(request, target)
         if isinstance(accepted, Response):
@@ -81,7 +117,15 @@ class ExecuteAsyncView(APIView):
 class ExecuteSyncView(AsyncAPIView):
     """Waits on the event loop, not in a thread, so many callers can wait at once."""
 
-    @extend_schema(request=ExecuteInSerializer, responses={200: ExecuteResultSerializer})
+    @extend_schema(
+        request=ExecuteInSerializer,
+        parameters=[target_parameter("name"), *lineage_header_parameters(LINEAGE_HEADERS)],
+        responses={
+            200: ExecuteResultSerializer,
+            **EXECUTE_ERRORS,
+            504: OpenApiResponse(ExecuteTimeoutOutSerializer, description="still running; poll"),
+        },
+    )
     async def post(self, request, target: str):
         accepted = await sync_to_async(_accept)(request, target)
         if isinstance(accepted, Response):
@@ -113,7 +157,9 @@ class ExecutionDetailView(APIView):
 
 
 class BatchStatusView(APIView):
-    @extend_schema(request=BatchStatusInSerializer, responses={200: _any_json})
+    @extend_schema(
+        request=BatchStatusInSerializer, responses={200: OpenApiResponse(BATCH_STATUS_OUT)}
+    )
     def post(self, request):
         serializer = BatchStatusInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -137,7 +183,10 @@ class BatchStatusView(APIView):
 
 
 class ExecutionStatusCallbackView(APIView):
-    @extend_schema(request=StatusCallbackInSerializer, responses=ExecutionOutSerializer)
+    @extend_schema(
+        request=StatusCallbackInSerializer,
+        responses={200: ExecutionOutSerializer, **errors(403, 409)},
+    )
     def post(self, request, execution_id: str):
         principal: Principal = request.user
         execution = selectors.execution_get_for(principal=principal, execution_id=execution_id)
@@ -161,7 +210,7 @@ class ExecutionStatusCallbackView(APIView):
 
 
 class WorkflowDagView(APIView):
-    @extend_schema(responses=_any_json)
+    @extend_schema(responses=DagOutSerializer)
     def get(self, request, workflow_id: str):
         executions = selectors.workflow_executions_for(
             principal=request.user, workflow_id=workflow_id
@@ -172,7 +221,7 @@ class WorkflowDagView(APIView):
 
 
 class ProvenanceView(APIView):
-    @extend_schema(responses=_any_json)
+    @extend_schema(responses=ProvenanceOutSerializer)
     def get(self, request, execution_id: str):
         execution = selectors.execution_get_for(principal=request.user, execution_id=execution_id)
         if execution is None:

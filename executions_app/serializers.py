@@ -89,7 +89,7 @@ class ExecutionOutSerializer(ExecuteAcceptedSerializer):
 
 class BatchStatusInSerializer(StrictSerializer):
     execution_ids = serializers.ListField(
-        child=serializers.CharField(max_length=64), max_length=1000, allow_empty=False
+        child=serializers.CharField(max_length=64), min_length=1, max_length=1000
     )
 
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_app.access import AccessAllowed, access_check
 from access_app.authentication import ApiKeyAuthentication, LoginSessionAuthentication
+from access_app.openapi import errors, target_parameter
+from access_app.throttling import SessionStartThrottle, ToolCallThrottle
+from executions_app.api_shapes import ExecuteAcceptedOutSerializer
 from executions_app.serializers import ExecuteAcceptedSerializer
 from executions_app.services.creation import ExecutionRefused
 from sessions_app import selectors
+from sessions_app.api_shapes import (
+    SessionEventsOutSerializer,
+    SessionListOutSerializer,
+    SessionOutSerializer,
+    SessionStartedOutSerializer,
+    SessionTargetListOutSerializer,
+    ToolCallInSerializer,
+)
 from sessions_app.authentication import ClientSecretAuthentication
 from sessions_app.models import SessionStatus
 from sessions_app.serializers import (
@@ -29,7 +40,6 @@ from sessions_app.services.tools import session_tool_call
 
 SESSION_NOT_FOUND = {"error": "session not found"}
 PAGE_SIZE = 50
-_any_json = inline_serializer("SessionAnyJson", fields={})
 
 
 class InstanceView(APIView):
@@ -67,7 +77,7 @@ def _target_out(target) -> dict:
 
 
 class SessionTargetsView(APIView):
-    @extend_schema(responses=_any_json)
+    @extend_schema(responses=SessionTargetListOutSerializer)
     def get(self, request):
         startable = [
             target
@@ -80,7 +90,13 @@ class SessionTargetsView(APIView):
 
 
 class SessionStartView(APIView):
-    @extend_schema(request=SessionStartInSerializer, responses={201: _any_json})
+    throttle_classes = [SessionStartThrottle]
+
+    @extend_schema(
+        request=SessionStartInSerializer,
+        parameters=[target_parameter("session")],
+        responses={201: SessionStartedOutSerializer, **errors(403)},
+    )
     def post(self, request, target: str):
         serializer = SessionStartInSerializer(data=request.data or {})
         serializer.is_valid(raise_exception=True)
@@ -94,7 +110,11 @@ class SessionStartView(APIView):
 
 
 class SessionListView(APIView):
-    @extend_schema(parameters=[SessionListInSerializer], responses=_any_json)
+    @extend_schema(
+        parameters=[SessionListInSerializer],
+        responses=SessionListOutSerializer,
+        operation_id="v1_session_instances_list",
+    )
     def get(self, request):
         query = SessionListInSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -103,10 +123,7 @@ class SessionListView(APIView):
             sessions = sessions.filter(target_name=query.validated_data["target"])
         if query.validated_data.get("status"):
             sessions = sessions.filter(status=query.validated_data["status"])
-        try:
-            page = max(1, int(request.query_params.get("page", 1)))
-        except ValueError:
-            page = 1
+        page = query.validated_data["page"]
         total = sessions.count()
         rows = sessions[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         return Response(
@@ -120,7 +137,7 @@ class SessionListView(APIView):
 
 
 class SessionDetailView(InstanceView):
-    @extend_schema(responses=_any_json)
+    @extend_schema(responses=SessionOutSerializer)
     def get(self, request, session_id: str):
         session = self.session_or_404(session_id)
         if session is None:
@@ -129,7 +146,7 @@ class SessionDetailView(InstanceView):
 
 
 class SessionEndView(InstanceView):
-    @extend_schema(request=SessionEndInSerializer, responses=_any_json)
+    @extend_schema(request=SessionEndInSerializer, responses=SessionOutSerializer)
     def post(self, request, session_id: str):
         session = self.session_or_404(session_id)
         if session is None:
@@ -142,7 +159,7 @@ class SessionEndView(InstanceView):
 
 
 class SessionEventsView(InstanceView):
-    @extend_schema(parameters=[EventsInSerializer], responses=_any_json)
+    @extend_schema(parameters=[EventsInSerializer], responses=SessionEventsOutSerializer)
     def get(self, request, session_id: str):
         session = self.session_or_404(session_id)
         if session is None:
@@ -158,7 +175,12 @@ class SessionEventsView(InstanceView):
 class SessionToolView(InstanceView):
     """Upstream's tool route, with the allowlist it never enforced."""
 
-    @extend_schema(request=_any_json, responses={202: ExecuteAcceptedSerializer})
+    throttle_classes = [ToolCallThrottle]
+
+    @extend_schema(
+        request=ToolCallInSerializer,
+        responses={202: ExecuteAcceptedOutSerializer, **errors(403, 410)},
+    )
     def post(self, request, session_id: str, tool: str):
         session = self.session_or_404(session_id)
         if session is None:

@@ -7,6 +7,7 @@ session selectors let it see that session and nothing else, and it expires with 
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from access_app.authentication import credential_from_headers
@@ -30,6 +31,7 @@ def session_client_principal(secret: str) -> Principal | None:
         id=f"session:{session.session_id}",
         role=SESSION_CLIENT_ROLE,
         session_id=session.session_id,
+        on_behalf_of=session.owner,
         name=f"client of {session.session_id}",
     )
 
@@ -48,3 +50,15 @@ class ClientSecretAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'
+
+
+class ClientSecretSchema(OpenApiAuthenticationExtension):
+    target_class = "sessions_app.authentication.ClientSecretAuthentication"
+    name = "ClientSecret"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "a session's client_secret, for that session's routes only",
+        }

@@ -23,6 +23,7 @@ from sessions_app.services.links import (
     link_session,
     link_touch,
 )
+from sessions_app.ws_frames import FrameRefused, frame_json
 
 LINK_HEARTBEAT_SECONDS = 15.0
 FROM_NODE = {"session.say", "session.end", "session.error"}
@@ -39,9 +40,7 @@ class AgentLinkConsumer(AsyncJsonWebsocketConsumer):
         )
         await self.accept()
         if self.node is None:
-            await self.send_json(
-                {"type": "error", "message": f"this key may not act as node {node_id}"}
-            )
+            await self._error("forbidden", f"this key may not act as node {node_id}")
             await self.close(code=4403)
             return
         await database_sync_to_async(link_open)(self.node, self.channel_name)
@@ -61,34 +60,34 @@ class AgentLinkConsumer(AsyncJsonWebsocketConsumer):
         if self.node is not None:
             await database_sync_to_async(link_close)(self.node, self.channel_name)
 
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        if self.node is None:
+            return
+        try:
+            content = frame_json(text_data, bytes_data)
+        except FrameRefused as refused:
+            await self._error(refused.code, refused.message)
+            return
+        await self.receive_json(content)
+
+    async def _error(self, code: str, message: str, **extra: Any) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message, **extra})
+
     async def receive_json(self, content: Any, **kwargs) -> None:
         if not isinstance(content, dict) or content.get("type") not in FROM_NODE:
-            await self.send_json(
-                {"type": "error", "message": f"expected one of {', '.join(sorted(FROM_NODE))}"}
-            )
+            expected = ", ".join(sorted(FROM_NODE))
+            await self._error("unknown_event", f"expected one of {expected}")
             return
         session_id = str(content.get("session_id") or "")
         session = await database_sync_to_async(link_session)(self.node, session_id)
         if session is None:
-            await self.send_json(
-                {
-                    "type": "error",
-                    "session_id": session_id,
-                    "message": "no live session with this id",
-                }
-            )
+            await self._error("not_found", "no live session with this id", session_id=session_id)
             return
         message = {"type": content["type"], "session_id": session_id}
         for field in ("text", "reason", "message"):
             if isinstance(content.get(field), str):
                 message[field] = content[field][:10_000]
         await get_channel_layer().group_send(session_group(session_id), message)
-
-    async def decode_json(self, text_data):
-        try:
-            return await super().decode_json(text_data)
-        except ValueError:
-            return None
 
     # --- from the runtime ----------------------------------------------------------------
 

@@ -23,12 +23,13 @@ class SessionEndInSerializer(StrictSerializer):
 
 
 class SessionListInSerializer(serializers.Serializer):
-    target = serializers.CharField(required=False, allow_blank=True)
+    target = serializers.CharField(required=False, allow_blank=True, max_length=300)
     status = serializers.ChoiceField(choices=SessionStatus.choices, required=False)
+    page = serializers.IntegerField(required=False, min_value=1, max_value=100_000, default=1)
 
 
 class EventsInSerializer(serializers.Serializer):
-    after = serializers.IntegerField(required=False, min_value=0, default=0)
+    after = serializers.IntegerField(required=False, min_value=0, max_value=2**62, default=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=500)
 
 

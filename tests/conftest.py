@@ -36,6 +36,14 @@ class Caller:
         return client
 
 
+@pytest.fixture(autouse=True)
+def _rate_limits_out_of_the_way(settings):
+    """Only the rate-limit tests meet the limits (they set small ones); elsewhere a key
+    reused across tests must not run into counts left by earlier ones."""
+    settings.AGENTFIELD_SESSION_START_RATE = (10**9, 60)
+    settings.AGENTFIELD_TOOL_CALL_RATE = (10**9, 60)
+
+
 @pytest.fixture
 def make_caller(db) -> Callable[..., Caller]:
     def make(

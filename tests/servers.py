@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
+from django.conf import settings
 
-from agentfield_site.processes import stop_process_groups
+from agentfield_site.processes import daphne_argv, stop_process_groups
 from tests.worker import ROOT, TEST_VAR_DIR, worker_env
 
 START_TIMEOUT = 60
@@ -47,7 +47,10 @@ def daphne_server(name: str = "d1", **env: str):
     port = free_port()
     log_path = TEST_VAR_DIR / f"daphne-{name}.log"
     log = log_path.open("w")
-    argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+    ws_bytes = int(
+        env.get("AGENTFIELD_MAX_WS_MESSAGE_BYTES", settings.AGENTFIELD_MAX_WS_MESSAGE_BYTES)
+    )
+    argv = daphne_argv("-b", "127.0.0.1", "-p", str(port), ws_message_bytes=ws_bytes)
     process = subprocess.Popen(
         [*argv, "agentfield_site.asgi:application"],
         cwd=ROOT,

@@ -29,11 +29,10 @@ from sessions_app.transports.realtime_events import (
     error_event,
     server_event,
 )
+from sessions_app.ws_frames import FrameRefused, frame_json
 
 log = logging.getLogger(__name__)
 _finish = database_sync_to_async(session_finish)
-
-MAX_FRAME_BYTES = 2 * 1024 * 1024
 
 
 class Refused(Exception):
@@ -94,16 +93,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         if self.runtime is None or self.runtime.finished.is_set():
             return
-        if text_data is None:
-            await self._send(error_event("invalid_event", "events must be JSON text frames"))
-            return
-        if len(text_data) > MAX_FRAME_BYTES:
-            await self._send(error_event("frame_too_large", "events may be at most 2 MiB"))
-            return
         try:
-            event = json.loads(text_data)
-        except ValueError:
-            await self._send(error_event("invalid_json", "the frame is not valid JSON"))
+            event = frame_json(text_data, bytes_data)
+        except FrameRefused as refused:
+            await self._send(error_event(refused.code, refused.message))
             return
         event_id = event.get("event_id") if isinstance(event, dict) else None
         try:

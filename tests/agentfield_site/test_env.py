@@ -12,6 +12,7 @@ from agentfield_site.env import (
     env_float,
     env_int,
     env_list,
+    env_rate,
     env_url,
 )
 
@@ -30,6 +31,21 @@ def test_readers_parse_good_values():
     assert env_float("X", 0.0, environ={"X": "2.5"}) == 2.5
     assert env_list("X", [], environ={"X": "a, b,,c"}) == ["a", "b", "c"]
     assert env_choice("X", "manual", ("manual", "auto"), environ={"X": "AUTO"}) == "auto"
+
+
+def test_rates_read_as_count_and_seconds():
+    assert env_rate("X", "60/min", environ={}) == (60, 60)
+    assert env_rate("X", "60/min", environ={"X": "5/s"}) == (5, 1)
+    assert env_rate("X", "60/min", environ={"X": "100 / hour"}) == (100, 3600)
+    assert env_rate("X", "60/min", environ={"X": "7/Day"}) == (7, 86400)
+
+
+@pytest.mark.parametrize("value", ["60", "60/fortnight", "0/min", "-1/min", "x/min"])
+def test_a_bad_rate_names_the_variable(value):
+    with pytest.raises(EnvError, match="AGENTFIELD_TOOL_CALL_RATE"):
+        env_rate(
+            "AGENTFIELD_TOOL_CALL_RATE", "600/min", environ={"AGENTFIELD_TOOL_CALL_RATE": value}
+        )
 
 
 @pytest.mark.parametrize(

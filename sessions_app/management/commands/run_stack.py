@@ -29,7 +29,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from access_app.models import AccessPolicy, ApiKey, Role
 from access_app.services.api_keys import api_key_create, api_key_revoke
-from agentfield_site.processes import celery_worker_argv, stop_process_groups
+from agentfield_site.processes import celery_worker_argv, daphne_argv, stop_process_groups
 
 EXAMPLE = settings.BASE_DIR / "examples" / "voice_support" / "agent.py"
 VOICE_NODE, SUPPORT_NODE = "voice-support-af", "support"
@@ -170,7 +170,9 @@ class Command(BaseCommand):
     def _children(self, host: str, port: int, simulator_port: int | None) -> list[Child]:
         python = sys.executable
         env = dict(os.environ, **_simulator_env(simulator_port)) if simulator_port else None
-        daphne = [python, "-m", "daphne", "-b", host, "-p", str(port)]
+        daphne = daphne_argv(
+            "-b", host, "-p", str(port), ws_message_bytes=settings.AGENTFIELD_MAX_WS_MESSAGE_BYTES
+        )
         schedule = str(settings.VAR_DIR / "celerybeat-schedule")
         children = [
             Child("daphne", [*daphne, "agentfield_site.asgi:application"], env),
