@@ -230,6 +230,11 @@ OPENROUTER_API_KEY = env_str("OPENROUTER_API_KEY")
 OPENROUTER_BASE_URL = env_url(
     "OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1", ("http", "https")
 )
+# Optional app attribution (HTTP-Referer, X-OpenRouter-Title / X-Title); sent when set.
+OPENROUTER_SITE_URL = env_url("OPENROUTER_SITE_URL", "", ("http", "https"))
+OPENROUTER_APP_NAME = env_str("OPENROUTER_APP_NAME")
+# The speech-to-text model that gives an audio turn its transcript.
+OPENROUTER_TRANSCRIPTION_MODEL = env_str("OPENROUTER_TRANSCRIPTION_MODEL", "openai/whisper-1")
 
 # --- AgentField behaviour -----------------------------------------------------------------
 
@@ -241,6 +246,9 @@ AGENTFIELD_SESSION_CAPABILITIES = dict(SUPPORTED_SESSION_TRANSPORTS)
 AGENTFIELD_SESSION_CONNECT_TTL = env_int("AGENTFIELD_SESSION_CONNECT_TTL", 300, minimum=1)
 AGENTFIELD_SESSION_MAX_SECONDS = env_int("AGENTFIELD_SESSION_MAX_SECONDS", 3600, minimum=1)
 AGENTFIELD_MAX_TURN_BYTES = env_int("AGENTFIELD_MAX_TURN_BYTES", 10 * 1024 * 1024, minimum=1)
+# Turn-based audio: how long a handler may take to answer a turn, and the history kept.
+AGENTFIELD_TURN_HANDLER_TIMEOUT = env_float("AGENTFIELD_TURN_HANDLER_TIMEOUT", 30.0, minimum=0.1)
+AGENTFIELD_TURN_HISTORY_MESSAGES = env_int("AGENTFIELD_TURN_HISTORY_MESSAGES", 20, minimum=0)
 # How long one call to an agent node may take before the execution times out.
 AGENTFIELD_AGENT_CALL_TIMEOUT = env_float("AGENTFIELD_AGENT_CALL_TIMEOUT", 120.0, minimum=0.1)
 # Connection errors and 5xx from an agent are retried this many times, with backoff.
