@@ -19,6 +19,7 @@ import binascii
 import json
 import re
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,8 +133,23 @@ class _Stream:
         return Reply(text=text, pcm=bytes(self.pcm), tool_calls=calls, generation_id=generation_id)
 
 
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_client() -> httpx.AsyncClient:
+    """One pooled client per event loop (daphne has one): kept-alive connections, and the
+    TLS set-up (some 20 ms of loading CA certificates) done once, not on every turn."""
+    loop = asyncio.get_running_loop()
+    client = _pools.get(loop)
+    if client is None or client.is_closed:
+        client = _pools[loop] = httpx.AsyncClient(timeout=TIMEOUT)
+    return client
+
+
 class OpenRouterAudio:
-    """One client per turn (``TurnProvider``); ``aclose()`` when the turn is over."""
+    """OpenRouter for one turn (``TurnProvider``), on the loop's shared client by default."""
 
     name = "OpenRouter"
 
@@ -145,27 +161,23 @@ class OpenRouterAudio:
         transcription_model: str,
         site_url: str = "",
         app_name: str = "",
-        transport: httpx.AsyncBaseTransport | None = None,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
         if not api_key:
             raise ProviderUnavailable(MISSING_KEY)
         self._api_key = api_key
+        self._base_url = base_url.rstrip("/")
         self._transcription_model = transcription_model
-        headers = {"Authorization": f"Bearer {api_key}"}
+        self._headers = {"Authorization": f"Bearer {api_key}"}
         if site_url:
-            headers["HTTP-Referer"] = site_url
+            self._headers["HTTP-Referer"] = site_url
         if app_name:
-            headers["X-OpenRouter-Title"] = app_name
-            headers["X-Title"] = app_name  # the legacy name, still read
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/",
-            headers=headers,
-            timeout=TIMEOUT,
-            transport=transport,
-        )
+            self._headers["X-OpenRouter-Title"] = app_name
+            self._headers["X-Title"] = app_name  # the legacy name, still read
+        self._client = client or shared_client()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Nothing to release: the pooled client outlives the turn."""
 
     # Commands -----------------------------------------------------------------------------
 
@@ -233,7 +245,9 @@ class OpenRouterAudio:
         return reply
 
     async def _send(self, path: str, payload: dict[str, Any], *, stream: bool) -> httpx.Response:
-        request = self._client.build_request("POST", path, json=payload)
+        request = self._client.build_request(
+            "POST", f"{self._base_url}/{path}", json=payload, headers=self._headers
+        )
         for attempt in range(CONNECT_ATTEMPTS):
             try:
                 return await self._client.send(request, stream=stream)

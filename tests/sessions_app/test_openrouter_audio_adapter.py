@@ -21,7 +21,7 @@ def adapter(handler, **kwargs) -> OpenRouterAudio:
         api_key=KEY,
         base_url="https://openrouter.test/api/v1",
         transcription_model="openai/whisper-1",
-        transport=httpx.MockTransport(handler),
+        client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
         **kwargs,
     )
 
@@ -148,11 +148,17 @@ async def test_a_stream_without_an_end_is_a_cut_stream():
 async def test_it_needs_a_key_and_sends_attribution_when_configured():
     with pytest.raises(ProviderUnavailable, match="OPENROUTER_API_KEY is required"):
         OpenRouterAudio(api_key="", base_url="https://x", transcription_model="m")
-    provider = adapter(lambda r: httpx.Response(200), site_url="https://a.example", app_name="A")
-    headers = provider._client.headers
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers)
+        return httpx.Response(200, json={"text": "hi"})
+
+    provider = adapter(handler, site_url="https://a.example", app_name="A")
+    assert await provider.transcribe(CLIP) == "hi"
+    (headers,) = seen
     assert (headers["HTTP-Referer"], headers["X-OpenRouter-Title"], headers["X-Title"]) == (
         "https://a.example",
         "A",
         "A",
     )
-    await provider.aclose()
