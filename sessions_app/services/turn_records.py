@@ -14,6 +14,7 @@ from django.utils import timezone
 from executions_app.models import Execution
 from sessions_app.models import SessionInstance, SessionStatus
 from sessions_app.selectors import node_link_is_live
+from sessions_app.services.events import session_event_append
 from sessions_app.services.lifecycle import (
     HELD_BY_NO_PROCESS,
     SessionStateError,
@@ -84,9 +85,11 @@ def turn_record(
     assistant_text: str,
     audio_in_ms: int,
     audio_out_ms: int,
+    assistant_event: dict[str, Any],
 ) -> None:
-    """Append the exchange to the history (last N messages, starting with a user turn),
-    count the turn and its audio, and free the session for the next turn."""
+    """Log ``turn.assistant``, append the exchange to the history (last N messages,
+    starting with a user turn), count the turn and its audio, and free the session for
+    the next turn: one transaction."""
     history = [
         *history_of(session),
         {"role": "user", "text": user_text},
@@ -97,6 +100,7 @@ def turn_record(
     while history and history[0]["role"] != "user":
         history.pop(0)
     with transaction.atomic():
+        session_event_append(session, "turn.assistant", assistant_event)
         SessionInstance.objects.filter(pk=session.pk).update(
             history=history,
             turn_started_at=None,

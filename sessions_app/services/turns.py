@@ -52,11 +52,16 @@ from sessions_app.services.turn_records import (
 MAX_TOOL_ROUNDS = 3
 
 _append = database_sync_to_async(session_event_append)
-_claim = database_sync_to_async(turn_claim)
 _release = database_sync_to_async(turn_release)
 _record = database_sync_to_async(turn_record)
-_tool_specs = database_sync_to_async(tool_specs)
 _tool_calls_since = database_sync_to_async(tool_calls_since)
+
+
+@database_sync_to_async
+def _begin(session: SessionInstance) -> tuple[bool, tuple[ToolSpec, ...]]:
+    """Claim the turn (True if it opened the session) and read the tools the model gets."""
+    opened = turn_claim(session)
+    return opened, () if session.handler else tool_specs(session)
 
 
 @dataclass(frozen=True)
@@ -88,10 +93,10 @@ async def turn_take(
     except ProviderUnavailable as exc:
         raise SessionStateError(502, {"error": str(exc), "provider": session.provider}) from None
     try:
-        opened = await _claim(session)
+        opened, tools = await _begin(session)
         run = _Turn(session, turn, provider)
         try:
-            result = await (run.by_handler(opened) if session.handler else run.by_model())
+            result = await (run.by_handler(opened) if session.handler else run.by_model(tools))
         except TurnProviderError as exc:
             await run.failed(exc)
             raise SessionStateError(
@@ -121,11 +126,9 @@ class _Turn:
 
     # The two ways to answer ------------------------------------------------------------
 
-    async def by_model(self) -> TurnResult:
-        s = self.session
-        history = [Message(m["role"], text=m["text"]) for m in history_of(s)]
+    async def by_model(self, tools: tuple[ToolSpec, ...]) -> TurnResult:
+        history = [Message(m["role"], text=m["text"]) for m in history_of(self.session)]
         messages = [*history, Message("user", text=self.turn.text, audio=self.turn.audio)]
-        tools = await _tool_specs(s)
         answering = asyncio.ensure_future(self._respond(messages, tools))
         try:
             transcript, heard_ms = await self._hear()
@@ -227,18 +230,15 @@ class _Turn:
 
     async def _finish(self, transcript: str, text: str, pcm: bytes) -> TurnResult:
         out_ms = len(pcm) // BYTES_PER_MS
-        await _append(
-            self.session,
-            "turn.assistant",
-            {"text": text, "turn_id": self.turn_id, "audio_ms": out_ms,
-             "provider_ms": round(self.provider_ms, 1)},
-        )  # fmt: skip
+        said = {"text": text, "turn_id": self.turn_id, "audio_ms": out_ms,
+                "provider_ms": round(self.provider_ms, 1)}  # fmt: skip
         await _record(
             self.session,
             user_text=self._words(transcript),
             assistant_text=text,
             audio_in_ms=self.turn.audio_ms or 0,
             audio_out_ms=out_ms,
+            assistant_event=said,
         )
         return TurnResult(self.turn_id, transcript, text, pcm, self.calls, latency_ms=0.0)
 
