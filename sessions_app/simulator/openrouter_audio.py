@@ -16,7 +16,8 @@ names an offered tool calls it; anything else is answered ``You said: <words>``.
 
 Faults (``/control/faults``): ``http_error`` (``status``, ``message``) on ``next_request``
 or ``next_transcription``; ``stream_error`` and ``cut`` on ``next_request``, after the
-first audio chunk. Every request is logged (audio replaced by its size).
+first audio chunk. Every request is logged (audio replaced by its size; ``t0`` is when it
+arrived, and ``chat.done`` marks the end of a streamed answer, for benchmarks).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class OpenRouterAudioSimulator:
     # Speech to text -----------------------------------------------------------------------
 
     async def transcriptions(self, request: web.Request) -> web.Response:
+        received = time.monotonic()
         try:
             body = await self._body(request)
             clip = body.get("input_audio")
@@ -102,7 +104,7 @@ class OpenRouterAudioSimulator:
         except BadRequest as exc:
             return error_body(exc.status, str(exc))
         entry = {"type": "transcription.request", "model": body["model"], "audio_bytes": size}
-        self.state.record(HTTP_CONNECTION, {**entry, "format": clip.get("format")})
+        self.state.record(HTTP_CONNECTION, {**entry, "format": clip.get("format"), "t0": received})
         fault = self.state.pop_fault("next_transcription")
         if fault is not None:
             return self._fault_response(fault)
@@ -128,6 +130,7 @@ class OpenRouterAudioSimulator:
     # Chat completions ---------------------------------------------------------------------
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
+        received = time.monotonic()
         try:
             body = await self._body(request)
             messages = await self._messages(body)
@@ -139,6 +142,7 @@ class OpenRouterAudioSimulator:
             HTTP_CONNECTION,
             {
                 "type": "chat.request",
+                "t0": received,
                 "model": body.get("model"),
                 "modalities": body.get("modalities"),
                 "audio": body.get("audio"),
