@@ -21,6 +21,7 @@ from sessions_app.services.lifecycle import (
     refuse_if_finished,
     session_activate,
     session_connect,
+    session_finish,
 )
 
 # A claim older than this is a turn whose process died: the next turn may take over.
@@ -48,6 +49,7 @@ def turn_claim(session: SessionInstance) -> bool:
     """
     session.refresh_from_db()
     turn_precheck(session)
+    _finish_if_out_of_time(session)
     if session.handler and not node_link_is_live(session.target.node):
         raise SessionStateError(
             503, {"error": f"session handler for {session.target_name} is not connected"}
@@ -68,6 +70,20 @@ def turn_claim(session: SessionInstance) -> bool:
         turn_release(session)
         raise
     return opened
+
+
+def _finish_if_out_of_time(session: SessionInstance) -> None:
+    """What the sweep would do at its next beat, done now: no turn past the session's time."""
+    if session.expires_at > timezone.now():
+        return
+    if session.status == SessionStatus.ACTIVE:
+        session_finish(
+            session, status=SessionStatus.ENDED, reason="maximum session duration reached"
+        )
+    else:
+        reason = "not connected within the connect TTL"
+        session_finish(session, status=SessionStatus.EXPIRED, reason=reason)
+    refuse_if_finished(session)
 
 
 def turn_release(session: SessionInstance) -> None:

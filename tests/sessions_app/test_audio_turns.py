@@ -446,3 +446,25 @@ async def test_the_sweep_leaves_a_quiet_turn_based_session_alone(started, alice)
 
     assert (await age_and_sweep())["failed"] == 0
     assert (await session_row(sid)).status == "active"
+
+
+async def test_a_turn_after_the_sessions_time_ends_it_instead(started, alice, simulator):
+    sid = started["session_id"]
+    assert (await post_turn(client_for(alice), sid, {"text": "hi"})).status_code == 200
+
+    @database_sync_to_async
+    def out_of_time():
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        SessionInstance.objects.filter(session_id=sid).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+
+    await out_of_time()
+    response = await post_turn(client_for(alice), sid, {"text": "still there?"})
+    assert (response.status_code, response.json()) == (410, {"error": f"session {sid} is ended"})
+    row = await session_row(sid)
+    assert row.end_reason == "maximum session duration reached"
+    assert len(chat_requests(simulator)) == 1
