@@ -274,40 +274,47 @@ class OpenRouterAudio:
             return b""
 
     async def _read_events(self, response: httpx.Response, stream: _Stream) -> None:
-        """SSE: ``:`` lines are comments, ``data:`` lines make an event, a blank line ends it."""
+        """SSE: ``:`` lines are comments, ``data:`` lines make an event, a blank line ends it.
+
+        Read to the end of the body even after ``[DONE]``, so the connection goes back to
+        the pool instead of being closed (a new TLS connection for every request)."""
         data: list[str] = []
         try:
             async for line in response.aiter_lines():
-                if line.startswith(":"):
+                if stream.done or line.startswith(":"):
                     continue
                 if line:
                     name, _, value = line.partition(":")
                     if name == "data":
                         data.append(value[1:] if value.startswith(" ") else value)
                     continue
-                if data and self._on_event("\n".join(data), stream):
-                    return
+                if data:
+                    self._on_event("\n".join(data), stream)
                 data = []
         except httpx.TimeoutException:
+            if stream.done:
+                return
             raise TurnProviderError("timeout", "the audio stream stalled") from None
         except httpx.HTTPError as exc:
+            if stream.done:
+                return
             raise self._cut(stream, type(exc).__name__) from None
-        if data and self._on_event("\n".join(data), stream):
-            return
-        if not stream.finish_reason:
+        if data and not stream.done:
+            self._on_event("\n".join(data), stream)
+        if not stream.done and not stream.finish_reason:
             raise self._cut(stream, "the stream ended without [DONE]")
 
-    def _on_event(self, data: str, stream: _Stream) -> bool:
-        """Apply one event; True once the answer is complete."""
+    def _on_event(self, data: str, stream: _Stream) -> None:
+        """Apply one event; ``[DONE]`` completes the answer."""
         if data.strip() == "[DONE]":
             stream.done = True
-            return True
+            return
         try:
             chunk = json.loads(data)
         except ValueError:
             raise TurnProviderError("bad stream", "an event was not JSON") from None
         if not isinstance(chunk, dict):
-            return False
+            return
         if isinstance(chunk.get("error"), dict):
             error = chunk["error"]
             code = error.get("code") or "stream error"
@@ -317,7 +324,6 @@ class OpenRouterAudio:
             stream.add(chunk)
         except (binascii.Error, ValueError, TypeError, KeyError):
             raise TurnProviderError("bad stream", "an audio chunk could not be read") from None
-        return False
 
     def _cut(self, stream: _Stream, why: str) -> TurnProviderError:
         ms = len(stream.pcm) // BYTES_PER_MS
