@@ -70,7 +70,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "access_app.middleware.ApiRequestGuardMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "agentfield_site.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -244,6 +244,11 @@ OPENROUTER_API_KEY = env_str("OPENROUTER_API_KEY")
 OPENROUTER_BASE_URL = env_url(
     "OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1", ("http", "https")
 )
+# Optional app attribution (HTTP-Referer, X-OpenRouter-Title / X-Title); sent when set.
+OPENROUTER_SITE_URL = env_url("OPENROUTER_SITE_URL", "", ("http", "https"))
+OPENROUTER_APP_NAME = env_str("OPENROUTER_APP_NAME")
+# The speech-to-text model that gives an audio turn its transcript.
+OPENROUTER_TRANSCRIPTION_MODEL = env_str("OPENROUTER_TRANSCRIPTION_MODEL", "openai/whisper-1")
 
 # --- AgentField behaviour -----------------------------------------------------------------
 
@@ -277,6 +282,9 @@ AGENTFIELD_TOOL_CALL_RATE = env_rate("AGENTFIELD_TOOL_CALL_RATE", "600/min")
 AGENTFIELD_MAX_WS_MESSAGE_BYTES = env_int(
     "AGENTFIELD_MAX_WS_MESSAGE_BYTES", 1024 * 1024, minimum=1024
 )
+# Turn-based audio: how long a handler may take to answer a turn, and the history kept.
+AGENTFIELD_TURN_HANDLER_TIMEOUT = env_float("AGENTFIELD_TURN_HANDLER_TIMEOUT", 30.0, minimum=0.1)
+AGENTFIELD_TURN_HISTORY_MESSAGES = env_int("AGENTFIELD_TURN_HISTORY_MESSAGES", 20, minimum=0)
 # How long one call to an agent node may take before the execution times out.
 AGENTFIELD_AGENT_CALL_TIMEOUT = env_float("AGENTFIELD_AGENT_CALL_TIMEOUT", 120.0, minimum=0.1)
 # Connection errors and 5xx from an agent are retried this many times, with backoff.

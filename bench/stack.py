@@ -1,13 +1,15 @@
 """Start a throw-away control plane for a benchmark: daphne, Celery workers, on loopback.
 
 ``embedded`` uses a fresh SQLite file and filesystem broker in a temporary directory;
-``postgres`` uses the database ``agentfield_bench`` (recreated) and Redis database 1.
+``postgres`` uses the database ``agentfield_bench`` (recreated) and Redis database 1, or
+``BENCH_PG_DATABASE`` and ``BENCH_REDIS_URL`` (to keep apart from another checkout's runs).
 ``BENCH_POOL`` picks the Celery pool (default ``prefork``; ``threads`` for comparison).
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,8 +24,9 @@ from agentfield_site.processes import celery_worker_argv, stop_process_groups
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-PG_BENCH_URL = "postgres://postgres@127.0.0.1:5432/agentfield_bench"
-REDIS_BENCH_URL = "redis://127.0.0.1:6379/1"
+PG_BENCH_DATABASE = os.environ.get("BENCH_PG_DATABASE", "agentfield_bench")
+PG_BENCH_URL = f"postgres://postgres@127.0.0.1:5432/{PG_BENCH_DATABASE}"
+REDIS_BENCH_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
 POOL = os.environ.get("BENCH_POOL", "prefork")
 
 
@@ -31,8 +34,8 @@ def _recreate_postgres_database() -> None:
     import psycopg
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS agentfield_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE agentfield_bench")
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_BENCH_DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{PG_BENCH_DATABASE}"')
 
 
 def stack_env(stack: str, var_dir: Path) -> dict[str, str]:
@@ -142,6 +145,12 @@ def running_stack(stack: str, port: int = 8123, workers: int = 1, worker_concurr
         yield instance
     finally:
         instance.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], fraction: float) -> float:

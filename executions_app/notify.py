@@ -43,18 +43,28 @@ def _background_loop() -> asyncio.AbstractEventLoop:
     return _loop
 
 
-async def _group_send(group: str, message: dict) -> None:
+async def _deliver(to: str, message: dict, group: bool) -> None:
+    layer = get_channel_layer()
     try:
-        await get_channel_layer().group_send(group, message)
+        await (layer.group_send(to, message) if group else layer.send(to, message))
     except Exception:  # a lost hint only delays a waiter until its next re-read
-        log.warning("could not publish %s to %s", message.get("type"), group, exc_info=True)
+        log.warning("could not publish %s to %s", message.get("type"), to, exc_info=True)
+
+
+def _run(to: str, message: dict, group: bool) -> None:
+    if _use_background_loop:
+        asyncio.run_coroutine_threadsafe(_deliver(to, message, group), _background_loop())
+    else:
+        async_to_sync(_deliver)(to, message, group)
 
 
 def send_hint(group: str, message: dict) -> None:
-    if _use_background_loop:
-        asyncio.run_coroutine_threadsafe(_group_send(group, message), _background_loop())
-    else:
-        async_to_sync(_group_send)(group, message)
+    _run(group, message, group=True)
+
+
+def send_to_channel(channel: str, message: dict) -> None:
+    """One channel (e.g. an agent link's), from sync code; at most once, like a hint."""
+    _run(channel, message, group=False)
 
 
 def notify_execution_ended_on_commit(execution_id: str, status: str) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+from adrf.views import APIView as AsyncAPIView
+from asgiref.sync import sync_to_async
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -22,6 +27,9 @@ from sessions_app.api_shapes import (
     SessionStartedOutSerializer,
     SessionTargetListOutSerializer,
     ToolCallInSerializer,
+    TurnInSerializer,
+    TurnMultipartInSerializer,
+    TurnOutSerializer,
 )
 from sessions_app.authentication import ClientSecretAuthentication
 from sessions_app.models import SessionStatus
@@ -32,11 +40,15 @@ from sessions_app.serializers import (
     SessionStartInSerializer,
     session_out,
     session_started_out,
+    turn_out,
 )
 from sessions_app.services.events import event_out
 from sessions_app.services.lifecycle import SessionStateError, session_finish
 from sessions_app.services.starting import session_start
 from sessions_app.services.tools import session_tool_call
+from sessions_app.services.turn_records import turn_precheck
+from sessions_app.services.turns import turn_take
+from sessions_app.transports.audio_turns import TurnInputError, read_turn_input
 
 SESSION_NOT_FOUND = {"error": "session not found"}
 PAGE_SIZE = 50
@@ -212,3 +224,32 @@ class SessionToolView(InstanceView):
             status=202,
             headers={"X-Execution-ID": execution.execution_id, "X-Run-ID": execution.run_id},
         )
+
+
+class SessionTurnView(AsyncAPIView):
+    """Turn-based audio: the turn runs in the request, waiting on the event loop."""
+
+    authentication_classes = InstanceView.authentication_classes
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        request={
+            "application/json": TurnInSerializer,
+            "multipart/form-data": TurnMultipartInSerializer,
+        },
+        responses={200: TurnOutSerializer, **errors(409, 410, 413, 415, 502, 503, 504)},
+    )
+    async def post(self, request, session_id: str):
+        began = time.perf_counter()
+        session = await sync_to_async(selectors.session_get_for)(
+            principal=request.user, session_id=session_id
+        )
+        if session is None:
+            return Response(SESSION_NOT_FOUND, status=404)
+        try:
+            turn_precheck(session)
+            turn = await sync_to_async(read_turn_input)(request)
+            result = await turn_take(session=session, turn=turn, began=began)
+        except (SessionStateError, TurnInputError) as exc:
+            return Response(exc.body, status=exc.status)
+        return Response(turn_out(result))

@@ -108,3 +108,49 @@ class ToolCallInSerializer(serializers.Serializer):
         r"^[^.]+\.[^.]+$", required=False, help_text="<node>.<reasoner>"
     )
     input = serializers.DictField(required=False, allow_null=True)
+
+
+class _TurnAudioIn(serializers.Serializer):
+    data = serializers.CharField(help_text="base64 audio")
+    format = serializers.ChoiceField(choices=["wav", "mp3"])
+
+
+class TurnInSerializer(serializers.Serializer):
+    """A JSON turn; checked by hand in the service (size and format before the provider)."""
+
+    audio = _TurnAudioIn(required=False)
+    text = serializers.CharField(required=False)
+
+
+class TurnMultipartInSerializer(serializers.Serializer):
+    audio = serializers.FileField(required=False, help_text="a WAV or MP3 file")
+    text = serializers.CharField(required=False)
+
+
+class _TurnAudioOut(serializers.Serializer):
+    data = serializers.CharField(help_text="base64 WAV, pcm16 24 kHz mono")
+    format = serializers.CharField()
+
+
+class _TurnInput(serializers.Serializer):
+    transcript = serializers.CharField(allow_blank=True)
+
+
+class _TurnOutput(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True)
+    audio = _TurnAudioOut(allow_null=True)
+
+
+class _TurnToolCall(serializers.Serializer):
+    tool = serializers.CharField()
+    target = serializers.CharField()
+    execution_id = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+
+
+class TurnOutSerializer(serializers.Serializer):
+    turn_id = serializers.CharField()
+    input = _TurnInput()
+    output = _TurnOutput()
+    tool_calls = _TurnToolCall(many=True)
+    latency_ms = serializers.IntegerField()

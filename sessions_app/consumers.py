@@ -2,7 +2,9 @@
 
 Turns reach the node as ``session.started`` / ``session.input`` / ``session.ended``; the
 node answers with ``session.say`` / ``session.end`` / ``session.error``, which go to the
-runtime holding the call through the channel layer, whatever process that is.
+runtime holding the call through the channel layer, whatever process that is. A turn-based
+session has no runtime: what the node sends is written to the database first (the waiting
+turn re-reads it), and the channel message is only a hint.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
 from sessions_app.notify import session_group
+from sessions_app.services.lifecycle import HELD_BY_NO_PROCESS
 from sessions_app.services.links import (
     link_close,
     link_node_for,
@@ -23,6 +26,7 @@ from sessions_app.services.links import (
     link_session,
     link_touch,
 )
+from sessions_app.services.turn_handler import handler_message_record
 from sessions_app.ws_frames import FrameRefused, frame_json
 
 LINK_HEARTBEAT_SECONDS = 15.0
@@ -87,6 +91,8 @@ class AgentLinkConsumer(AsyncJsonWebsocketConsumer):
         for field in ("text", "reason", "message"):
             if isinstance(content.get(field), str):
                 message[field] = content[field][:10_000]
+        if session.transport == HELD_BY_NO_PROCESS:
+            await database_sync_to_async(handler_message_record)(session, message)
         await get_channel_layer().group_send(session_group(session_id), message)
 
     # --- from the runtime ----------------------------------------------------------------

@@ -64,6 +64,10 @@ class SessionInstance(models.Model):
     tool_calls = models.PositiveIntegerField(default=0)
     audio_in_ms = models.PositiveBigIntegerField(default=0)
     audio_out_ms = models.PositiveBigIntegerField(default=0)
+    # Turn-based audio: the bounded conversation (neutral messages, ``services/turns.py``)
+    # and the claim of the one turn running now.
+    history = models.JSONField(default=list, blank=True)
+    turn_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from rest_framework import serializers
 
 from access_app.serializers import StrictSerializer
 from sessions_app.models import SessionInstance, SessionStatus
+from sessions_app.services.turns import TurnResult
+from sessions_app.transports.audio_files import pcm_to_wav
 
 
 class SessionStartInSerializer(StrictSerializer):
@@ -96,4 +99,18 @@ def session_out(session: SessionInstance) -> dict[str, Any]:
             "audio_out_ms": session.audio_out_ms,
         },
         **_urls(session),
+    }
+
+
+def turn_out(result: TurnResult) -> dict[str, Any]:
+    """The 200 body of a turn; the answer's audio as a WAV file (pcm16, 24 kHz, mono)."""
+    audio = None
+    if result.pcm:
+        audio = {"data": base64.b64encode(pcm_to_wav(result.pcm)).decode("ascii"), "format": "wav"}
+    return {
+        "turn_id": result.turn_id,
+        "input": {"transcript": result.transcript},
+        "output": {"text": result.text, "audio": audio},
+        "tool_calls": result.tool_calls,
+        "latency_ms": result.latency_ms,
     }

@@ -22,6 +22,11 @@ api_urlpatterns = [
         name="session-events",
     ),
     path(
+        "session-instances/<str:session_id>/turns",
+        api.SessionTurnView.as_view(),
+        name="session-turns",
+    ),
+    path(
         "session-instances/<str:session_id>/tools/<str:tool>",
         api.SessionToolView.as_view(),
         name="session-tool",

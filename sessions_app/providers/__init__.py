@@ -1,8 +1,10 @@
-"""Provider adapters, one file each; ``adapter_for`` picks the one a session names."""
+"""Provider adapters, one file each; ``adapter_for`` (realtime) and ``turn_provider_for``
+(turn-based audio) pick the one a session names."""
 
 from __future__ import annotations
 
 from sessions_app.providers.base import ProviderAdapter, ProviderUnavailable
+from sessions_app.providers.turns import TurnProvider
 
 
 def adapter_for(provider: str) -> ProviderAdapter:
@@ -11,3 +13,12 @@ def adapter_for(provider: str) -> ProviderAdapter:
 
         return adapter_from_settings()
     raise ProviderUnavailable(f"no realtime adapter for provider={provider}")
+
+
+def turn_provider_for(provider: str) -> TurnProvider:
+    """Raises ``ProviderUnavailable`` (its message is safe to show) without a key."""
+    if provider == "openrouter":
+        from sessions_app.providers.openrouter_audio import provider_from_settings
+
+        return provider_from_settings()
+    raise ProviderUnavailable(f"no turn-based audio adapter for provider={provider}")

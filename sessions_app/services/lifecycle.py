@@ -15,8 +15,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from sessions_app.models import LIVE_STATUSES, SessionInstance, SessionStatus
-from sessions_app.notify import notify_session_on_commit
+from sessions_app.notify import notify_session_on_commit, tell_node_on_commit
 from sessions_app.services.events import session_event_append
+
+# Turn-based sessions have no runtime between turns: nothing to go stale, nobody to tell.
+HELD_BY_NO_PROCESS = "audio_turns"
 
 
 class SessionStateError(Exception):
@@ -87,6 +90,10 @@ def session_finish(
             notify_session_on_commit(
                 session.session_id, {"type": "session.finished", "status": status, "reason": reason}
             )
+            if session.handler and session.transport == HELD_BY_NO_PROCESS:
+                # a runtime tells the handler itself; between turns there is none
+                message = {"type": "session.ended", "session_id": session.session_id}
+                tell_node_on_commit(session.node_id, {**message, "reason": reason})
     session.refresh_from_db()
     return bool(finished)
 
@@ -113,7 +120,7 @@ def sessions_expire() -> dict[str, int]:
     stale = SessionInstance.objects.filter(
         status__in=(SessionStatus.CONNECTING, SessionStatus.ACTIVE),
         last_seen_at__lt=now - timedelta(seconds=settings.AGENTFIELD_SESSION_STALE_SECONDS),
-    )
+    ).exclude(transport=HELD_BY_NO_PROCESS)
     for session in stale:
         reason = "the process holding the call stopped answering"
         counts["failed"] += session_finish(session, status=SessionStatus.FAILED, reason=reason)

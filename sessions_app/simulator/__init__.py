@@ -1,4 +1,4 @@
-"""A local, deterministic simulator of the OpenAI Realtime WebSocket API, for tests and demos."""
+"""A local, deterministic simulator of OpenAI Realtime and OpenRouter audio, for tests and demos."""
 
 from sessions_app.simulator.openai_realtime import SAY_PREFIX
 from sessions_app.simulator.server import ProviderSimulator, SimulatorHandle, running_simulator

@@ -186,11 +186,18 @@ def _espeak(espeak: str, text: str) -> bytes:
 
 def wav_to_pcm24k(wav: bytes) -> bytes:
     """Decode a WAV file and resample it to pcm16 24 kHz mono with PyAV."""
+    return decode_to_pcm24k(wav, "wav")
+
+
+def decode_to_pcm24k(data: bytes, container_format: str) -> bytes:
+    """Decode an audio file (``wav``, ``mp3``, ...) to pcm16 24 kHz mono with PyAV.
+
+    Raises ``av.error.FFmpegError`` when it cannot."""
     import av
 
     out = bytearray()
     resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-    with av.open(io.BytesIO(wav), format="wav") as container:
+    with av.open(io.BytesIO(data), format=container_format) as container:
         for frame in container.decode(audio=0):
             for converted in resampler.resample(frame):
                 out += bytes(converted.planes[0])[: converted.samples * 2]

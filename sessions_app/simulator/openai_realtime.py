@@ -41,6 +41,10 @@ DEFAULT_INSTRUCTIONS = "You are a helpful, concise voice assistant."
 NO_USER_TURN_REPLY = "Hello from the provider simulator."
 FAULT_KINDS = ("error", "drop")
 FAULT_WHENS = ("now", "next_response", "next_turn")
+# The turn-based (HTTP) protocol's faults, applied by ``openrouter_audio``: an error status,
+# an error event in the middle of the stream, or the stream cut in the middle.
+HTTP_FAULT_KINDS = ("http_error", "stream_error", "cut")
+HTTP_FAULT_WHENS = ("next_request", "next_transcription")
 PCM_FORMAT = {"type": "audio/pcm", "rate": audio.SAMPLE_RATE}
 SERVER_VAD_DEFAULTS: dict[str, Any] = {
     "type": "server_vad",
@@ -160,6 +164,8 @@ def loggable(event: dict[str, Any]) -> dict[str, Any]:
 class Fault:
     kind: str
     when: str
+    status: int = 0  # HTTP faults: the status (http_error) or the error code (stream_error)
+    message: str = ""
 
 
 class SimulatorState:
@@ -175,6 +181,9 @@ class SimulatorState:
         self.tool_arguments: deque[dict[str, Any]] = deque()
         self.faults: list[Fault] = []
         self.events: list[dict[str, Any]] = []
+        # sha256 of an uploaded clip -> its transcript: one clip, one transcript, whichever
+        # endpoint hears it first (speech to text and the chat model run side by side).
+        self.heard: dict[str, str] = {}
         self.connections: dict[int, RealtimeConnection] = {}
         self._ids = itertools.count(1)
         self._connection_ids = itertools.count(1)
@@ -216,23 +225,32 @@ class SimulatorState:
     def next_transcript(self, default: str) -> str:
         return self.transcripts.popleft() if self.transcripts else default
 
-    def add_fault(self, kind: str, when: str) -> None:
+    def transcript_for(self, clip_key: str, default: str) -> str:
+        if clip_key not in self.heard:
+            self.heard[clip_key] = self.next_transcript(default)
+        return self.heard[clip_key]
+
+    def add_fault(self, kind: str, when: str, status: int = 0, message: str = "") -> None:
         validate_fault(kind, when)
-        self.faults.append(Fault(kind, when))
+        self.faults.append(Fault(kind, when, status, message))
+
+    def pop_fault(self, when: str) -> Fault | None:
+        """Consume the first pending fault for ``when``."""
+        for i, fault in enumerate(self.faults):
+            if fault.when == when:
+                return self.faults.pop(i)
+        return None
 
     def take_fault(self, when: str) -> str | None:
         """Consume the first pending fault for ``when``; return its kind."""
-        for i, fault in enumerate(self.faults):
-            if fault.when == when:
-                del self.faults[i]
-                return fault.kind
-        return None
+        fault = self.pop_fault(when)
+        return fault.kind if fault else None
 
-    async def inject_fault(self, kind: str, when: str) -> int:
+    async def inject_fault(self, kind: str, when: str, status: int = 0, message: str = "") -> int:
         """Apply ``now`` to every live connection (returns how many); else queue it once."""
         validate_fault(kind, when)
         if when != "now":
-            self.add_fault(kind, when)
+            self.add_fault(kind, when, status, message)
             return 0
         live = list(self.connections.values())
         for connection in live:
@@ -245,12 +263,19 @@ class SimulatorState:
         self.tool_arguments.clear()
         self.faults.clear()
         self.events.clear()
+        self.heard.clear()
         self.pace = self.default_pace
 
 
 def validate_fault(kind: str, when: str) -> None:
+    if kind in HTTP_FAULT_KINDS:
+        whens = HTTP_FAULT_WHENS if kind == "http_error" else HTTP_FAULT_WHENS[:1]
+        if when not in whens:
+            raise ValueError(f"fault {kind} takes when {' or '.join(whens)}")
+        return
     if kind not in FAULT_KINDS:
-        raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}")
+        kinds = ", ".join(FAULT_KINDS + HTTP_FAULT_KINDS)
+        raise ValueError(f"fault kind must be one of {kinds}")
     if when not in FAULT_WHENS:
         raise ValueError(f"fault when must be one of {', '.join(FAULT_WHENS)}")
 

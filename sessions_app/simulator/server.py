@@ -1,11 +1,15 @@
-"""The provider simulator's HTTP server: the realtime WebSocket route and control endpoints.
+"""The provider simulator's HTTP server: the provider routes and the control endpoints.
 
 Routes (loopback only):
 
 - ``GET /v1/realtime?model=M`` WebSocket, ``Authorization: Bearer <anything>`` required.
+- ``POST /v1/chat/completions`` and ``POST /v1/audio/transcriptions``: OpenRouter audio
+  (``openrouter_audio``), ``Authorization: Bearer <anything>`` required.
 - ``POST /control/transcripts`` ``{"transcripts": [str, ...]}``: append to the transcript FIFO.
 - ``POST /control/tool-arguments`` ``{"arguments": {...}}``: arguments of the next tool call.
-- ``POST /control/faults`` ``{"kind": "error"|"drop", "when": "now"|"next_response"|"next_turn"}``.
+- ``POST /control/faults`` ``{"kind": "error"|"drop", "when": "now"|"next_response"|"next_turn"}``;
+  for HTTP: ``{"kind": "http_error"|"stream_error"|"cut", "when": "next_request", "status"?,
+  "message"?}``, or ``http_error`` with ``"when": "next_transcription"``.
 - ``POST /control/pace`` ``{"pace": float}``: 0 sends audio at once, 1.0 in real time.
 - ``GET /control/log``: ``{"events": [...]}`` client events, spoken texts, across connections.
 - ``POST /control/reset``: clear scripts, faults and the log; pace back to its start value.
@@ -29,6 +33,7 @@ from sessions_app.simulator.openai_realtime import (
     RealtimeConnection,
     SimulatorState,
 )
+from sessions_app.simulator.openrouter_audio import OpenRouterAudioSimulator
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +72,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 class ProviderSimulator:
-    """A local, deterministic stand-in for the OpenAI Realtime WebSocket API."""
+    """A local, deterministic stand-in for OpenAI Realtime and OpenRouter audio."""
 
     def __init__(self, *, pace: float = 0.0) -> None:
         self.state = SimulatorState(pace=pace)
@@ -88,6 +93,7 @@ class ProviderSimulator:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/v1/realtime", self._realtime)
+        OpenRouterAudioSimulator(self.state).mount(app)
         app.router.add_post("/control/transcripts", self._control(self._post_transcripts))
         app.router.add_post("/control/tool-arguments", self._control(self._post_tool_arguments))
         app.router.add_post("/control/faults", self._control(self._post_fault))
@@ -137,9 +143,11 @@ class ProviderSimulator:
     def set_pace(self, pace: float) -> None:
         self.state.set_pace(pace)
 
-    async def inject_fault(self, kind: str, when: str = "now") -> int:
+    async def inject_fault(
+        self, kind: str, when: str = "now", status: int = 0, message: str = ""
+    ) -> int:
         """``now`` hits every live connection (returns how many); otherwise it is queued once."""
-        return await self.state.inject_fault(kind, when)
+        return await self.state.inject_fault(kind, when, status, message)
 
     def log(self) -> list[dict[str, Any]]:
         return self.state.log()
@@ -225,7 +233,10 @@ class ProviderSimulator:
 
     async def _post_fault(self, body: dict[str, Any]) -> dict[str, Any]:
         kind, when = body.get("kind"), body.get("when", "now")
-        applied = await self.inject_fault(kind, when)
+        status, message = body.get("status", 0), body.get("message", "")
+        if isinstance(status, bool) or not isinstance(status, int) or not isinstance(message, str):
+            raise ValueError("'status' must be an integer and 'message' a string")
+        applied = await self.inject_fault(kind, when, status, message)
         return {"applied": applied, "pending": len(self.state.faults)}
 
     async def _post_pace(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -280,8 +291,8 @@ class SimulatorHandle:
     def set_pace(self, pace: float) -> None:
         self._sync(lambda: self.simulator.set_pace(pace))
 
-    def inject_fault(self, kind: str, when: str = "now") -> int:
-        return self._run(lambda: self.simulator.inject_fault(kind, when))
+    def inject_fault(self, kind: str, when: str = "now", status: int = 0, message: str = "") -> int:
+        return self._run(lambda: self.simulator.inject_fault(kind, when, status, message))
 
     def log(self) -> list[dict[str, Any]]:
         return self._sync(self.simulator.log)

@@ -15,8 +15,10 @@ def _simulator_process():
 
 @pytest.fixture
 def simulator(_simulator_process, settings):
-    """The simulator, with the control plane's OpenAI settings pointing at it."""
+    """The simulator, with the control plane's OpenAI and OpenRouter settings pointing at it."""
     _simulator_process.reset()
     settings.OPENAI_API_KEY = "sk-simulator-test-key"
     settings.OPENAI_BASE_URL = _simulator_process.base_url
+    settings.OPENROUTER_API_KEY = "sk-or-v1-simulator-test-key"
+    settings.OPENROUTER_BASE_URL = _simulator_process.base_url
     return _simulator_process

@@ -57,6 +57,9 @@ ROUTES = [
         "session tool", "post", "/api/v1/session-instances/{sid}/tools/resolve_voice_turn",
         admin_status=202,
     ),
+    # the session is a WebSocket one: admin gets past the scope to the transport check
+    IdRoute("session turn", "post", "/api/v1/session-instances/{sid}/turns", {"text": "hi"},
+            admin_status=400),
     IdRoute("execution", "get", "/api/v1/executions/{eid}"),
     IdRoute("provenance", "get", "/api/v1/executions/{eid}/provenance"),
     IdRoute(

@@ -478,3 +478,58 @@ async def test_stop_closes_live_connections():
                 await c.recv()
         assert caught.value.rcvd.code == 1001
     assert simulator.state.connections == {}
+
+
+async def test_openrouter_audio_streams_pcm16_speech_over_sse(sim):
+    from tests.sessions_app.audio_clips import b64, wav
+
+    clip = {"data": b64(wav(800)), "format": "wav"}
+    audio_turn = {
+        "model": "openai/gpt-audio-mini",
+        "modalities": ["text", "audio"],
+        "audio": {"voice": "alloy", "format": "pcm16"},
+        "stream": True,
+        "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": clip}]}],
+    }
+    async with httpx.AsyncClient(base_url=sim.base_url) as http:
+        assert (await http.post("/chat/completions", json=audio_turn)).status_code == 401
+        text_only = {
+            **audio_turn,
+            "modalities": ["text"],
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+        assert (
+            await http.post("/chat/completions", json=text_only, headers=AUTH)
+        ).status_code == 400
+        unstreamed = {**audio_turn, "stream": False}
+        answer = await http.post("/chat/completions", json=unstreamed, headers=AUTH)
+        assert answer.json()["error"]["message"] == "audio output requires stream: true"
+        heard = await http.post(
+            "/audio/transcriptions", json={"model": "whisper", "input_audio": clip}, headers=AUTH
+        )
+        assert heard.json()["text"] == "speech of 800 milliseconds"
+        answer = await http.post("/chat/completions", json=audio_turn, headers=AUTH)
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    lines = answer.text.split("\n\n")
+    assert lines[0] == ": OPENROUTER PROCESSING" and lines[-2:] == ["data: [DONE]", ""]
+    chunks = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+    deltas = [c["choices"][0]["delta"].get("audio") for c in chunks[:-1]]
+    pcm = b"".join(base64.b64decode(d["data"]) for d in deltas)
+    assert "".join(d["transcript"] for d in deltas) == "You said: speech of 800 milliseconds"
+    assert len(pcm) > 24_000 * 2 // 2  # half a second of pcm16 24 kHz speech at least
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop" and "usage" in chunks[-1]
+    assert answer.headers["X-Generation-Id"] == chunks[0]["id"]
+
+
+async def test_openrouter_faults_are_validated_and_queued(sim):
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim.port}") as http:
+        for bad in ({"kind": "cut", "when": "next_transcription"},
+                    {"kind": "http_error", "when": "now"},
+                    {"kind": "http_error", "when": "next_request", "status": "500"}):  # fmt: skip
+            assert (await http.post("/control/faults", json=bad)).status_code == 400
+        fault = {"kind": "http_error", "when": "next_request", "status": 429, "message": "slow"}
+        assert (await http.post("/control/faults", json=fault)).json() == {
+            "applied": 0,
+            "pending": 1,
+        }
+    assert sim.state.faults[0].status == 429

@@ -1,12 +1,12 @@
 """``python manage.py run_stack``: what ``make run`` starts.
 
 Migrates, creates a fresh admin login and API key, starts daphne and a Celery worker as
-child processes, plus the demo: the provider simulator when no ``OPENAI_API_KEY`` is set
-(the control plane is pointed at it), and the voice support example
-(``examples/voice_support/agent.py``) with a fresh agent key per node and the access policy
-that lets its voice session call ``support`` tools. It prints the URLs, and on Ctrl-C or
-SIGTERM stops every child's whole process group, so nothing is left behind. Everything
-listens on loopback unless ``--host`` says otherwise.
+child processes, plus the demo: the provider simulator when ``OPENAI_API_KEY`` or
+``OPENROUTER_API_KEY`` is not set (the providers without a key are pointed at it), and
+the voice support example (``examples/voice_support/agent.py``) with a fresh agent key per
+node and the access policy that lets its voice session call ``support`` tools. It prints
+the URLs, and on Ctrl-C or SIGTERM stops every child's whole process group, so nothing is
+left behind. Everything listens on loopback unless ``--host`` says otherwise.
 """
 
 from __future__ import annotations
@@ -74,16 +74,31 @@ def _demo_node_key(node_id: str, tags: list[str]) -> str:
     return secret
 
 
+def _simulated() -> list[tuple[str, str]]:
+    """(provider, settings prefix) of every provider without a key."""
+    providers = [("OpenAI", "OPENAI"), ("OpenRouter", "OPENROUTER")]
+    return [
+        (name, prefix) for name, prefix in providers if not getattr(settings, f"{prefix}_API_KEY")
+    ]
+
+
 def _simulator_env(port: int) -> dict[str, str]:
-    """Points the control plane at the local provider simulator (no OPENAI_API_KEY set)."""
-    return {"OPENAI_API_KEY": "simulator", "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1"}
+    """Points each provider without a key at the local provider simulator."""
+    env = {}
+    for _, prefix in _simulated():
+        env.update(
+            {f"{prefix}_API_KEY": "simulator", f"{prefix}_BASE_URL": f"http://127.0.0.1:{port}/v1"}
+        )
+    return env
 
 
 def _provider_line(simulator_port: int | None) -> str:
     if simulator_port is None:
-        return "OpenAI (OPENAI_API_KEY is set)"
-    url = _simulator_env(simulator_port)["OPENAI_BASE_URL"]
-    return f"provider simulator at {url} (set OPENAI_API_KEY to use OpenAI)"
+        return "OpenAI and OpenRouter (their API keys are set)"
+    names = " and ".join(name for name, _ in _simulated())
+    keys = " and ".join(f"{prefix}_API_KEY" for _, prefix in _simulated())
+    url = f"http://127.0.0.1:{simulator_port}/v1"
+    return f"provider simulator at {url} for {names} (set {keys} to use the real ones)"
 
 
 def _die_with_parent() -> None:
@@ -110,7 +125,7 @@ class Command(BaseCommand):
         )
         base_url = f"http://{host}:{port}"
         local_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
-        simulator_port = None if settings.OPENAI_API_KEY else _free_port()
+        simulator_port = _free_port() if _simulated() else None
         children = self._children(host, port, simulator_port)
         demo = self._demo_child(local_url)
         stopping = False

@@ -1,0 +1,129 @@
+"""Handler-driven turns: the user's words go to the node's handler over its agent link, and
+what the handler says (``session.say``) is what the provider speaks.
+
+Between turns nothing holds a turn-based session, so the link consumer writes what a node
+sends about one straight to the database (``handler_message_record``): a say becomes a
+``handler.say`` event, an end or an error finishes the session. The turn waiting for its
+answer listens on ``session.<id>`` for hints and re-reads the log, so a lost hint costs one
+re-read interval, never the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from sessions_app.models import LIVE_STATUSES, SessionEvent, SessionInstance, SessionStatus
+from sessions_app.notify import session_group
+from sessions_app.services.events import session_event_append
+from sessions_app.services.lifecycle import SessionStateError, session_finish
+from sessions_app.services.links import link_channel
+
+FIRST_RECHECK = 0.01
+MAX_RECHECK = 0.5
+MAX_RECHECK_WITHOUT_HINTS = 0.025  # the in-memory layer does not cross processes
+
+_link_channel = database_sync_to_async(link_channel)
+
+
+def handler_message_record(session: SessionInstance, message: dict[str, Any]) -> None:
+    """A node's ``session.say`` / ``.end`` / ``.error`` about a turn-based session."""
+    kind = message.get("type")
+    if kind == "session.say":
+        session_event_append(session, "handler.say", {"text": message.get("text") or ""})
+    elif kind == "session.end":
+        reason = message.get("reason") or "ended by the handler"
+        session_finish(session, status=SessionStatus.ENDED, reason=reason)
+    elif kind == "session.error":
+        reason = f"handler error: {message.get('message') or 'unknown'}"
+        session_finish(session, status=SessionStatus.FAILED, reason=reason[:300])
+
+
+async def _said_after(session: SessionInstance, after: int) -> tuple[str | None, str]:
+    """(the first say logged after event ``after``, or None; the session's status)."""
+    said = (
+        await SessionEvent.objects.filter(session_id=session.pk, id__gt=after, type="handler.say")
+        .order_by("id")
+        .values_list("data", flat=True)
+        .afirst()
+    )
+    status = (
+        await SessionInstance.objects.filter(pk=session.pk).values_list("status", flat=True).aget()
+    )
+    return (str(said.get("text") or "") if said is not None else None), status
+
+
+async def handler_answer(
+    session: SessionInstance, *, turn: dict[str, Any], opened: bool, after: int, timeout: float
+) -> str:
+    """Give the node the turn (after ``session.started`` on the session's first turn) and
+    return the text of the first say logged after event ``after``.
+
+    410 if the handler ends the session instead; 504 if it says nothing in ``timeout``.
+    """
+    layer = get_channel_layer()
+    channel = await layer.new_channel("turn.")
+    group = session_group(session.session_id)
+    await layer.group_add(group, channel)
+    max_recheck = (
+        MAX_RECHECK_WITHOUT_HINTS if isinstance(layer, InMemoryChannelLayer) else MAX_RECHECK
+    )
+    hint: asyncio.Future | None = None
+    try:
+        await _to_node(session, turn, opened)
+        deadline, recheck = time.monotonic() + timeout, FIRST_RECHECK
+        while True:
+            said, status = await _said_after(session, after)
+            if said is not None:
+                return said
+            if status not in LIVE_STATUSES:
+                raise SessionStateError(410, {"error": f"session {session.session_id} is {status}"})
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SessionStateError(
+                    504,
+                    {
+                        "error": f"session handler for {session.target_name} did not answer "
+                        f"within {timeout:g} s"
+                    },
+                )
+            if hint is None or hint.done():
+                hint = asyncio.ensure_future(layer.receive(channel))
+            done, _ = await asyncio.wait({hint}, timeout=min(recheck, remaining))
+            if done:
+                with contextlib.suppress(Exception):  # a failed receive is just no hint
+                    hint.result()
+            recheck = FIRST_RECHECK if done else min(recheck * 2, max_recheck)
+    finally:
+        if hint is not None and not hint.done():
+            hint.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await hint
+        await layer.group_discard(group, channel)
+
+
+async def _to_node(session: SessionInstance, turn: dict[str, Any], opened: bool) -> None:
+    """Over the node's newest link, in order: ``session.started`` if new, then the turn."""
+    link = await _link_channel(session.node_id)
+    if link is None:
+        raise SessionStateError(
+            503, {"error": f"session handler for {session.target_name} is not connected"}
+        )
+    layer, sid = get_channel_layer(), session.session_id
+    if opened:
+        await layer.send(
+            link,
+            {
+                "type": "session.started",
+                "session_id": sid,
+                "target": session.target_name,
+                "caller": session.owner_name or session.owner,
+                "metadata": session.metadata,
+            },
+        )
+    await layer.send(link, {"type": "session.input", "session_id": sid, "turn": turn})
