@@ -87,9 +87,9 @@ async def test_an_agent_node_dying_mid_call_fails_the_tool_call_and_the_call_goe
     result = await client.until("agentfield.tool.result", timeout=30)
     assert result["status"] == "failed"
     assert result["error"]
+    await client.until("response.output_audio_transcript.done")  # the model answers ...
     outputs = [e for e in simulator.log() if e["type"] == "conversation.item.create"]
-    assert "error" in json.loads(outputs[-1]["item"]["output"])  # the model is told
-    await client.until("response.output_audio_transcript.done")  # and answers the caller
+    assert "error" in json.loads(outputs[-1]["item"]["output"])  # ... having been told
     item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "ok"}]}
     await client.send({"type": "conversation.item.create", "item": item})
     spoken = await client.until("response.output_audio_transcript.done")
