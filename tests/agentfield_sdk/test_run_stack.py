@@ -32,6 +32,13 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -96,6 +103,16 @@ def test_make_run_starts_everything_with_the_demo_and_stops_it_all():
                 "/api/v1/execute/support.resolve_voice_turn", json={"input": {"turn": turn}}
             )
             assert answer.json()["result"]["order_status"] == "delivered"
+
+            # a worker that dies (as Celery's can when Redis restarts) is started again
+            [worker] = [pid for pid in children if b"celery" in cmdline(pid)]
+            os.killpg(worker, signal.SIGKILL)
+            wait_for(log_path, "celery worker exited with code -9; starting it again", process)
+            again = api.post(
+                "/api/v1/execute/support.resolve_voice_turn", json={"input": {"turn": turn}}
+            )
+            assert again.json()["status"] == "succeeded"
+            children = children_of(process.pid)
 
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=40) == 0

@@ -44,14 +44,22 @@ DEMO_POLICY = {
 }
 
 
+MAX_RESTARTS = 20
+
+
 @dataclass
 class Child:
     name: str
     argv: list[str]
     env: dict[str, str] | None = None
     essential: bool = True  # when it exits, the whole stack stops
+    # Started again when it exits: Celery's worker can die when its broker restarts
+    # (kombu fails to reconnect after a late ack on the lost connection); work waits in
+    # the broker or is re-enqueued by the recovery sweep, so a new worker loses nothing.
+    restart: bool = False
     process: subprocess.Popen | None = None
     exit_reported: bool = False
+    restarts: int = 0
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -151,10 +159,16 @@ class Command(BaseCommand):
             self._stop(children)
 
     def _check_children(self, children: list[Child]) -> None:
-        """An essential child that exits stops the stack; the demo only gets a warning."""
+        """A worker is started again; another essential child that exits stops the stack;
+        the demo only gets a warning."""
         for child in children:
             code = child.process.poll()
             if code is None or child.exit_reported:
+                continue
+            if child.restart and child.restarts < MAX_RESTARTS:
+                child.restarts += 1
+                self.stderr.write(f"{child.name} exited with code {code}; starting it again")
+                child.start()
                 continue
             if child.essential:
                 raise CommandError(f"{child.name} exited with code {code}")
@@ -195,6 +209,7 @@ class Command(BaseCommand):
                 "celery worker",
                 celery_worker_argv(concurrency=2, extra=["--beat", "--schedule", schedule]),
                 env,
+                restart=True,
             ),
         ]
         if simulator_port:
