@@ -19,7 +19,9 @@ from agentfield_site.env import (
     env_choice,
     env_float,
     env_int,
+    env_ip_list,
     env_list,
+    env_port_range,
     env_str,
     env_url,
 )
@@ -248,6 +250,31 @@ AGENTFIELD_DISPATCH_MAX_RETRIES = env_int("AGENTFIELD_DISPATCH_MAX_RETRIES", 3, 
 AGENTFIELD_DISPATCH_RETRY_BASE = env_float("AGENTFIELD_DISPATCH_RETRY_BASE", 0.5, minimum=0.0)
 AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS = env_bool("AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS", False)
 AGENTFIELD_WEBHOOK_RETRY_BASE = env_float("AGENTFIELD_WEBHOOK_RETRY_BASE", 5.0, minimum=0.0)
+
+# --- WebRTC: the control plane's own aiortc peer (docs/decisions/0009) ------------------
+
+
+def _ice_server_urls(name: str) -> list[str]:
+    urls = env_list(name, [])
+    for url in urls:
+        if not url.startswith(("stun:", "turn:", "turns:")):
+            raise EnvError(name, "comma-separated stun:, turn: or turns: URLs", url)
+    return urls
+
+
+# None by default: aiortc would otherwise ask Google's public STUN server. aiortc uses the
+# first STUN and the first TURN URL; the TURN credentials go with the TURN URL.
+AGENTFIELD_WEBRTC_ICE_SERVERS = _ice_server_urls("AGENTFIELD_WEBRTC_ICE_SERVERS")
+AGENTFIELD_WEBRTC_TURN_USERNAME = env_str("AGENTFIELD_WEBRTC_TURN_USERNAME")
+AGENTFIELD_WEBRTC_TURN_CREDENTIAL = env_str("AGENTFIELD_WEBRTC_TURN_CREDENTIAL")
+# Host candidates offered to browsers; empty: every interface but loopback (aioice's choice).
+AGENTFIELD_WEBRTC_ICE_HOSTS = env_ip_list("AGENTFIELD_WEBRTC_ICE_HOSTS", [])
+# UDP ports for host candidates, "LOW-HIGH"; unset: any ephemeral port.
+AGENTFIELD_WEBRTC_PORT_RANGE = env_port_range("AGENTFIELD_WEBRTC_PORT_RANGE")
+# A peer not connected this many seconds after the answer fails its session.
+AGENTFIELD_WEBRTC_CONNECT_TIMEOUT = env_float(
+    "AGENTFIELD_WEBRTC_CONNECT_TIMEOUT", 30.0, minimum=1.0
+)
 
 CELERY_BEAT_SCHEDULE = {
     "recover-executions": {"task": "executions_app.tasks.recover_executions", "schedule": 15.0},
