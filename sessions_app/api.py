@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from adrf.views import APIView as AsyncAPIView
+from asgiref.sync import sync_to_async
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
@@ -26,6 +30,8 @@ from sessions_app.services.events import event_out
 from sessions_app.services.lifecycle import SessionStateError, session_finish
 from sessions_app.services.starting import session_start
 from sessions_app.services.tools import session_tool_call
+from sessions_app.transports.webrtc import answer_offer
+from sessions_app.transports.webrtc_offer import OfferRefused
 
 SESSION_NOT_FOUND = {"error": "session not found"}
 PAGE_SIZE = 50
@@ -190,3 +196,32 @@ class SessionToolView(InstanceView):
             status=202,
             headers={"X-Execution-ID": execution.execution_id, "X-Run-ID": execution.run_id},
         )
+
+
+class SessionRealtimeOfferView(AsyncAPIView):
+    """Upstream's realtime-offer, answered by this process's own aiortc peer."""
+
+    authentication_classes = InstanceView.authentication_classes
+    parser_classes = []  # the body is the raw SDP offer
+
+    @extend_schema(
+        request={"application/sdp": OpenApiTypes.STR},
+        responses={(200, "application/sdp"): OpenApiTypes.STR},
+    )
+    async def post(self, request, session_id: str):
+        session = await sync_to_async(selectors.session_get_for)(
+            principal=request.user, session_id=session_id
+        )
+        if session is None:
+            return Response(SESSION_NOT_FOUND, status=404)
+        query = request.query_params
+        try:
+            answer = await answer_offer(
+                session,
+                provider=query.get("provider", ""),
+                transport=query.get("transport", ""),
+                body=request.body,
+            )
+        except OfferRefused as exc:
+            return Response(exc.body, status=exc.status)
+        return HttpResponse(answer, content_type="application/sdp")
