@@ -213,15 +213,16 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+# aioice logs every ICE check at INFO: heard only with LOG_LEVEL=debug.
+_MEDIA_LOG_LEVEL = LOG_LEVEL if LOG_LEVEL in ("DEBUG", "ERROR") else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {
-        "handlers": ["console"],
-        "level": env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
-    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {name: {"level": _MEDIA_LOG_LEVEL} for name in ("aioice", "aiortc")},
 }
 
 # --- Providers (keys stay on the server; never logged) ------------------------------------
