@@ -1,7 +1,8 @@
 """Start a throw-away control plane for a benchmark: daphne, Celery workers, on loopback.
 
 ``embedded`` uses a fresh SQLite file and filesystem broker in a temporary directory;
-``postgres`` uses the database ``agentfield_bench`` (recreated) and Redis database 1.
+``postgres`` uses the database ``agentfield_bench`` (recreated) and Redis database 1, or
+``BENCH_PG_DB`` and ``BENCH_REDIS_URL`` when set (engineers benchmarking side by side).
 ``BENCH_POOL`` picks the Celery pool (default ``prefork``; ``threads`` for comparison).
 """
 
@@ -22,8 +23,10 @@ from agentfield_site.processes import celery_worker_argv, stop_process_groups
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-PG_BENCH_URL = "postgres://postgres@127.0.0.1:5432/agentfield_bench"
-REDIS_BENCH_URL = "redis://127.0.0.1:6379/1"
+PG_BENCH_DB = os.environ.get("BENCH_PG_DB", "agentfield_bench")
+PG_BENCH_URL = f"postgres://postgres@127.0.0.1:5432/{PG_BENCH_DB}"
+REDIS_BENCH_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
+PROJECT_APP = "agentfield_site.asgi:application"
 POOL = os.environ.get("BENCH_POOL", "prefork")
 
 
@@ -31,8 +34,8 @@ def _recreate_postgres_database() -> None:
     import psycopg
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS agentfield_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE agentfield_bench")
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{PG_BENCH_DB}"')
 
 
 def stack_env(stack: str, var_dir: Path) -> dict[str, str]:
@@ -51,11 +54,22 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 class Stack:
-    def __init__(self, stack: str, port: int, workers: int, worker_concurrency: int):
+    def __init__(
+        self,
+        stack: str,
+        port: int,
+        workers: int,
+        worker_concurrency: int,
+        daphnes: int = 1,
+        app: str = PROJECT_APP,
+    ):
         self.stack, self.port = stack, port
         self.workers, self.worker_concurrency = workers, worker_concurrency
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.app = app
+        self.base_urls = [f"http://127.0.0.1:{port + index}" for index in range(daphnes)]
+        self.base_url = self.base_urls[0]
         self.processes: list[subprocess.Popen] = []
+        self.daphne_processes: list[subprocess.Popen] = []
         self.var_dir = Path(tempfile.mkdtemp(prefix=f"af-bench-{stack}-"))
         self.env = stack_env(stack, self.var_dir)
 
@@ -98,9 +112,11 @@ class Stack:
             .strip()
             .splitlines()[-1]
         )
-        # Twisted's default listen backlog (50) resets bursts of new connections.
-        endpoint = f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096"
-        self.spawn([PYTHON, "-m", "daphne", "-e", endpoint, "agentfield_site.asgi:application"])
+        for index in range(len(self.base_urls)):
+            # Twisted's default listen backlog (50) resets bursts of new connections.
+            endpoint = f"tcp:port={self.port + index}:interface=127.0.0.1:backlog=4096"
+            daphne = self.spawn([PYTHON, "-m", "daphne", "-e", endpoint, self.app])
+            self.daphne_processes.append(daphne)
         for index in range(self.workers):
             # the first worker also runs beat: the recovery sweep, as in production
             beat = ["--beat", "--schedule", str(self.var_dir / "beat")] if index == 0 else []
@@ -120,11 +136,15 @@ class Stack:
                 )
             )
         deadline = time.monotonic() + 60
+        waiting = list(self.base_urls)
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
-                    time.sleep(2)  # let the workers finish starting
-                    return
+                if httpx.get(f"{waiting[0]}/healthz", timeout=2).status_code == 200:
+                    waiting.pop(0)
+                    if not waiting:
+                        time.sleep(2)  # let the workers finish starting
+                        return
+                    continue
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
@@ -135,8 +155,15 @@ class Stack:
 
 
 @contextmanager
-def running_stack(stack: str, port: int = 8123, workers: int = 1, worker_concurrency: int = 2):
-    instance = Stack(stack, port, workers, worker_concurrency)
+def running_stack(
+    stack: str,
+    port: int = 8123,
+    workers: int = 1,
+    worker_concurrency: int = 2,
+    daphnes: int = 1,
+    app: str = PROJECT_APP,
+):
+    instance = Stack(stack, port, workers, worker_concurrency, daphnes, app)
     try:
         instance.start()
         yield instance

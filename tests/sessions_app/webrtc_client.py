@@ -49,9 +49,10 @@ def frame_rms(frame: Any) -> float:
 
 
 class BrowserPeer:
-    def __init__(self, *, measure_audio: bool = True) -> None:
+    def __init__(self, *, measure_audio: bool = True, mic: MediaStreamTrack | None = None) -> None:
+        """``mic``: the track to send instead of the default one ``speak()`` feeds."""
         self.pc = RTCPeerConnection(webrtc_ice.use(LOOPBACK_ICE))
-        self.mic = PlaybackTrack()
+        self.mic = mic or PlaybackTrack()
         self.pc.addTrack(self.mic)
         self.channel = self.pc.createDataChannel("events")
         self.events: list[dict[str, Any]] = []
