@@ -240,12 +240,13 @@ class WebRTCCall:
         channel = self._channel
         if channel is not None and channel.readyState == "open":
             channel.send(text)
-        elif channel is None and not self.closed:
+        elif (channel is None or channel.readyState == "connecting") and not self.closed:
             self._outbox.append(text)
 
     def _send_outbox(self) -> None:
-        while self._outbox and self._channel is not None:
-            self._channel.send(self._outbox.popleft())
+        channel = self._channel
+        while self._outbox and channel is not None and channel.readyState == "open":
+            channel.send(self._outbox.popleft())
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(
