@@ -3,7 +3,7 @@
     .venv/bin/python bench/media.py                       # PostgreSQL + Redis, 2 daphnes
     .venv/bin/python bench/media.py --stack embedded --levels 1,10,20
 
-For each number of concurrent calls (1, 10, 20 by default) against the provider simulator
+For each number of concurrent calls (1, 10, 16, 20 by default) against the provider simulator
 (replies streamed in real time), spread round robin over several daphne processes (the one
 that answers an offer owns that call), it measures over a window:
 
@@ -262,7 +262,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", choices=["embedded", "postgres"], default="postgres")
     parser.add_argument("--processes", type=int, default=2, help="daphnes, and echo peers")
-    parser.add_argument("--levels", default="1,10,20", help="concurrent calls, comma-separated")
+    parser.add_argument("--levels", default="1,10,16,20", help="concurrent calls, comma-separated")
     parser.add_argument("--window", type=float, default=20.0, help="seconds measured per level")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
