@@ -44,10 +44,6 @@ class PlaybackTrack(MediaStreamTrack):
         self._pts = 0
         self._overflow_logged = False
 
-    @property
-    def queued_ms(self) -> int:
-        return (len(self._queued) - self._read) // BYTES_PER_MS
-
     def push(self, pcm: bytes) -> None:
         """Queue provider audio (pcm16 24 kHz mono) for playback."""
         room = MAX_QUEUED_MS * BYTES_PER_MS - (len(self._queued) - self._read)
