@@ -94,7 +94,8 @@ class WebRTCCall:
 
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
-        self.pc = RTCPeerConnection(webrtc_ice.use(webrtc_ice.policy_from_settings()))
+        self.ice = webrtc_ice.policy_from_settings()
+        self.pc = RTCPeerConnection(webrtc_ice.use(self.ice))
         self.playback = PlaybackTrack()
         self.runtime: SessionRuntime | None = None
         self.closed = False
@@ -113,6 +114,8 @@ class WebRTCCall:
 
     async def answer(self, session: SessionInstance, sdp: str) -> str:
         """Take the offer, claim the session, open the provider, then answer (ICE gathered)."""
+        if self.ice.loopback_only:
+            sdp = webrtc_ice.loopback_candidates_only(sdp)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:

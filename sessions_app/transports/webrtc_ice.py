@@ -34,6 +34,10 @@ class IcePolicy:
     hosts: tuple[str, ...] = ()  # empty: every interface but loopback
     port_range: tuple[int, int] | None = None
 
+    @property
+    def loopback_only(self) -> bool:
+        return bool(self.hosts) and all(ipaddress.ip_address(h).is_loopback for h in self.hosts)
+
     def configuration(self) -> RTCConfiguration:
         return RTCConfiguration(iceServers=[self._server(url) for url in self.servers])
 
@@ -43,6 +47,25 @@ class IcePolicy:
         return RTCIceServer(
             urls=url, username=self.turn_username or None, credential=self.turn_credential or None
         )
+
+
+def loopback_candidates_only(sdp: str) -> str:
+    """The SDP without ICE candidates outside 127.0.0.0/8 or ::1 (mDNS names included).
+
+    A peer that offers loopback only could not reach them anyway; dropping them also spares
+    aioice's multicast lookups of ``.local`` names.
+    """
+    kept = []
+    for line in sdp.splitlines():
+        if line.startswith("a=candidate:"):
+            fields = line.split()
+            try:
+                if len(fields) < 5 or not ipaddress.ip_address(fields[4]).is_loopback:
+                    continue
+            except ValueError:  # an mDNS name
+                continue
+        kept.append(line)
+    return "\r\n".join(kept) + "\r\n"
 
 
 def policy_from_settings() -> IcePolicy:

@@ -63,3 +63,20 @@ async def test_host_candidates_are_the_configured_addresses_only():
 async def test_host_sockets_bind_inside_the_port_range():
     found = await gathered(IcePolicy(hosts=("127.0.0.1",), port_range=(42100, 42104)))
     assert found and all(host == "127.0.0.1" and 42100 <= port <= 42104 for host, port in found)
+
+
+def test_only_loopback_candidates_survive_a_loopback_policy():
+    offer = (
+        "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+        "a=candidate:1 1 udp 2122260223 192.168.1.20 50000 typ host\r\n"
+        "a=candidate:2 1 udp 2122260223 1f2e3d4c-aaaa.local 50001 typ host\r\n"
+        "a=candidate:3 1 udp 2122260223 127.0.0.1 50002 typ host\r\n"
+        "a=end-of-candidates\r\n"
+    )
+    kept = webrtc_ice.loopback_candidates_only(offer)
+    assert [c for c in kept.splitlines() if c.startswith("a=candidate")] == [
+        "a=candidate:3 1 udp 2122260223 127.0.0.1 50002 typ host"
+    ]
+    assert "a=end-of-candidates" in kept
+    assert IcePolicy(hosts=("127.0.0.1",)).loopback_only
+    assert not IcePolicy().loopback_only and not IcePolicy(hosts=("10.0.0.5",)).loopback_only

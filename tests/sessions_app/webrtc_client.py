@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import math
 import time
@@ -26,21 +25,6 @@ from sessions_app.transports.webrtc_media import PlaybackTrack
 
 LOOPBACK_ICE = webrtc_ice.IcePolicy(hosts=("127.0.0.1",))
 LOUD_RMS = 500.0
-
-
-def loopback_only(sdp: str) -> str:
-    """The SDP without ICE candidates outside 127.0.0.0/8."""
-    kept = []
-    for line in sdp.splitlines():
-        if line.startswith("a=candidate:"):
-            address = line.split()[4]
-            try:
-                if not ipaddress.ip_address(address).is_loopback:
-                    continue
-            except ValueError:  # an mDNS name: never resolved here
-                continue
-        kept.append(line)
-    return "\r\n".join(kept) + "\r\n"
 
 
 def frame_rms(frame: Any) -> float:
@@ -74,7 +58,7 @@ class BrowserPeer:
 
     async def accept(self, answer: str) -> None:
         await self.pc.setRemoteDescription(
-            RTCSessionDescription(sdp=loopback_only(answer), type="answer")
+            RTCSessionDescription(sdp=webrtc_ice.loopback_candidates_only(answer), type="answer")
         )
 
     async def connected(self, timeout: float = 10) -> None:
