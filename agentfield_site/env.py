@@ -147,3 +147,33 @@ def env_url(
         # URLs may carry passwords: name the scheme only, never the whole value.
         raise EnvError(name, "a URL with scheme " + " or ".join(schemes), f"{parts.scheme}://...")
     return value
+
+
+def env_ip_list(
+    name: str, default: list[str], *, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Comma-separated IPv4/IPv6 addresses, normalised (``::1``, not ``0::1``)."""
+    import ipaddress
+
+    items = env_list(name, default, environ=environ)
+    try:
+        return [str(ipaddress.ip_address(item)) for item in items]
+    except ValueError:
+        raise EnvError(name, "comma-separated IP addresses", ",".join(items)) from None
+
+
+def env_port_range(
+    name: str, *, environ: Mapping[str, str] | None = None
+) -> tuple[int, int] | None:
+    """``LOW-HIGH`` (inclusive, 1024..65535), or None when unset."""
+    value = _raw(name, environ)
+    if value is None:
+        return None
+    low, dash, high = value.partition("-")
+    try:
+        ports = (int(low), int(high)) if dash else None
+    except ValueError:
+        ports = None
+    if ports is None or not 1024 <= ports[0] <= ports[1] <= 65535:
+        raise EnvError(name, "a port range LOW-HIGH within 1024-65535", value)
+    return ports

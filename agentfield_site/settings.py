@@ -19,7 +19,9 @@ from agentfield_site.env import (
     env_choice,
     env_float,
     env_int,
+    env_ip_list,
     env_list,
+    env_port_range,
     env_rate,
     env_str,
     env_url,
@@ -225,15 +227,16 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+# aioice logs every ICE check at INFO: heard only with LOG_LEVEL=debug.
+_MEDIA_LOG_LEVEL = LOG_LEVEL if LOG_LEVEL in ("DEBUG", "ERROR") else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {
-        "handlers": ["console"],
-        "level": env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
-    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {name: {"level": _MEDIA_LOG_LEVEL} for name in ("aioice", "aiortc")},
 }
 
 # --- Providers (keys stay on the server; never logged) ------------------------------------
@@ -257,9 +260,6 @@ AGENTFIELD_DEFAULT_DENY = env_bool("AGENTFIELD_DEFAULT_DENY", True)
 AGENTFIELD_SYNC_TIMEOUT = env_float("AGENTFIELD_SYNC_TIMEOUT", 60.0, minimum=0.1)
 # provider -> transports it supports (upstream's table); a custom provider is added here.
 AGENTFIELD_SESSION_CAPABILITIES = dict(SUPPORTED_SESSION_TRANSPORTS)
-# STUN/TURN URLs for WebRTC peers (comma-separated). Empty, the default, keeps every
-# candidate on the hosts' own addresses, as tests and make run require (loopback only).
-AGENTFIELD_WEBRTC_ICE_SERVERS = env_list("AGENTFIELD_WEBRTC_ICE_SERVERS", [])
 AGENTFIELD_SESSION_CONNECT_TTL = env_int("AGENTFIELD_SESSION_CONNECT_TTL", 300, minimum=1)
 AGENTFIELD_SESSION_MAX_SECONDS = env_int("AGENTFIELD_SESSION_MAX_SECONDS", 3600, minimum=1)
 # A live call whose process has not refreshed it for this long is failed by the sweep.
@@ -292,6 +292,31 @@ AGENTFIELD_DISPATCH_MAX_RETRIES = env_int("AGENTFIELD_DISPATCH_MAX_RETRIES", 3, 
 AGENTFIELD_DISPATCH_RETRY_BASE = env_float("AGENTFIELD_DISPATCH_RETRY_BASE", 0.5, minimum=0.0)
 AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS = env_bool("AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS", False)
 AGENTFIELD_WEBHOOK_RETRY_BASE = env_float("AGENTFIELD_WEBHOOK_RETRY_BASE", 5.0, minimum=0.0)
+
+# --- WebRTC: the control plane's own aiortc peer (docs/decisions/0009) ------------------
+
+
+def _ice_server_urls(name: str) -> list[str]:
+    urls = env_list(name, [])
+    for url in urls:
+        if not url.startswith(("stun:", "turn:", "turns:")):
+            raise EnvError(name, "comma-separated stun:, turn: or turns: URLs", url)
+    return urls
+
+
+# None by default: aiortc would otherwise ask Google's public STUN server. aiortc uses the
+# first STUN and the first TURN URL; the TURN credentials go with the TURN URL.
+AGENTFIELD_WEBRTC_ICE_SERVERS = _ice_server_urls("AGENTFIELD_WEBRTC_ICE_SERVERS")
+AGENTFIELD_WEBRTC_TURN_USERNAME = env_str("AGENTFIELD_WEBRTC_TURN_USERNAME")
+AGENTFIELD_WEBRTC_TURN_CREDENTIAL = env_str("AGENTFIELD_WEBRTC_TURN_CREDENTIAL")
+# Host candidates offered to browsers; empty: every interface but loopback (aioice's choice).
+AGENTFIELD_WEBRTC_ICE_HOSTS = env_ip_list("AGENTFIELD_WEBRTC_ICE_HOSTS", [])
+# UDP ports for host candidates, "LOW-HIGH"; unset: any ephemeral port.
+AGENTFIELD_WEBRTC_PORT_RANGE = env_port_range("AGENTFIELD_WEBRTC_PORT_RANGE")
+# A peer not connected this many seconds after the answer fails its session.
+AGENTFIELD_WEBRTC_CONNECT_TIMEOUT = env_float(
+    "AGENTFIELD_WEBRTC_CONNECT_TIMEOUT", 30.0, minimum=1.0
+)
 
 CELERY_BEAT_SCHEDULE = {
     "recover-executions": {"task": "executions_app.tasks.recover_executions", "schedule": 15.0},

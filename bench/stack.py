@@ -27,6 +27,7 @@ PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 PG_BENCH_DATABASE = os.environ.get("BENCH_PG_DATABASE", "agentfield_bench")
 PG_BENCH_URL = f"postgres://postgres@127.0.0.1:5432/{PG_BENCH_DATABASE}"
 REDIS_BENCH_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
+PROJECT_APP = "agentfield_site.asgi:application"
 POOL = os.environ.get("BENCH_POOL", "prefork")
 
 
@@ -54,11 +55,22 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 class Stack:
-    def __init__(self, stack: str, port: int, workers: int, worker_concurrency: int):
+    def __init__(
+        self,
+        stack: str,
+        port: int,
+        workers: int,
+        worker_concurrency: int,
+        daphnes: int = 1,
+        app: str = PROJECT_APP,
+    ):
         self.stack, self.port = stack, port
         self.workers, self.worker_concurrency = workers, worker_concurrency
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.app = app
+        self.base_urls = [f"http://127.0.0.1:{port + index}" for index in range(daphnes)]
+        self.base_url = self.base_urls[0]
         self.processes: list[subprocess.Popen] = []
+        self.daphne_processes: list[subprocess.Popen] = []
         self.var_dir = Path(tempfile.mkdtemp(prefix=f"af-bench-{stack}-"))
         self.env = stack_env(stack, self.var_dir)
 
@@ -101,9 +113,11 @@ class Stack:
             .strip()
             .splitlines()[-1]
         )
-        # Twisted's default listen backlog (50) resets bursts of new connections.
-        endpoint = f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096"
-        self.spawn([PYTHON, "-m", "daphne", "-e", endpoint, "agentfield_site.asgi:application"])
+        for index in range(len(self.base_urls)):
+            # Twisted's default listen backlog (50) resets bursts of new connections.
+            endpoint = f"tcp:port={self.port + index}:interface=127.0.0.1:backlog=4096"
+            daphne = self.spawn([PYTHON, "-m", "daphne", "-e", endpoint, self.app])
+            self.daphne_processes.append(daphne)
         for index in range(self.workers):
             # the first worker also runs beat: the recovery sweep, as in production
             beat = ["--beat", "--schedule", str(self.var_dir / "beat")] if index == 0 else []
@@ -123,11 +137,15 @@ class Stack:
                 )
             )
         deadline = time.monotonic() + 60
+        waiting = list(self.base_urls)
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
-                    time.sleep(2)  # let the workers finish starting
-                    return
+                if httpx.get(f"{waiting[0]}/healthz", timeout=2).status_code == 200:
+                    waiting.pop(0)
+                    if not waiting:
+                        time.sleep(2)  # let the workers finish starting
+                        return
+                    continue
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
@@ -138,8 +156,15 @@ class Stack:
 
 
 @contextmanager
-def running_stack(stack: str, port: int = 8123, workers: int = 1, worker_concurrency: int = 2):
-    instance = Stack(stack, port, workers, worker_concurrency)
+def running_stack(
+    stack: str,
+    port: int = 8123,
+    workers: int = 1,
+    worker_concurrency: int = 2,
+    daphnes: int = 1,
+    app: str = PROJECT_APP,
+):
+    instance = Stack(stack, port, workers, worker_concurrency, daphnes, app)
     try:
         instance.start()
         yield instance

@@ -6,6 +6,8 @@ import time
 
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -49,6 +51,8 @@ from sessions_app.services.tools import session_tool_call
 from sessions_app.services.turn_records import turn_precheck
 from sessions_app.services.turns import turn_take
 from sessions_app.transports.audio_turns import TurnInputError, read_turn_input
+from sessions_app.transports.webrtc import answer_offer
+from sessions_app.transports.webrtc_offer import OfferRefused
 
 SESSION_NOT_FOUND = {"error": "session not found"}
 PAGE_SIZE = 50
@@ -253,3 +257,32 @@ class SessionTurnView(AsyncAPIView):
         except (SessionStateError, TurnInputError) as exc:
             return Response(exc.body, status=exc.status)
         return Response(turn_out(result))
+
+
+class SessionRealtimeOfferView(AsyncAPIView):
+    """Upstream's realtime-offer, answered by this process's own aiortc peer."""
+
+    authentication_classes = InstanceView.authentication_classes
+    parser_classes = []  # the body is the raw SDP offer
+
+    @extend_schema(
+        request={"application/sdp": OpenApiTypes.STR},
+        responses={(200, "application/sdp"): OpenApiTypes.STR, **errors(409, 410, 502)},
+    )
+    async def post(self, request, session_id: str):
+        session = await sync_to_async(selectors.session_get_for)(
+            principal=request.user, session_id=session_id
+        )
+        if session is None:
+            return Response(SESSION_NOT_FOUND, status=404)
+        query = request.query_params
+        try:
+            answer = await answer_offer(
+                session,
+                provider=query.get("provider", ""),
+                transport=query.get("transport", ""),
+                body=request.body,
+            )
+        except OfferRefused as exc:
+            return Response(exc.body, status=exc.status)
+        return HttpResponse(answer, content_type="application/sdp")

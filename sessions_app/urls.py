@@ -27,6 +27,11 @@ api_urlpatterns = [
         name="session-turns",
     ),
     path(
+        "session-instances/<str:session_id>/realtime-offer",
+        api.SessionRealtimeOfferView.as_view(),
+        name="session-realtime-offer",
+    ),
+    path(
         "session-instances/<str:session_id>/tools/<str:tool>",
         api.SessionToolView.as_view(),
         name="session-tool",

@@ -38,6 +38,7 @@ def worker_env(**extra: str) -> dict[str, str]:
         AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS="true",
         AGENTFIELD_DISPATCH_RETRY_BASE="0.05",
         AGENTFIELD_WEBHOOK_RETRY_BASE="0.05",
+        AGENTFIELD_WEBRTC_ICE_HOSTS="127.0.0.1",  # WebRTC peers offer loopback only
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

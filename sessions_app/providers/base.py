@@ -125,7 +125,16 @@ ProviderEvent = (
 
 
 class ProviderUnavailable(Exception):
-    """Opening the provider connection failed; the message is safe to show a client."""
+    """Opening the provider connection failed; the message is safe to show a client.
+
+    ``code`` is the provider's HTTP status when it answered with one, else a short word
+    (``connect``, ``timeout``, or the provider's error code); ``detail`` is what it said.
+    """
+
+    def __init__(self, message: str, *, code: int | str = "connect", detail: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.detail = detail or message
 
 
 class ProviderAdapter(Protocol):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import secrets
 from datetime import datetime
@@ -80,6 +81,7 @@ class SessionRuntime:
         self.adapter = adapter
         self.sink = sink
         self.responding = False
+        self.start_error: ProviderUnavailable | None = None  # why start() failed, if it did
         self.finished = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._ending = False
@@ -109,10 +111,12 @@ class SessionRuntime:
             )
             await self.adapter.open(config)
         except ProviderUnavailable as exc:
+            self.start_error = exc
             await self.end(SessionStatus.FAILED, f"provider unavailable: {exc}")
             return False
         except Exception:
             log.exception("opening the provider failed for %s", self.session_id)
+            self.start_error = ProviderUnavailable("unexpected error", code="error")
             await self.end(SessionStatus.FAILED, "provider unavailable: unexpected error")
             return False
         if not await _activate(self.session):
@@ -137,7 +141,11 @@ class SessionRuntime:
         return True
 
     def _spawn(self, coro, name: str) -> asyncio.Task:
-        task = asyncio.create_task(coro, name=f"{name}:{self.session_id}")
+        # A context of its own: the task may outlive the request that started the call
+        # (a WebRTC offer), whose asgiref executor dies with it.
+        task = asyncio.create_task(
+            coro, name=f"{name}:{self.session_id}", context=contextvars.Context()
+        )
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task

@@ -40,6 +40,17 @@ def refuse_if_finished(session: SessionInstance) -> None:
         raise gone(session)
 
 
+def _already_connected(session: SessionInstance) -> SessionStateError:
+    return SessionStateError(409, {"error": f"session {session.session_id} is already connected"})
+
+
+def refuse_unless_connectable(session: SessionInstance) -> None:
+    """410 for a finished session, 409 for one a transport already holds; claims nothing."""
+    refuse_if_finished(session)
+    if session.status != SessionStatus.CREATED:
+        raise _already_connected(session)
+
+
 def session_connect(session: SessionInstance) -> SessionInstance:
     """created -> connecting, for the transport that accepts the call (409 if taken)."""
     refuse_if_finished(session)
@@ -50,9 +61,7 @@ def session_connect(session: SessionInstance) -> SessionInstance:
     session.refresh_from_db()
     if not claimed:
         refuse_if_finished(session)
-        raise SessionStateError(
-            409, {"error": f"session {session.session_id} is already connected"}
-        )
+        raise _already_connected(session)
     session_event_append(session, "session.connecting", {"transport": session.transport})
     return session
 

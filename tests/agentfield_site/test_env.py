@@ -11,7 +11,9 @@ from agentfield_site.env import (
     env_choice,
     env_float,
     env_int,
+    env_ip_list,
     env_list,
+    env_port_range,
     env_rate,
     env_url,
 )
@@ -31,6 +33,9 @@ def test_readers_parse_good_values():
     assert env_float("X", 0.0, environ={"X": "2.5"}) == 2.5
     assert env_list("X", [], environ={"X": "a, b,,c"}) == ["a", "b", "c"]
     assert env_choice("X", "manual", ("manual", "auto"), environ={"X": "AUTO"}) == "auto"
+    assert env_ip_list("X", [], environ={"X": "127.0.0.1, 0::1"}) == ["127.0.0.1", "::1"]
+    assert env_port_range("X", environ={"X": "40000-40100"}) == (40000, 40100)
+    assert env_port_range("X", environ={}) is None
 
 
 def test_rates_read_as_count_and_seconds():
@@ -57,6 +62,10 @@ def test_a_bad_rate_names_the_variable(value):
         (lambda e: env_float("AGENTFIELD_SESSION_CONNECT_TTL", 1.0, environ=e), "nan"),
         (lambda e: env_choice("AGENTFIELD_SESSION_CONNECT_TTL", "a", ("a",), environ=e), "b"),
         (lambda e: env_url("AGENTFIELD_SESSION_CONNECT_TTL", "", ("redis",), environ=e), "x://y"),
+        (lambda e: env_ip_list("AGENTFIELD_SESSION_CONNECT_TTL", [], environ=e), "localhost"),
+        (lambda e: env_port_range("AGENTFIELD_SESSION_CONNECT_TTL", environ=e), "5000"),
+        (lambda e: env_port_range("AGENTFIELD_SESSION_CONNECT_TTL", environ=e), "50-60"),
+        (lambda e: env_port_range("AGENTFIELD_SESSION_CONNECT_TTL", environ=e), "6000-5000"),
     ],
 )
 def test_a_bad_value_names_the_variable(reader, value):
@@ -89,6 +98,12 @@ def test_start_up_stops_with_a_message_naming_the_bad_variable():
     result = _settings_subprocess({"AGENTFIELD_SYNC_TIMEOUT": "forever"}, "pass")
     assert result.returncode != 0
     assert "AGENTFIELD_SYNC_TIMEOUT" in result.stderr
+
+
+def test_a_bad_ice_server_url_stops_start_up():
+    result = _settings_subprocess({"AGENTFIELD_WEBRTC_ICE_SERVERS": "stun.example.org"}, "pass")
+    assert result.returncode != 0
+    assert "AGENTFIELD_WEBRTC_ICE_SERVERS" in result.stderr
 
 
 def test_nothing_set_runs_the_embedded_default():

@@ -22,3 +22,10 @@ def simulator(_simulator_process, settings):
     settings.OPENROUTER_API_KEY = "sk-or-v1-simulator-test-key"
     settings.OPENROUTER_BASE_URL = _simulator_process.base_url
     return _simulator_process
+
+
+@pytest.fixture(autouse=True)
+def _loopback_ice(settings):
+    """The control plane's peers offer 127.0.0.1 only and ask no STUN server."""
+    settings.AGENTFIELD_WEBRTC_ICE_HOSTS = ["127.0.0.1"]
+    settings.AGENTFIELD_WEBRTC_ICE_SERVERS = []

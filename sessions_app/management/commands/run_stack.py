@@ -100,6 +100,13 @@ def _simulator_env(port: int) -> dict[str, str]:
     return env
 
 
+def _webrtc_env(host: str) -> dict[str, str]:
+    """On loopback, WebRTC peers offer 127.0.0.1 (aioice never offers loopback by itself)."""
+    if os.environ.get("AGENTFIELD_WEBRTC_ICE_HOSTS") or host not in ("127.0.0.1", "localhost"):
+        return {}
+    return {"AGENTFIELD_WEBRTC_ICE_HOSTS": "127.0.0.1"}
+
+
 def _provider_line(simulator_port: int | None) -> str:
     if simulator_port is None:
         return "OpenAI and OpenRouter (their API keys are set)"
@@ -198,7 +205,9 @@ class Command(BaseCommand):
 
     def _children(self, host: str, port: int, simulator_port: int | None) -> list[Child]:
         python = sys.executable
-        env = dict(os.environ, **_simulator_env(simulator_port)) if simulator_port else None
+        env = dict(os.environ, **_webrtc_env(host))
+        if simulator_port:
+            env.update(_simulator_env(simulator_port))
         daphne = daphne_argv(
             "-b", host, "-p", str(port), ws_message_bytes=settings.AGENTFIELD_MAX_WS_MESSAGE_BYTES
         )

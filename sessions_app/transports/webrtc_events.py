@@ -1,0 +1,108 @@
+"""The ``events`` data channel of a WebRTC call: JSON session events out, commands in.
+
+Out (the browser pages rely on exactly these shapes):
+
+- runtime ``Notice(type, data)`` -> ``{"type": type, **data}`` (``session.*``, ``tool.call``,
+  ``tool.result``, ``handler.say``, ``error``)
+- ``UserTranscript`` -> ``{"type": "turn.user", "text", "audio_ms"}``
+- ``AssistantTranscript`` delta -> ``{"type": "transcript.delta", "role": "assistant", "text"}``;
+  final -> ``{"type": "turn.assistant", "text"}``
+- ``SpeechStarted`` / ``SpeechStopped`` -> ``{"type": "speech.started"}`` / ``speech.stopped``
+- ``ResponseStarted`` -> ``{"type": "response.started"}``;
+  ``ResponseDone`` -> ``{"type": "response.done", "status"}``
+- ``ProviderError`` -> ``{"type": "error", "code", "message"}``
+- audio never: it plays on the call's audio track.
+
+In: ``{"type": "input_text", "text"}`` (a typed turn) and ``{"type": "end"}``; anything
+else is answered with an ``error`` event.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sessions_app.providers.base import (
+    AssistantTranscript,
+    ProviderError,
+    ProviderEvent,
+    ResponseDone,
+    ResponseStarted,
+    SpeechStarted,
+    SpeechStopped,
+    UserTranscript,
+)
+from sessions_app.runtime.sink import Notice
+
+MAX_MESSAGE_CHARS = 64 * 1024
+MAX_TEXT_CHARS = 4096
+
+
+def channel_event(event: ProviderEvent | Notice) -> dict[str, Any] | None:
+    """The data-channel message for a runtime event, or None if it has none."""
+    if isinstance(event, Notice):
+        return {"type": event.type, **event.data}
+    if isinstance(event, UserTranscript):
+        return {"type": "turn.user", "text": event.text, "audio_ms": event.audio_ms}
+    if isinstance(event, AssistantTranscript):
+        if event.final:
+            return {"type": "turn.assistant", "text": event.text}
+        return {"type": "transcript.delta", "role": "assistant", "text": event.text}
+    if isinstance(event, SpeechStarted):
+        return {"type": "speech.started"}
+    if isinstance(event, SpeechStopped):
+        return {"type": "speech.stopped"}
+    if isinstance(event, ResponseStarted):
+        return {"type": "response.started"}
+    if isinstance(event, ResponseDone):
+        return {"type": "response.done", "status": event.status}
+    if isinstance(event, ProviderError):
+        return {"type": "error", "code": event.code, "message": event.message}
+    return None  # AudioOut, ToolCall, ProviderClosed
+
+
+def error_event(code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message}
+
+
+@dataclass(frozen=True)
+class InputText:
+    text: str
+
+
+@dataclass(frozen=True)
+class EndCall:
+    pass
+
+
+class ChannelEventError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.event = error_event(code, message)
+
+
+def channel_command(raw: str | bytes) -> InputText | EndCall:
+    """Parse one message from the browser; ``ChannelEventError`` says what is wrong."""
+    if isinstance(raw, bytes):
+        raise ChannelEventError("invalid_event", "events must be JSON text messages")
+    if len(raw) > MAX_MESSAGE_CHARS:
+        raise ChannelEventError("message_too_large", "events may be at most 64 KiB")
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        raise ChannelEventError("invalid_json", "the message is not valid JSON") from None
+    kind = event.get("type") if isinstance(event, dict) else None
+    if kind == "input_text":
+        text = event.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ChannelEventError("invalid_event", "input_text needs a non-empty 'text'")
+        if len(text) > MAX_TEXT_CHARS:
+            raise ChannelEventError("invalid_event", "input_text may be at most 4096 characters")
+        return InputText(text)
+    if kind == "end":
+        return EndCall()
+    shown = kind if isinstance(kind, str) else json.dumps(kind)
+    raise ChannelEventError(
+        "unknown_event", f"unknown event type {shown[:100]}; expected input_text or end"
+    )

@@ -1,0 +1,102 @@
+"""The checks on a realtime offer before any peer exists: upstream's, in its order, then ours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiortc import sdp as aiortc_sdp
+from django.conf import settings
+
+from agentfield.session_transport import validate_session_transport
+from sessions_app.models import SessionInstance
+from sessions_app.providers.base import ProviderUnavailable
+
+MAX_OFFER_BYTES = 64 * 1024
+PROVIDER_BOUNDARY = "control-plane -> realtime provider"
+
+
+class OfferRefused(Exception):
+    """The offer cannot become a call; ``body`` is the API error."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body["error"])
+        self.status = status
+        self.body = body
+
+
+def offer_request_check(
+    *, session: SessionInstance, provider: str, transport: str, body: bytes
+) -> str:
+    """The offer's SDP text, or ``OfferRefused``.
+
+    ``provider`` and ``transport`` (query) are optional; given, they are validated as
+    upstream does, both then required.
+    """
+    if provider.strip() or transport.strip():
+        try:
+            pair = validate_session_transport(
+                provider, transport, settings.AGENTFIELD_SESSION_CAPABILITIES
+            )
+        except ValueError as exc:
+            raise OfferRefused(400, {"error": str(exc)}) from None
+        if pair.transport != "webrtc":
+            raise OfferRefused(400, {"error": "realtime-offer requires transport=webrtc"})
+        if pair.provider != "openai":
+            raise OfferRefused(
+                400, {"error": "webrtc realtime offers currently require provider=openai"}
+            )
+    if not settings.OPENAI_API_KEY:
+        raise OfferRefused(
+            502, {"error": "OPENAI_API_KEY is required for provider=openai transport=webrtc"}
+        )
+    try:
+        sdp = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise OfferRefused(400, {"error": "invalid SDP offer: it is not UTF-8 text"}) from None
+    if not sdp.strip():
+        raise OfferRefused(400, {"error": "SDP offer body is required"})
+    if session.transport != "webrtc":
+        raise OfferRefused(
+            400,
+            {
+                "error": f"session {session.session_id} uses transport={session.transport}; "
+                "realtime-offer requires transport=webrtc"
+            },
+        )
+    return sdp
+
+
+def offer_sdp_check(sdp: str) -> None:
+    """A call is one audio section, plus the data channel: ``OfferRefused`` (400) if not."""
+    if len(sdp) > MAX_OFFER_BYTES:
+        raise _invalid("it is larger than 64 KiB")
+    try:
+        kinds = [media.kind for media in aiortc_sdp.SessionDescription.parse(sdp).media]
+    except Exception as exc:
+        raise _invalid(f"it could not be parsed ({type(exc).__name__})") from None
+    if kinds.count("audio") != 1:
+        raise _invalid(f"it needs exactly one audio section, it has {kinds.count('audio')}")
+    unexpected = sorted({kind for kind in kinds if kind not in ("audio", "application")})
+    if unexpected:
+        raise _invalid(f"only audio and a data channel are accepted, not {', '.join(unexpected)}")
+
+
+def invalid_offer(exc: Exception) -> OfferRefused:
+    """What aiortc said about an offer it would not take."""
+    return _invalid(str(exc)[:200] or type(exc).__name__)
+
+
+def _invalid(problem: str) -> OfferRefused:
+    return OfferRefused(400, {"error": f"invalid SDP offer: {problem}"})
+
+
+def provider_failure(exc: ProviderUnavailable) -> OfferRefused:
+    """Upstream's 502 for a provider that would not open the call."""
+    return OfferRefused(
+        502,
+        {
+            "error": f"OpenAI realtime call failed ({exc.code}): {exc.detail}",
+            "boundary": PROVIDER_BOUNDARY,
+            "provider": "openai",
+        },
+    )

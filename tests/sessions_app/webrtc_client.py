@@ -1,0 +1,126 @@
+"""A browser stand-in for WebRTC tests and benchmarks: an aiortc peer on loopback only.
+
+It offers one audio track (its "microphone": queued speech, else silence, in real time)
+and the ``events`` data channel, keeps every event received, and measures the audio it
+hears. Remote candidates outside 127.0.0.0/8 are dropped, and its own host candidates are
+127.0.0.1 only: test traffic never leaves loopback. Needs no Django.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import time
+from array import array
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from sessions_app.simulator.audio import silence, tone
+from sessions_app.transports import webrtc_ice
+from sessions_app.transports.webrtc_media import PlaybackTrack
+
+LOOPBACK_ICE = webrtc_ice.IcePolicy(hosts=("127.0.0.1",))
+LOUD_RMS = 500.0
+
+
+def frame_rms(frame: Any) -> float:
+    samples = array("h", bytes(frame.planes[0])[: frame.samples * 2 * len(frame.layout.channels)])
+    return math.sqrt(sum(s * s for s in samples) / len(samples)) if samples else 0.0
+
+
+class BrowserPeer:
+    def __init__(self, *, measure_audio: bool = True, mic: MediaStreamTrack | None = None) -> None:
+        """``mic``: the track to send instead of the default one ``speak()`` feeds."""
+        self.pc = RTCPeerConnection(webrtc_ice.use(LOOPBACK_ICE))
+        self.mic = mic or PlaybackTrack()
+        self.pc.addTrack(self.mic)
+        self.channel = self.pc.createDataChannel("events")
+        self.events: list[dict[str, Any]] = []
+        self.raw_messages: list[str] = []
+        self.heard_frames = 0
+        self.loud_frames = 0
+        self.channel_closed = asyncio.Event()
+        self._measure = measure_audio
+        self._arrived = asyncio.Event()
+        self._cursor = 0
+        self._tasks: set[asyncio.Task] = set()
+        self.channel.on("message", self._on_message)
+        self.channel.on("close", self.channel_closed.set)
+        self.pc.on("track", self._on_track)
+
+    async def offer(self) -> str:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def accept(self, answer: str) -> None:
+        await self.pc.setRemoteDescription(
+            RTCSessionDescription(sdp=webrtc_ice.loopback_candidates_only(answer), type="answer")
+        )
+
+    async def connected(self, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while self.pc.connectionState != "connected":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not connected: {self.pc.connectionState}")
+            await asyncio.sleep(0.02)
+
+    def speak(self, speech_ms: int = 800, silence_ms: int = 700) -> None:
+        """A tone the simulator's VAD hears as speech, then the silence that ends the turn."""
+        self.mic.push(tone(speech_ms) + silence(silence_ms))
+
+    def send(self, event: dict[str, Any] | str) -> None:
+        self.channel.send(event if isinstance(event, str) else json.dumps(event))
+
+    async def until(self, type: str, timeout: float = 15, **match: Any) -> dict[str, Any]:
+        """Read on from the last event returned until one of ``type`` (and matching fields)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    self._arrived.clear()
+                    for index in range(self._cursor, len(self.events)):
+                        event = self.events[index]
+                        if event.get("type") == type and all(
+                            event.get(k) == v for k, v in match.items()
+                        ):
+                            self._cursor = index + 1
+                            return event
+                    await self._arrived.wait()
+        except TimeoutError:
+            types = [e.get("type") for e in self.events[self._cursor :][-20:]]
+            raise AssertionError(f"no {type} within {timeout}s; unread events: {types}") from None
+
+    def types(self) -> list[str]:
+        return [e.get("type") for e in self.events]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.wait_for(self.pc.close(), 10)
+        self.mic.stop()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+
+    def _on_message(self, message: str | bytes) -> None:
+        self.raw_messages.append(message if isinstance(message, str) else repr(message))
+        with contextlib.suppress(ValueError):
+            self.events.append(json.loads(message))
+        self._arrived.set()
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        task = asyncio.ensure_future(self._listen(track))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _listen(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            self.heard_frames += 1
+            if self._measure and frame_rms(frame) >= LOUD_RMS:
+                self.loud_frames += 1
