@@ -19,9 +19,21 @@ def overview(request):
     return render(request, "overview.html")
 
 
+def _ice_servers() -> list[dict[str, str]]:
+    """The same STUN/TURN servers as the control plane's peer, as RTCIceServer objects."""
+    servers = []
+    for url in settings.AGENTFIELD_WEBRTC_ICE_SERVERS:
+        server = {"urls": url}
+        if url.startswith("turn"):
+            server["username"] = settings.AGENTFIELD_WEBRTC_TURN_USERNAME
+            server["credential"] = settings.AGENTFIELD_WEBRTC_TURN_CREDENTIAL
+        servers.append(server)
+    return servers
+
+
 def _loopback_only() -> bool:
     """When the control plane's peer offers only loopback addresses, so does the page."""
-    hosts = getattr(settings, "AGENTFIELD_WEBRTC_HOST_ADDRESSES", [])
+    hosts = settings.AGENTFIELD_WEBRTC_ICE_HOSTS
     return bool(hosts) and all(host.startswith("127.") for host in hosts)
 
 
@@ -56,7 +68,7 @@ def voice_page(request, target: str):
         "target": session_target.full_name,
         "start_url": f"/api/v1/session-targets/{session_target.full_name}/start",
         "transport": definition.get("transport"),
-        "ice_servers": [{"urls": url} for url in settings.AGENTFIELD_WEBRTC_ICE_SERVERS],
+        "ice_servers": _ice_servers(),
         "loopback_only": _loopback_only(),
     }
     return render(

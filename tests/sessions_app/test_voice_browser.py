@@ -1,0 +1,131 @@
+"""The voice page in a real browser: headless Chromium with a spoken WAV file as its
+microphone calls the control plane's own WebRTC peer, against the provider simulator, a
+real Celery worker and a real agent node. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from access_app.models import CallerProfile
+from executions_app.models import Execution
+from sessions_app.models import SessionInstance
+from tests.browser import ARTIFACTS, chromium_page
+from tests.servers import daphne_server
+from tests.sessions_app.helpers import VOICE_NODE, session_world
+from tests.worker import TEST_VAR_DIR
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SPOKEN = "Order 1042 shipped with UPS and arrives on Friday."
+# Chromium plays the file as its microphone, over and over; the call must stay on loopback.
+MEDIA_ARGS = [
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+
+
+def speech_wav(text: str) -> Path:
+    """``text`` spoken by espeak-ng, then two seconds of silence so the turn ends."""
+    if not shutil.which("espeak-ng"):
+        pytest.fail("espeak-ng is missing; .ci/run installs it")
+    spoken = TEST_VAR_DIR / "spoken.wav"
+    subprocess.run(["espeak-ng", "-w", str(spoken), text], check=True)
+    path = TEST_VAR_DIR / "microphone.wav"
+    with wave.open(str(spoken)) as source, wave.open(str(path), "wb") as out:
+        out.setparams(source.getparams())
+        out.writeframes(source.readframes(source.getnframes()))
+        out.writeframes(b"\0\0" * source.getframerate() * 2)
+    return path
+
+
+def resolve(double, call):
+    return 200, {"spoken_response": SPOKEN, "order_status": "shipped"}
+
+
+def login_cookie(base_url: str, username: str, tags: list[str]) -> dict:
+    """A Django login session made in the test database, as a browser cookie (made before
+    Playwright runs its event loop in this thread, where the ORM may not be used)."""
+    user = get_user_model().objects.create_user(username, password="pw-12345678")
+    CallerProfile.objects.create(user=user, tags=tags)
+    client = Client()
+    client.force_login(user)
+    return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url}
+
+
+@pytest.fixture
+def voice_world(admin, agent_double, simulator):
+    agent_double.behaviours["resolve_voice_turn"] = resolve
+    session_world(admin.client(), agent_double.base_url)  # provider openai, transport webrtc
+    env = {
+        "OPENAI_API_KEY": "sk-simulator",
+        "OPENAI_BASE_URL": simulator.base_url,
+        "AGENTFIELD_WEBRTC_ICE_HOSTS": "127.0.0.1",
+    }
+    with daphne_server("voice-browser", **env) as server:
+        yield server
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_spoken_call_in_chromium_runs_the_tool_and_plays_the_answer(
+    voice_world, simulator, agent_double
+):
+    server = voice_world
+    microphone = speech_wav("Hello, where is my order 1042?")
+    simulator.script_transcripts(["please resolve voice turn for order 1042"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    cookie = login_cookie(server.base_url, "carol", ["team:a"])
+    with chromium_page([*MEDIA_ARGS, f"--use-file-for-fake-audio-capture={microphone}"]) as page:
+        page.context.add_cookies([cookie])
+        page.goto(f"{server.base_url}/sessions/{VOICE_NODE}.voice/")
+        page.click("#start")
+        page.wait_for_selector("#status[data-state=listening]", timeout=20_000)
+        page.wait_for_selector("#transcript li.user", timeout=20_000)
+        page.screenshot(path=str(ARTIFACTS / "voice-call-listening.png"), full_page=True)
+        page.wait_for_selector("#tools li[data-execution] .state.status-succeeded", timeout=30_000)
+        page.wait_for_function(
+            "expected => [...document.querySelectorAll('#transcript li.assistant')]"
+            ".some(li => li.textContent.includes(expected))",
+            arg=SPOKEN,
+            timeout=30_000,
+        )
+        page.wait_for_function("window.voiceStats.maxRms > 0.01", timeout=20_000)
+        page.screenshot(path=str(ARTIFACTS / "voice-call-answered.png"), full_page=True)
+        assert "please resolve voice turn for order 1042" in page.inner_text("#transcript")
+        session_id = page.evaluate("window.voiceSession")
+        page.click("#end")
+        page.wait_for_selector("#status[data-state=ended]", timeout=15_000)
+        page.screenshot(path=str(ARTIFACTS / "voice-call-ended.png"), full_page=True)
+
+    session = SessionInstance.objects.get(session_id=session_id)
+    assert session.status == "ended"
+    user_turns = session.events.filter(type="turn.user")
+    assert user_turns.exists() and user_turns.first().data["audio_ms"] > 0  # heard as speech
+    assert session.audio_in_ms > 0 and session.audio_out_ms > 0
+    execution = Execution.objects.get(target_name="support.resolve_voice_turn")
+    assert execution.session_id == session_id and execution.status == "succeeded"
+    assert agent_double.calls[0].headers["X-Session-ID"] == session_id
+
+
+def test_a_caller_whose_tags_do_not_allow_the_session_sees_access_denied(voice_world):
+    server = voice_world
+    microphone = speech_wav("Hello.")
+    cookie = login_cookie(server.base_url, "dave", ["team:z"])
+    with chromium_page([*MEDIA_ARGS, f"--use-file-for-fake-audio-capture={microphone}"]) as page:
+        page.context.add_cookies([cookie])
+        page.goto(f"{server.base_url}/sessions/{VOICE_NODE}.voice/")
+        page.click("#start")
+        page.wait_for_selector("#error:not([hidden])", timeout=15_000)
+        assert page.inner_text("#error").startswith("Access denied")
+        assert page.get_attribute("#status", "data-state") == "failed"
+        page.screenshot(path=str(ARTIFACTS / "voice-call-denied.png"), full_page=True)
+    assert not SessionInstance.objects.exists()
