@@ -261,6 +261,16 @@ class SessionRuntime:
             Notice("tool.result", {"tool": call.name, "call_id": call.call_id, **summary})
         )
 
+    async def _follow_tool(self, message: dict[str, Any]) -> None:
+        """A tool call someone else made in this session (the handler, the REST route):
+        the caller sees it and its result like the model's own."""
+        tool, execution_id = message.get("tool", ""), message.get("execution_id", "")
+        call = {"tool": tool, "call_id": "", "arguments": message.get("arguments") or {}}
+        await self.sink.deliver(Notice("tool.call", {**call, "execution_id": execution_id}))
+        _, summary = await tool_call_wait(execution_id)
+        if not self._ending:
+            await self.sink.deliver(Notice("tool.result", {"tool": tool, "call_id": "", **summary}))
+
     # --- the handler (agent link) --------------------------------------------------------
 
     async def _handler_input(self, text: str, modality: str, audio_ms: int, turn_id: str) -> None:
@@ -287,8 +297,13 @@ class SessionRuntime:
 
     async def _drain_speech(self) -> None:
         """Let what the handler said be spoken before its end closes the call."""
+
+        async def drained() -> None:
+            await self._speech_idle.wait()
+            await self.sink.playback_drained()
+
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._speech_idle.wait(), SPEECH_DRAIN_SECONDS)
+            await asyncio.wait_for(drained(), SPEECH_DRAIN_SECONDS)
 
     async def _join_inbox(self) -> None:
         layer = get_channel_layer()
@@ -313,6 +328,8 @@ class SessionRuntime:
             self._says_pending += 1
             self._speech_idle.clear()
             await self.adapter.say(text)
+        elif kind == "session.tool_call":
+            self._spawn(self._follow_tool(message), "tool")
         elif kind == "session.end":
             await self._drain_speech()
             await self.end(SessionStatus.ENDED, message.get("reason") or "ended by the handler")

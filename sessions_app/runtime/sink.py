@@ -24,5 +24,8 @@ class RuntimeSink(Protocol):
     async def flush_playback(self) -> None:
         """Barge-in: drop every queued outbound audio frame now."""
 
+    async def playback_drained(self) -> None:
+        """Returns once queued outbound audio has been played (at once if none is held)."""
+
     async def release(self, status: str, reason: str) -> None:
         """The session is over; release the transport. Called once."""

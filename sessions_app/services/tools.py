@@ -23,6 +23,7 @@ from executions_app.services.creation import (
 )
 from executions_app.session_binding import SessionBinding
 from sessions_app.models import SessionEvent, SessionInstance
+from sessions_app.notify import notify_session_on_commit
 from sessions_app.services.events import session_event_append
 from sessions_app.services.lifecycle import SessionStateError, refuse_if_finished
 
@@ -47,6 +48,20 @@ def session_tool_target(session: SessionInstance, tool: str, target: str = "") -
             },
         )
     return target
+
+
+def announce_to_live_call(session: SessionInstance, tool: str, execution: Execution) -> None:
+    """Tell the runtime holding the call about a tool call it did not make itself (the
+    handler's or the REST route's), so the caller sees it too; the runtime follows it."""
+    notify_session_on_commit(
+        session.session_id,
+        {
+            "type": "session.tool_call",
+            "tool": tool,
+            "execution_id": execution.execution_id,
+            "arguments": execution.input,
+        },
+    )
 
 
 def session_tool_principal(session: SessionInstance) -> Principal:
@@ -84,6 +99,8 @@ def session_tool_call(
                 "input": input or {},
             },
         )
+        if not call_id:  # the REST route's; the runtime announces the model's own calls
+            announce_to_live_call(session, tool, accepted.execution)
     return accepted
 
 
@@ -111,11 +128,13 @@ def session_execution_binding(principal: Principal, session_id: str, target: str
 
         def log_call(execution: Execution) -> None:
             SessionInstance.objects.filter(pk=session.pk).update(tool_calls=F("tool_calls") + 1)
+            tool = full_target.split(".", 1)[1]
             session_event_append(session, "tool.call", {
-                "tool": full_target.split(".", 1)[1], "target": full_target, "call_id": "",
+                "tool": tool, "target": full_target, "call_id": "",
                 "execution_id": execution.execution_id, "input": execution.input,
                 "by": "handler",
             })  # fmt: skip
+            announce_to_live_call(session, tool, execution)
 
         return SessionBinding(
             principal=session_tool_principal(session), actor_id=session.owner, on_created=log_call

@@ -233,6 +233,12 @@ class WebRTCCall:
     async def flush_playback(self) -> None:
         self.playback.flush()
 
+    async def playback_drained(self) -> None:
+        """Returns once the caller has heard every queued frame (the track plays them in
+        real time, so a call ended right after speech must not cut it off)."""
+        while self.playback.queued_bytes > 0 and self.pc.connectionState == "connected":
+            await asyncio.sleep(0.02)
+
     async def release(self, status: str, reason: str) -> None:
         await self.close()
 

@@ -52,6 +52,11 @@ class PlaybackTrack(MediaStreamTrack):
             self._overflow_logged = True
         self._queued += pcm[: max(0, room)]
 
+    @property
+    def queued_bytes(self) -> int:
+        """Audio still waiting to be played."""
+        return len(self._queued) - self._read
+
     def flush(self) -> None:
         """Drop everything queued, now."""
         self._queued.clear()

@@ -120,6 +120,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def flush_playback(self) -> None:
         await self._send({"type": "agentfield.playback.flush"})
 
+    async def playback_drained(self) -> None:
+        """The client plays what it received; nothing is held here."""
+
     async def release(self, status: str, reason: str) -> None:
         await self.close(code=1000 if status == SessionStatus.ENDED else 1011)
 

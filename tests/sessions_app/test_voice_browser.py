@@ -13,17 +13,20 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from access_app.models import CallerProfile
+from access_app.models import AccessPolicy, CallerProfile
 from executions_app.models import Execution
 from sessions_app.models import SessionInstance
+from tests.agentfield_sdk.example_process import example_agent
 from tests.browser import ARTIFACTS, chromium_page
 from tests.servers import daphne_server
-from tests.sessions_app.helpers import VOICE_NODE, session_world
+from tests.sessions_app.helpers import TOOL_NODE, VOICE_NODE
 from tests.worker import TEST_VAR_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SPOKEN = "Order 1042 shipped with UPS and arrives on Friday."
+ORDER_1042 = (
+    "Order 1042, noise-cancelling headphones, shipped with UPS and should arrive on Friday."
+)
 # Chromium plays the file as its microphone, over and over; the call must stay on loopback.
 MEDIA_ARGS = [
     "--use-fake-ui-for-media-stream",
@@ -48,10 +51,6 @@ def speech_wav(text: str) -> Path:
     return path
 
 
-def resolve(double, call):
-    return 200, {"spoken_response": SPOKEN, "order_status": "shipped"}
-
-
 def login_cookie(base_url: str, username: str, tags: list[str]) -> dict:
     """A Django login session made in the test database, as a browser cookie (made before
     Playwright runs its event loop in this thread, where the ORM may not be used)."""
@@ -63,30 +62,45 @@ def login_cookie(base_url: str, username: str, tags: list[str]) -> dict:
 
 
 @pytest.fixture
-def voice_world(admin, agent_double, simulator):
-    agent_double.behaviours["resolve_voice_turn"] = resolve
-    session_world(admin.client(), agent_double.base_url)  # provider openai, transport webrtc
+def voice_world(admin, make_caller, simulator):
+    """A daphne process on loopback and the voice support example as a real process: its
+    session handler calls ``support.resolve_voice_turn`` and says the answer."""
+    voice_key = make_caller("agent", node_id=VOICE_NODE, name="voice node").secret
+    support_key = make_caller("agent", node_id=TOOL_NODE, name="support node").secret
+    AccessPolicy.objects.create(
+        name="team-a-starts-voice", caller_tags=["team:a"], target_tags=["support:voice"],
+        action="allow",
+    )  # fmt: skip
+    AccessPolicy.objects.create(
+        name="voice-calls-support", caller_tags=["support:voice"], target_tags=["support"],
+        action="allow",
+    )  # fmt: skip
     env = {
         "OPENAI_API_KEY": "sk-simulator",
         "OPENAI_BASE_URL": simulator.base_url,
         "AGENTFIELD_WEBRTC_ICE_HOSTS": "127.0.0.1",
+        "AGENTFIELD_TAG_APPROVAL": "auto",
     }
-    with daphne_server("voice-browser", **env) as server:
+    with (
+        daphne_server("voice-browser", **env) as server,
+        example_agent(server.base_url, voice_key, support_key, name="example-browser") as agent,
+    ):
+        agent.wait_for(f"{VOICE_NODE} is ready")
+        agent.wait_for(f"{TOOL_NODE} is ready")
         yield server
 
 
 @pytest.mark.usefixtures("worker")
-def test_a_spoken_call_in_chromium_runs_the_tool_and_plays_the_answer(
-    voice_world, simulator, agent_double
-):
+def test_a_spoken_call_in_chromium_runs_the_example_and_plays_its_answer(voice_world, simulator):
     server = voice_world
     microphone = speech_wav("Hello, where is my order 1042?")
-    simulator.script_transcripts(["please resolve voice turn for order 1042"])
+    simulator.script_transcripts(["Hello, where is my order 1042?"])
     ARTIFACTS.mkdir(exist_ok=True)
     cookie = login_cookie(server.base_url, "carol", ["team:a"])
     with chromium_page([*MEDIA_ARGS, f"--use-file-for-fake-audio-capture={microphone}"]) as page:
         page.context.add_cookies([cookie])
         page.goto(f"{server.base_url}/sessions/{VOICE_NODE}.voice/")
+        page.screenshot(path=str(ARTIFACTS / "voice-call-ready.png"), full_page=True)
         page.click("#start")
         page.wait_for_selector("#status[data-state=listening]", timeout=20_000)
         page.wait_for_selector("#transcript li.user", timeout=20_000)
@@ -95,25 +109,25 @@ def test_a_spoken_call_in_chromium_runs_the_tool_and_plays_the_answer(
         page.wait_for_function(
             "expected => [...document.querySelectorAll('#transcript li.assistant')]"
             ".some(li => li.textContent.includes(expected))",
-            arg=SPOKEN,
+            arg=ORDER_1042,
             timeout=30_000,
         )
         page.wait_for_function("window.voiceStats.maxRms > 0.01", timeout=20_000)
         page.screenshot(path=str(ARTIFACTS / "voice-call-answered.png"), full_page=True)
-        assert "please resolve voice turn for order 1042" in page.inner_text("#transcript")
+        assert "where is my order 1042" in page.inner_text("#transcript")
         session_id = page.evaluate("window.voiceSession")
-        page.click("#end")
-        page.wait_for_selector("#status[data-state=ended]", timeout=15_000)
+        # the example answers once, then its handler ends the call
+        page.wait_for_selector("#status[data-state=ended]", timeout=20_000)
         page.screenshot(path=str(ARTIFACTS / "voice-call-ended.png"), full_page=True)
 
     session = SessionInstance.objects.get(session_id=session_id)
-    assert session.status == "ended"
+    assert (session.status, session.end_reason) == ("ended", "ended by the handler")
     user_turns = session.events.filter(type="turn.user")
     assert user_turns.exists() and user_turns.first().data["audio_ms"] > 0  # heard as speech
     assert session.audio_in_ms > 0 and session.audio_out_ms > 0
     execution = Execution.objects.get(target_name="support.resolve_voice_turn")
     assert execution.session_id == session_id and execution.status == "succeeded"
-    assert agent_double.calls[0].headers["X-Session-ID"] == session_id
+    assert execution.result["spoken_response"] == ORDER_1042
 
 
 def test_a_caller_whose_tags_do_not_allow_the_session_sees_access_denied(voice_world):
