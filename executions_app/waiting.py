@@ -1,4 +1,5 @@
-"""Waiting for an execution to end, for the sync route and for live sessions.
+"""Waiting on the database with channel-layer hints: an execution's end (the sync route, live
+sessions), and the same loop for anyone else (`GroupHints`).
 
 Channel delivery is at most once (and the in-memory layer does not cross processes), so
 the wait listens on the execution's group *and* re-reads the row, with a growing interval.
@@ -23,8 +24,47 @@ MAX_RECHECK = 0.5
 MAX_RECHECK_WITHOUT_HINTS = 0.025
 
 
-def _max_recheck(layer) -> float:
-    return MAX_RECHECK_WITHOUT_HINTS if isinstance(layer, InMemoryChannelLayer) else MAX_RECHECK
+class GroupHints:
+    """Hints on a channel-layer group, for a loop that re-reads the database between them.
+
+    ``pause(remaining)`` returns at the next hint or after a re-read interval that grows
+    while nothing comes. One receive stays pending across pauses: cancelling a Redis
+    receive drops its connection, so it is cancelled once, on exit.
+    """
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.layer = get_channel_layer()
+        self.channel = ""
+        self.recheck = FIRST_RECHECK
+        # Without cross-process hints (in-memory layer) the re-read is the only news.
+        self.max_recheck = (
+            MAX_RECHECK_WITHOUT_HINTS
+            if isinstance(self.layer, InMemoryChannelLayer)
+            else MAX_RECHECK
+        )
+        self._hint: asyncio.Future | None = None
+
+    async def __aenter__(self) -> GroupHints:
+        self.channel = await self.layer.new_channel("wait.")
+        await self.layer.group_add(self.group, self.channel)
+        return self
+
+    async def pause(self, remaining: float) -> None:
+        if self._hint is None or self._hint.done():
+            self._hint = asyncio.ensure_future(self.layer.receive(self.channel))
+        done, _ = await asyncio.wait({self._hint}, timeout=min(self.recheck, remaining))
+        if done:
+            with contextlib.suppress(Exception):  # a failed receive is just no hint
+                self._hint.result()
+        self.recheck = FIRST_RECHECK if done else min(self.recheck * 2, self.max_recheck)
+
+    async def __aexit__(self, *exc_info) -> None:
+        if self._hint is not None and not self._hint.done():
+            self._hint.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._hint
+        await self.layer.group_discard(self.group, self.channel)
 
 
 async def wait_for_execution_end(execution_id: str, timeout: float) -> Execution | None:
@@ -32,16 +72,8 @@ async def wait_for_execution_end(execution_id: str, timeout: float) -> Execution
 
     None if it does not exist.
     """
-    layer = get_channel_layer()
-    channel = await layer.new_channel("wait.")
-    group = execution_group(execution_id)
-    await layer.group_add(group, channel)
     deadline = time.monotonic() + timeout
-    recheck, max_recheck = FIRST_RECHECK, _max_recheck(layer)
-    # One receive stays pending across re-reads: cancelling a Redis receive drops its
-    # connection, so it is cancelled once, at the end, not at every re-read.
-    hint: asyncio.Task | None = None
-    try:
+    async with GroupHints(execution_group(execution_id)) as hints:
         while True:
             execution = await Execution.objects.filter(execution_id=execution_id).afirst()
             if execution is None or execution.status in TERMINAL_STATUSES:
@@ -49,16 +81,4 @@ async def wait_for_execution_end(execution_id: str, timeout: float) -> Execution
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return execution
-            if hint is None or hint.done():
-                hint = asyncio.ensure_future(layer.receive(channel))
-            done, _ = await asyncio.wait({hint}, timeout=min(recheck, remaining))
-            if done:
-                with contextlib.suppress(Exception):  # a failed receive is just no hint
-                    hint.result()
-            recheck = FIRST_RECHECK if done else min(recheck * 2, max_recheck)
-    finally:
-        if hint is not None and not hint.done():
-            hint.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await hint
-        await layer.group_discard(group, channel)
+            await hints.pause(remaining)

@@ -10,23 +10,18 @@ re-read interval, never the answer.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.layers import get_channel_layer
 
+from executions_app.waiting import GroupHints
 from sessions_app.models import LIVE_STATUSES, SessionEvent, SessionInstance, SessionStatus
 from sessions_app.notify import session_group
 from sessions_app.services.events import session_event_append
 from sessions_app.services.lifecycle import SessionStateError, session_finish
 from sessions_app.services.links import link_channel
-
-FIRST_RECHECK = 0.01
-MAX_RECHECK = 0.5
-MAX_RECHECK_WITHOUT_HINTS = 0.025  # the in-memory layer does not cross processes
 
 _link_channel = database_sync_to_async(link_channel)
 
@@ -66,17 +61,9 @@ async def handler_answer(
 
     410 if the handler ends the session instead; 504 if it says nothing in ``timeout``.
     """
-    layer = get_channel_layer()
-    channel = await layer.new_channel("turn.")
-    group = session_group(session.session_id)
-    await layer.group_add(group, channel)
-    max_recheck = (
-        MAX_RECHECK_WITHOUT_HINTS if isinstance(layer, InMemoryChannelLayer) else MAX_RECHECK
-    )
-    hint: asyncio.Future | None = None
-    try:
+    async with GroupHints(session_group(session.session_id)) as hints:
         await _to_node(session, turn, opened)
-        deadline, recheck = time.monotonic() + timeout, FIRST_RECHECK
+        deadline = time.monotonic() + timeout
         while True:
             said, status = await _said_after(session, after)
             if said is not None:
@@ -92,19 +79,7 @@ async def handler_answer(
                         f"within {timeout:g} s"
                     },
                 )
-            if hint is None or hint.done():
-                hint = asyncio.ensure_future(layer.receive(channel))
-            done, _ = await asyncio.wait({hint}, timeout=min(recheck, remaining))
-            if done:
-                with contextlib.suppress(Exception):  # a failed receive is just no hint
-                    hint.result()
-            recheck = FIRST_RECHECK if done else min(recheck * 2, max_recheck)
-    finally:
-        if hint is not None and not hint.done():
-            hint.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await hint
-        await layer.group_discard(group, channel)
+            await hints.pause(remaining)
 
 
 async def _to_node(session: SessionInstance, turn: dict[str, Any], opened: bool) -> None:
