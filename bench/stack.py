@@ -42,6 +42,9 @@ def _recreate_postgres_database() -> None:
 def stack_env(stack: str, var_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(AGENTFIELD_VAR_DIR=str(var_dir), LOG_LEVEL="warning", PYTHONUNBUFFERED="1")
+    # One bench caller makes hundreds of starts and tool calls a minute: the per-caller
+    # limits would measure themselves, not the path under test.
+    env.update(AGENTFIELD_SESSION_START_RATE="100000/min", AGENTFIELD_TOOL_CALL_RATE="100000/min")
     if stack == "postgres":
         env.update(DATABASE_URL=PG_BENCH_URL, REDIS_URL=REDIS_BENCH_URL)
     return env
