@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import PYTHON, ROOT, percentile, running_stack
+from bench.stack import percentile, running_stack, start_bench_agent, work_node
 
 AGENT_PORT = 8124
 NODE = "bench-node"
@@ -31,36 +31,7 @@ WARM_UP = 5
 
 
 def prepare(stack, work_ms: float) -> subprocess.Popen:
-    agent = subprocess.Popen(
-        [PYTHON, str(ROOT / "bench" / "agent_node.py"), str(AGENT_PORT), str(work_ms)],
-        start_new_session=True,
-    )
-    admin = {"X-API-Key": stack.admin_key}
-    body = {
-        "id": NODE,
-        "base_url": f"http://127.0.0.1:{AGENT_PORT}",
-        "reasoners": [{"id": "work", "tags": ["bench"]}],
-    }
-    httpx.post(
-        f"{stack.base_url}/api/v1/nodes/register", json=body, headers=admin
-    ).raise_for_status()
-    httpx.post(
-        f"{stack.base_url}/api/v1/admin/agents/{NODE}/approve-tags",
-        json={"approved_tags": ["bench"]},
-        headers=admin,
-    ).raise_for_status()
-    httpx.post(
-        f"{stack.base_url}/api/v1/admin/policies",
-        headers=admin,
-        json={
-            "name": "bench",
-            "caller_tags": ["bench"],
-            "target_tags": ["bench"],
-            "action": "allow",
-        },
-    ).raise_for_status()
-    time.sleep(0.5)
-    return agent
+    return start_bench_agent(stack, AGENT_PORT, work_ms, [work_node(NODE, AGENT_PORT)])
 
 
 async def throughput(stack, total: int, concurrency: int) -> dict[str, float]:

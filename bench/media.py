@@ -38,7 +38,7 @@ import httpx
 from aiortc.mediastreams import MediaStreamTrack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import PYTHON, ROOT, percentile, running_stack
+from bench.stack import BENCH_TAG, PYTHON, ROOT, percentile, register_bench_nodes, running_stack
 from sessions_app.simulator.audio import silence, tone
 from tests.sessions_app.webrtc_client import BrowserPeer
 
@@ -84,22 +84,11 @@ def machine_ticks() -> tuple[int, int]:
 
 def prepare(stack) -> None:
     """A voice node with a webrtc session anyone tagged ``bench`` may start."""
-    admin = {"X-API-Key": stack.admin_key}
     session = {"name": "call", "provider": "openai", "transport": "webrtc",
-               "model": "gpt-realtime-2", "tags": ["bench"]}  # fmt: skip
-    body = {"id": VOICE_NODE, "base_url": "http://127.0.0.1:9", "sessions": [session]}
-    url = f"{stack.base_url}/api/v1/nodes/register"
-    httpx.post(url, json=body, headers=admin).raise_for_status()
-    httpx.post(
-        f"{stack.base_url}/api/v1/admin/agents/{VOICE_NODE}/approve-tags",
-        json={"approved_tags": ["bench"]},
-        headers=admin,
-    ).raise_for_status()
-    policy = {"name": "bench", "caller_tags": ["bench"], "target_tags": ["bench"],
-              "action": "allow"}  # fmt: skip
-    httpx.post(
-        f"{stack.base_url}/api/v1/admin/policies", headers=admin, json=policy
-    ).raise_for_status()
+               "model": "gpt-realtime-2", "tags": [BENCH_TAG]}  # fmt: skip
+    register_bench_nodes(
+        stack, [{"id": VOICE_NODE, "base_url": "http://127.0.0.1:9", "sessions": [session]}]
+    )
 
 
 async def connected(peer: BrowserPeer, answer: httpx.Response) -> BrowserPeer:

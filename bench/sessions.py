@@ -26,7 +26,7 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import PYTHON, ROOT, percentile, running_stack
+from bench.stack import BENCH_TAG, percentile, running_stack, start_bench_agent, work_node
 from sessions_app.simulator import running_simulator
 from sessions_app.simulator.audio import silence, tone
 
@@ -41,48 +41,16 @@ def speech_chunks() -> list[str]:
 
 
 def prepare(stack, work_ms: float) -> subprocess.Popen:
-    agent = subprocess.Popen(
-        [PYTHON, str(ROOT / "bench" / "agent_node.py"), str(AGENT_PORT), str(work_ms)],
-        start_new_session=True,
-    )
-    try:
-        admin = {"X-API-Key": stack.admin_key}
-        session = {
-            "name": "call",
-            "provider": "openai",
-            "transport": "websocket",
-            "model": "gpt-realtime-2",
-            "tools": [f"{TOOL_NODE}.work"],
-            "tags": ["bench"],
-        }
-        bodies = [
-            {"id": TOOL_NODE, "base_url": f"http://127.0.0.1:{AGENT_PORT}",
-             "reasoners": [{"id": "work", "tags": ["bench"]}]},
-            {"id": VOICE_NODE, "base_url": "http://127.0.0.1:9", "sessions": [session]},
-        ]  # fmt: skip
-        for body in bodies:
-            url = f"{stack.base_url}/api/v1/nodes/register"
-            httpx.post(url, json=body, headers=admin).raise_for_status()
-            httpx.post(
-                f"{stack.base_url}/api/v1/admin/agents/{body['id']}/approve-tags",
-                json={"approved_tags": ["bench"]},
-                headers=admin,
-            ).raise_for_status()
-        httpx.post(
-            f"{stack.base_url}/api/v1/admin/policies",
-            headers=admin,
-            json={
-                "name": "bench",
-                "caller_tags": ["bench"],
-                "target_tags": ["bench"],
-                "action": "allow",
-            },
-        ).raise_for_status()
-    except BaseException:
-        agent.terminate()
-        raise
-    time.sleep(0.5)
-    return agent
+    session = {
+        "name": "call",
+        "provider": "openai",
+        "transport": "websocket",
+        "model": "gpt-realtime-2",
+        "tools": [f"{TOOL_NODE}.work"],
+        "tags": [BENCH_TAG],
+    }
+    voice = {"id": VOICE_NODE, "base_url": "http://127.0.0.1:9", "sessions": [session]}
+    return start_bench_agent(stack, AGENT_PORT, work_ms, [work_node(TOOL_NODE, AGENT_PORT), voice])
 
 
 async def starts(stack, total: int, concurrency: int) -> float:

@@ -185,3 +185,49 @@ def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
+
+
+BENCH_TAG = "bench"
+
+
+def register_bench_nodes(stack, bodies: list[dict]) -> None:
+    """Register each node, approve its tags (``bench``), and let ``bench`` call ``bench``."""
+    admin = {"X-API-Key": stack.admin_key}
+    for body in bodies:
+        httpx.post(
+            f"{stack.base_url}/api/v1/nodes/register", json=body, headers=admin
+        ).raise_for_status()
+        httpx.post(
+            f"{stack.base_url}/api/v1/admin/agents/{body['id']}/approve-tags",
+            json={"approved_tags": [BENCH_TAG]},
+            headers=admin,
+        ).raise_for_status()
+    policy = {"name": "bench", "caller_tags": [BENCH_TAG], "target_tags": [BENCH_TAG]}
+    httpx.post(
+        f"{stack.base_url}/api/v1/admin/policies", json={**policy, "action": "allow"}, headers=admin
+    ).raise_for_status()
+    time.sleep(0.5)
+
+
+def start_bench_agent(stack, port: int, work_ms: float, bodies: list[dict]) -> subprocess.Popen:
+    """``bench/agent_node.py`` on ``port`` (its reasoner works ``work_ms``), with ``bodies``
+    registered and approved; the agent is stopped again if that fails."""
+    agent = subprocess.Popen(
+        [PYTHON, str(ROOT / "bench" / "agent_node.py"), str(port), str(work_ms)],
+        start_new_session=True,
+    )
+    try:
+        register_bench_nodes(stack, bodies)
+    except BaseException:
+        agent.terminate()
+        raise
+    return agent
+
+
+def work_node(node_id: str, port: int) -> dict:
+    """The registration body of the agent node's one reasoner, ``work``."""
+    return {
+        "id": node_id,
+        "base_url": f"http://127.0.0.1:{port}",
+        "reasoners": [{"id": "work", "tags": [BENCH_TAG]}],
+    }

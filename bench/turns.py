@@ -27,7 +27,14 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import PYTHON, ROOT, free_port, percentile, running_stack
+from bench.stack import (
+    BENCH_TAG,
+    free_port,
+    percentile,
+    running_stack,
+    start_bench_agent,
+    work_node,
+)
 from sessions_app.simulator import running_simulator
 from sessions_app.simulator.audio import tone
 from sessions_app.transports.audio_files import pcm_to_wav
@@ -42,43 +49,17 @@ def clip(ms: int) -> dict:
 
 
 def prepare(stack, work_ms: float) -> subprocess.Popen:
-    agent = subprocess.Popen(
-        [PYTHON, str(ROOT / "bench" / "agent_node.py"), str(AGENT_PORT), str(work_ms)],
-        start_new_session=True,
-    )
-    try:
-        admin = {"X-API-Key": stack.admin_key}
-        session = {
-            "name": "talk",
-            "provider": "openrouter",
-            "transport": "audio_turns",
-            "model": "openai/gpt-audio-mini",
-            "voice": "alloy",
-            "tools": [f"{TOOL_NODE}.work"],
-            "tags": ["bench"],
-        }
-        bodies = [
-            {"id": TOOL_NODE, "base_url": f"http://127.0.0.1:{AGENT_PORT}",
-             "reasoners": [{"id": "work", "tags": ["bench"]}]},
-            {"id": TURNS_NODE, "base_url": "http://127.0.0.1:9", "sessions": [session]},
-        ]  # fmt: skip
-        for body in bodies:
-            url = f"{stack.base_url}/api/v1/nodes/register"
-            httpx.post(url, json=body, headers=admin).raise_for_status()
-            httpx.post(
-                f"{stack.base_url}/api/v1/admin/agents/{body['id']}/approve-tags",
-                json={"approved_tags": ["bench"]},
-                headers=admin,
-            ).raise_for_status()
-        policy = {"name": "bench", "caller_tags": ["bench"], "target_tags": ["bench"],
-                  "action": "allow"}  # fmt: skip
-        url = f"{stack.base_url}/api/v1/admin/policies"
-        httpx.post(url, headers=admin, json=policy).raise_for_status()
-    except BaseException:
-        agent.terminate()
-        raise
-    time.sleep(0.5)
-    return agent
+    session = {
+        "name": "talk",
+        "provider": "openrouter",
+        "transport": "audio_turns",
+        "model": "openai/gpt-audio-mini",
+        "voice": "alloy",
+        "tools": [f"{TOOL_NODE}.work"],
+        "tags": [BENCH_TAG],
+    }
+    turns = {"id": TURNS_NODE, "base_url": "http://127.0.0.1:9", "sessions": [session]}
+    return start_bench_agent(stack, AGENT_PORT, work_ms, [work_node(TOOL_NODE, AGENT_PORT), turns])
 
 
 def provider_spans(log: list[dict]) -> list[tuple[float, float]]:
