@@ -14,7 +14,6 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access_app.access import AccessAllowed, access_check
 from access_app.authentication import ApiKeyAuthentication, LoginSessionAuthentication
 from access_app.openapi import errors, target_parameter
 from access_app.throttling import SessionStartThrottle, ToolCallThrottle
@@ -95,13 +94,7 @@ def _target_out(target) -> dict:
 class SessionTargetsView(APIView):
     @extend_schema(responses=SessionTargetListOutSerializer)
     def get(self, request):
-        startable = [
-            target
-            for target in selectors.session_targets_startable()
-            if isinstance(
-                access_check(caller=request.user, target=target, input=None), AccessAllowed
-            )
-        ]
+        startable = selectors.session_targets_startable_by(request.user)
         return Response({"targets": [_target_out(t) for t in startable], "total": len(startable)})
 
 

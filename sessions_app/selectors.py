@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from access_app.access import AccessAllowed, access_check
 from access_app.models import AgentNode, Target, TargetKind
 from access_app.principals import Principal
 from sessions_app.models import AgentLink, SessionEvent, SessionInstance
@@ -33,8 +34,8 @@ def session_events_after(session: SessionInstance, after: int, limit: int) -> li
     return list(session.events.filter(id__gt=after).order_by("id")[:limit])
 
 
-def session_targets_startable() -> QuerySet[Target]:
-    """Live session targets; whether a caller may start one is ``access_check``'s answer."""
+def session_targets_live() -> QuerySet[Target]:
+    """Every live session target, whoever may start it."""
     return (
         Target.objects.filter(kind=TargetKind.SESSION, active=True, node__isnull=False)
         .select_related("node")
@@ -43,8 +44,17 @@ def session_targets_startable() -> QuerySet[Target]:
     )
 
 
+def session_targets_startable_by(principal: Principal) -> list[Target]:
+    """The live session targets ``access_check`` lets ``principal`` start."""
+    return [
+        target
+        for target in session_targets_live()
+        if isinstance(access_check(caller=principal, target=target, input=None), AccessAllowed)
+    ]
+
+
 def session_target_get(node_id: str, name: str) -> Target | None:
-    return session_targets_startable().filter(node__node_id=node_id, name=name).first()
+    return session_targets_live().filter(node__node_id=node_id, name=name).first()
 
 
 def node_link_is_live(node: AgentNode) -> bool:

@@ -7,7 +7,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
-from access_app.access import AccessAllowed, access_check
 from access_app.principals import Principal
 from executions_app.models import Execution
 from sessions_app import selectors
@@ -37,21 +36,12 @@ def _loopback_only() -> bool:
     return bool(hosts) and all(host.startswith("127.") for host in hosts)
 
 
-def _startable(principal: Principal):
-    return [
-        target
-        for target in selectors.session_targets_startable()
-        if isinstance(access_check(caller=principal, target=target, input=None), AccessAllowed)
-    ]
-
-
 @login_required
 def sessions_list(request):
     principal = Principal.from_user(request.user)
     recent = selectors.sessions_visible_to(principal).order_by("-created_at")[:20]
-    return render(
-        request, "sessions/list.html", {"targets": _startable(principal), "recent": recent}
-    )
+    targets = selectors.session_targets_startable_by(principal)
+    return render(request, "sessions/list.html", {"targets": targets, "recent": recent})
 
 
 @login_required
