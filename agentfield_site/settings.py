@@ -70,15 +70,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    # Django's own middleware, as subclasses that skip the thread hop per hook under ASGI.
+    "agentfield_site.loop_middleware.SecurityMiddleware",
     "access_app.middleware.ApiRequestGuardMiddleware",
     "agentfield_site.middleware.StaticFilesMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "agentfield_site.loop_middleware.SessionMiddleware",
+    "agentfield_site.loop_middleware.CommonMiddleware",
+    "agentfield_site.loop_middleware.CsrfViewMiddleware",
+    "agentfield_site.loop_middleware.AuthenticationMiddleware",
+    "agentfield_site.loop_middleware.MessageMiddleware",
+    "agentfield_site.loop_middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "agentfield_site.urls"
