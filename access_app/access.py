@@ -136,7 +136,7 @@ def access_check(
     if isinstance(params.get("input"), Mapping):
         params = params["input"]
     outcome = evaluate_policies(
-        list(AccessPolicy.objects.filter(enabled=True)),
+        list(AccessPolicy.objects.filter(enabled=True).order_by()),  # evaluate_policies sorts
         caller_tags=list(caller.tags),
         target_tags=target_approved_tags(target),
         function=target.name,

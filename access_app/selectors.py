@@ -66,10 +66,12 @@ def nodes_by_approval(*, pending: bool) -> QuerySet[AgentNode]:
 def target_resolve(
     node_id: str, name: str, kinds: tuple[str, ...] = (TargetKind.REASONER, TargetKind.SKILL)
 ) -> Target | None:
-    """The live target ``<node_id>.<name>`` of one of ``kinds``, with its tags loaded."""
+    """The live target ``<node_id>.<name>`` of one of ``kinds``, with its tags loaded; a
+    reasoner before a skill of the same name. (Ordered by kind alone: on the hot path.)"""
     return (
         Target.objects.select_related("node")
         .filter(node__node_id=node_id, name=name, kind__in=kinds, active=True)
+        .order_by("kind")
         .first()
     )
 

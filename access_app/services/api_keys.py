@@ -47,8 +47,11 @@ def api_key_authenticate(plaintext: str) -> ApiKey | None:
     parts = plaintext.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_SCHEME:
         return None
-    key = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
-    if key is None or not key.matches(plaintext.strip()):
+    try:  # the prefix is unique: no ordering to compile
+        key = ApiKey.objects.get(prefix=parts[1], revoked_at__isnull=True)
+    except ApiKey.DoesNotExist:
+        return None
+    if not key.matches(plaintext.strip()):
         return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
