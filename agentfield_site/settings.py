@@ -128,6 +128,9 @@ else:
     # ends; a burst queues for the pool (up to the timeout) instead of opening hundreds.
     _database["OPTIONS"] = {
         "server_side_binding": True,
+        # Prepared after this many runs on a connection (psycopg's default; Django turns it
+        # off for external poolers): the hot path repeats a handful of queries. 0 disables.
+        "prepare_threshold": env_int("AGENTFIELD_DB_PREPARE_THRESHOLD", 5, minimum=0) or None,
         "pool": {
             "min_size": 2,
             "max_size": env_int("AGENTFIELD_DB_POOL_SIZE", 20, minimum=1),
@@ -176,6 +179,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# No result backend is configured; sharing the (disabled) one saves building it again in
+# each request's thread on every enqueue.
+CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
