@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from access_app.models import AccessPolicy, PolicyAction, TagStatus, Target
+from access_app.selectors import policies_enabled
 from access_app.tags import any_tag_matches, tag_matches
 
 CONSTRAINT_OPERATORS = {
@@ -136,7 +137,7 @@ def access_check(
     if isinstance(params.get("input"), Mapping):
         params = params["input"]
     outcome = evaluate_policies(
-        list(AccessPolicy.objects.filter(enabled=True).order_by()),  # evaluate_policies sorts
+        policies_enabled(),
         caller_tags=list(caller.tags),
         target_tags=target_approved_tags(target),
         function=target.name,

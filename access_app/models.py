@@ -234,3 +234,18 @@ class AccessPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.action}, priority {self.priority})"
+
+
+class AccessVersion(models.Model):
+    """One row whose ``token`` changes whenever a table the access decision reads changes.
+
+    Database triggers (migration 0004) write a fresh random token on every insert, update,
+    delete and truncate of targets, target tags, policies and nodes (heartbeat columns
+    aside), so no write path can skip it: services, the Django admin, a bulk ``update()``,
+    SQL by hand. Processes cache those reads under the token (``access_app.read_cache``).
+    """
+
+    token = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return self.token

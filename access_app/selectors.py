@@ -15,6 +15,7 @@ from access_app.models import (
     TargetTag,
 )
 from access_app.principals import Principal
+from access_app.read_cache import cached_read
 
 
 def api_keys_list() -> QuerySet[ApiKey]:
@@ -66,14 +67,31 @@ def nodes_by_approval(*, pending: bool) -> QuerySet[AgentNode]:
 def target_resolve(
     node_id: str, name: str, kinds: tuple[str, ...] = (TargetKind.REASONER, TargetKind.SKILL)
 ) -> Target | None:
-    """The live target ``<node_id>.<name>`` of one of ``kinds``, with its tags loaded; a
-    reasoner before a skill of the same name. (Ordered by kind alone: on the hot path.)"""
-    return (
-        Target.objects.select_related("node")
-        .filter(node__node_id=node_id, name=name, kind__in=kinds, active=True)
-        .order_by("kind")
-        .first()
+    """The live target ``<node_id>.<name>`` of one of ``kinds``, with its node; a reasoner
+    before a skill of the same name. Cached (``read_cache``): do not modify it."""
+    return cached_read(
+        ("target", node_id, name, kinds),
+        lambda: (
+            Target.objects.select_related("node")
+            .filter(node__node_id=node_id, name=name, kind__in=kinds, active=True)
+            .order_by("kind")
+            .first()
+        ),
     )
+
+
+def target_with_node(target_id: int) -> Target | None:
+    """A target by id with its node, whatever its state (the dispatch path needs the node's
+    address and token). Cached (``read_cache``): do not modify it."""
+    return cached_read(
+        ("target_id", target_id),
+        lambda: Target.objects.select_related("node").filter(pk=target_id).first(),
+    )
+
+
+def policies_enabled() -> list[AccessPolicy]:
+    """Every enabled policy, unordered (the evaluator sorts). Cached: do not modify them."""
+    return cached_read(("policies",), lambda: list(AccessPolicy.objects.filter(enabled=True)))
 
 
 def targets_with_pending_tags() -> QuerySet[Target]:

@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from access_app.selectors import target_with_node
 from executions_app.models import Execution, Status
 from executions_app.queue import enqueue_dispatch_on_commit
 from executions_app.services.lifecycle import execution_finish, execution_finish_claimed
@@ -136,7 +137,10 @@ def execution_dispatch(execution_id: str) -> float | None:
     if not claimed:
         executions_recover(execution_ids=[execution_id])
         return None
-    execution = Execution.objects.select_related("target__node").get(execution_id=execution_id)
+    execution = Execution.objects.get(execution_id=execution_id)
+    target = target_with_node(execution.target_id)  # cached; the node's address and token
+    if target is not None:
+        execution.target = target
     outcome = call_agent(execution)
     return _record(execution, outcome, me)
 
