@@ -14,7 +14,11 @@ from django.utils import timezone
 
 from executions_app import waiting
 from executions_app.models import Execution
-from executions_app.services.dispatch import execution_dispatch, executions_recover
+from executions_app.services.dispatch import (
+    execution_claim,
+    execution_dispatch,
+    executions_recover,
+)
 from tests import agent_double as behaviours
 from tests.executions_app.helpers import wait_terminal, wait_until
 from tests.factories import allow_policy, register_approved_node
@@ -185,3 +189,23 @@ def test_a_worker_killed_with_sigkill_mid_call_loses_no_execution(alice, node):
     called = [c.headers["X-Execution-ID"] for c in node.calls]
     assert len(called) == len(set(called)), "no execution reached the agent twice"
     assert {e.execution_id for e in succeeded} <= set(called)
+
+
+@pytest.mark.django_db
+def test_a_claim_takes_only_a_queued_row_and_returns_it_as_stored(alice, node, settings):
+    execution_id = submit(alice)
+    before = timezone.now()
+    claimed = execution_claim(execution_id, "host:1")
+    assert claimed is not None
+    assert (claimed.status, claimed.claimed_by, claimed.attempts) == ("running", "host:1", 1)
+    assert claimed.input == {} and claimed.target_name == f"{NODE}.echo"
+    stored = Execution.objects.get(execution_id=execution_id)
+    assert stored.started_at == claimed.started_at and stored.started_at >= before
+    lease = timedelta(seconds=settings.AGENTFIELD_AGENT_CALL_TIMEOUT)
+    assert stored.lease_expires_at >= before + lease
+    assert execution_claim(execution_id, "host:2") is None, "a running row is not claimed"
+
+    first_start = stored.started_at
+    Execution.objects.filter(execution_id=execution_id).update(status="queued")  # a retry
+    again = execution_claim(execution_id, "host:2")
+    assert (again.attempts, again.claimed_by, again.started_at) == (2, "host:2", first_start)
