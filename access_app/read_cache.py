@@ -11,7 +11,9 @@ Cached values are shared between threads: callers must not modify them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from django.db import connection
@@ -24,6 +26,7 @@ MAX_ENTRIES = 10_000
 _TOKEN_SQL = f"SELECT token FROM {AccessVersion._meta.db_table} WHERE id = 1"
 # (token, entries), swapped as one object so no thread sees one token with another's entries.
 _state: tuple[str | None, dict[Hashable, object]] = (None, {})
+_pinned: ContextVar[str | None] = ContextVar("access_version_pinned", default=None)
 
 
 def access_version() -> str | None:
@@ -33,11 +36,22 @@ def access_version() -> str | None:
     return row[0] if row else None
 
 
+@contextmanager
+def one_version() -> Iterator[None]:
+    """The reads inside share one token read: one decision, one version of the access data.
+    For one decision only: a longer block would see changes late."""
+    pin = _pinned.set(access_version())
+    try:
+        yield
+    finally:
+        _pinned.reset(pin)
+
+
 def cached_read(key: Hashable, load: Callable[[], T]) -> T:
     """``load()``'s value for ``key`` under the current token; loaded after the token is
     read, so an entry is never older than the token it is filed under."""
     global _state
-    token = access_version()
+    token = _pinned.get() or access_version()
     if token is None:
         return load()
     cached_token, entries = _state

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from access_app.access import AccessDenied, access_check, target_approved_tags
 from access_app.principals import Principal
+from access_app.read_cache import one_version
 from access_app.selectors import target_resolve
 from executions_app.ids import new_execution_id, new_run_id
 from executions_app.models import Execution
@@ -82,15 +83,16 @@ def _lineage(principal: Principal, request: ExecutionRequest) -> tuple[str, str,
 
 def execution_create(*, principal: Principal, request: ExecutionRequest) -> Accepted:
     node_id, name = parse_target(request.target)
-    target = target_resolve(node_id, name)
-    if target is None:
-        raise ExecutionRefused(404, {"error": f"target '{node_id}.{name}' not found"})
-    run_id, workflow_id, depth, session_id, inherited = _lineage(principal, request)
-    binding = SessionBinding(principal=principal)
-    if session_id and not inherited:
-        binding = bind_session(principal, session_id, target.full_name)
-    caller = binding.principal
-    decision = access_check(caller=caller, target=target, input=request.input)
+    with one_version():  # the target and the policies, read under one token
+        target = target_resolve(node_id, name)
+        if target is None:
+            raise ExecutionRefused(404, {"error": f"target '{node_id}.{name}' not found"})
+        run_id, workflow_id, depth, session_id, inherited = _lineage(principal, request)
+        binding = SessionBinding(principal=principal)
+        if session_id and not inherited:
+            binding = bind_session(principal, session_id, target.full_name)
+        caller = binding.principal
+        decision = access_check(caller=caller, target=target, input=request.input)
     if isinstance(decision, AccessDenied):
         raise ExecutionRefused(decision.status, decision.body())
     webhook_error = ""

@@ -1,6 +1,8 @@
 """Accepting executions: bodies, headers, access, lineage and scoping (no worker needed)."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from access_app.models import Target
 from access_app.services.approvals import target_tags_decide
@@ -234,3 +236,12 @@ def test_a_session_id_must_be_a_session_the_caller_started(alice, bob, node):
         assert response.status_code == 404
         assert response.json() == {"error": "session not found"}
     assert not Execution.objects.exists()
+
+
+def test_one_accept_reads_the_access_version_once_and_the_access_tables_not_at_all(alice, node):
+    assert submit(alice).status_code == 202  # fills the read cache
+    with CaptureQueriesContext(connection) as queries:
+        assert submit(alice).status_code == 202
+    sql = [query["sql"] for query in queries]
+    assert sum("access_app_accessversion" in q for q in sql) == 1, sql
+    assert not [q for q in sql if "access_app_target" in q or "access_app_accesspolicy" in q]
