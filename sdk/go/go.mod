@@ -1,0 +1,3 @@
+module agentfield/agent
+
+go 1.19
