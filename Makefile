@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean go-toolchain go-lint
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,12 +15,29 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python manage.py run_stack
 
-test: $(STAMP)
+test: $(STAMP) go-toolchain
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) go-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The Go SDK (sdk/go) builds with Debian's golang-go and the standard library only.
+GO_ENV := GOTOOLCHAIN=local GOPROXY=off GOCACHE=$(CURDIR)/var/go-cache
+
+go-toolchain:
+	@command -v go >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "== installing golang-go (the Go SDK's tests need it)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null; \
+	  else \
+	    echo "make test needs Go for sdk/go: install it with 'sudo apt-get install golang-go'" >&2; exit 1; \
+	  fi; }
+
+go-lint: go-toolchain
+	@unformatted="$$(cd sdk/go && gofmt -l .)"; \
+	  if [ -n "$$unformatted" ]; then echo "gofmt -l sdk/go: $$unformatted" >&2; exit 1; fi
+	cd sdk/go && $(GO_ENV) go vet ./...
 
 format: $(STAMP)
 	$(BIN)/ruff format .
