@@ -429,7 +429,8 @@ func TestAModelDrivenGoSessionsToolCallRunsAGoReasoner(t *testing.T) {
 
 func TestAGoSessionHandlerRunsOncePerTurnUntilItEndsTheCall(t *testing.T) {
 	s := liveStack(t)
-	support := s.supportNode(t, nil, nil)
+	calledIn := make(chan string, 10)
+	support := s.supportNode(t, nil, calledIn)
 	desk, logs := s.node(t, agent.Config{NodeID: "go-desk"})
 	var mu sync.Mutex
 	invocations := 0
@@ -452,7 +453,11 @@ func TestAGoSessionHandlerRunsOncePerTurnUntilItEndsTheCall(t *testing.T) {
 			case "fail":
 				return errors.New("boom")
 			}
-			result, err := session.Call(ctx, "go-support.resolve_voice_turn", map[string]any{"turn": turn})
+			call := session.Call
+			if turn.Text == "and order 2" {
+				call = desk.Call // app.Call inside a handler joins the session too
+			}
+			result, err := call(ctx, "go-support.resolve_voice_turn", map[string]any{"turn": turn})
 			if err != nil {
 				return err
 			}
@@ -483,6 +488,11 @@ func TestAGoSessionHandlerRunsOncePerTurnUntilItEndsTheCall(t *testing.T) {
 	ended := call.until("agentfield.session.ended")
 	if ended["reason"] != "resolved" {
 		t.Fatalf("ended: %v", ended)
+	}
+	for i := 0; i < 2; i++ {
+		if got := <-calledIn; got != sessionID {
+			t.Errorf("a handler's call ran with X-Session-ID %q, want %q", got, sessionID)
+		}
 	}
 	mu.Lock()
 	if invocations != 3 {

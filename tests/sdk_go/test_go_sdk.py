@@ -59,7 +59,8 @@ def go_binary() -> str:
 
 def go_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTFIELD_")}
-    env.update(GOTOOLCHAIN="local", GOPROXY="off", GOFLAGS="", CGO_ENABLED="0", **extra)
+    env.update(GOTOOLCHAIN="local", GOPROXY="off", **extra)
+    env.setdefault("CGO_ENABLED", "0")  # GOFLAGS=-race CGO_ENABLED=1 for the race detector
     env.setdefault("GOCACHE", str(ROOT / "var" / "go-cache"))
     return env
 
