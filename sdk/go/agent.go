@@ -521,6 +521,7 @@ func (a *Agent) waitForApproval(ctx context.Context) error {
 			if !first {
 				a.logger.Printf("%s: tags approved", a.cfg.NodeID)
 			}
+			a.logRejected(ctx)
 			return nil
 		}
 		if first || strings.Join(shown, ",") != strings.Join(pending, ",") {
@@ -552,6 +553,30 @@ func (a *Agent) waitForApproval(ctx context.Context) error {
 		a.mu.Lock()
 		a.status, a.pending = status, node.PendingTags
 		a.mu.Unlock()
+	}
+}
+
+// logRejected names the targets an admin rejected tags of: they cannot be called.
+func (a *Agent) logRejected(ctx context.Context) {
+	_, node, err := a.do(ctx, http.MethodGet, "/api/v1/nodes/"+a.cfg.NodeID, nil, nil, nil)
+	if err != nil {
+		return
+	}
+	for _, kind := range []string{"reasoners", "skills", "sessions"} {
+		targets, _ := node[kind].([]any)
+		for _, entry := range targets {
+			target, _ := entry.(map[string]any)
+			rejected, _ := target["rejected_tags"].([]any)
+			if len(rejected) == 0 {
+				continue
+			}
+			name := target["id"]
+			if name == nil {
+				name = target["name"]
+			}
+			a.logger.Printf("%s: %s %v cannot be called: tags rejected: %v",
+				a.cfg.NodeID, strings.TrimSuffix(kind, "s"), name, rejected)
+		}
 	}
 }
 

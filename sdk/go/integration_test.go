@@ -327,6 +327,24 @@ func TestTheControlPlaneRefusesWhatRegisterSessionRefusesWithTheSameMessage(t *t
 	}
 }
 
+func TestRunReturnsTheControlPlanesRefusal(t *testing.T) {
+	s := liveStack(t)
+	// go-refused's key may register go-refused only.
+	app, err := agent.New(agent.Config{NodeID: "go-intruder", AgentFieldURL: s.server,
+		Token: s.agentKeys["go-refused"], Logger: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.RegisterReasoner("lookup", func(ctx context.Context, input map[string]any) (any, error) { return nil, nil })
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	err = app.Run(ctx)
+	var refused *agent.RegistrationError
+	if !errors.As(err, &refused) || refused.StatusCode != http.StatusForbidden || refused.Message == "" {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
 // realtime is a caller's WebSocket to a session's /realtime route.
 type realtime struct {
 	t    *testing.T

@@ -124,6 +124,7 @@ def test_go_test_passes_against_a_real_control_plane(make_caller, simulator):
         "TestTheControlPlaneRefusesWhatRegisterSessionRefusesWithTheSameMessage",
         "TestAModelDrivenGoSessionsToolCallRunsAGoReasoner",
         "TestAGoSessionHandlerRunsOncePerTurnUntilItEndsTheCall",
+        "TestRunReturnsTheControlPlanesRefusal",
         "TestMaskedTextBothWaysIncludingA64BitLength",
     ]:
         assert f"--- PASS: {name}" in output, output
