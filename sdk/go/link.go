@@ -315,6 +315,7 @@ func (h *sessionHost) run(ctx context.Context, s *Session, handler SessionHandle
 		h.agent.logger.Printf("session %s is over (%s)", s.ID, s.endReason())
 	}()
 	for {
+		pushedBefore, consumedBefore, _ := s.counts()
 		err := callHandler(ctx, s, handler)
 		if s.Ended() {
 			return
@@ -325,9 +326,15 @@ func (h *sessionHost) run(ctx context.Context, s *Session, handler SessionHandle
 			h.tell("session.error", s.ID, err.Error())
 			return
 		}
-		// Returned normally: the call stays open, and the next user turn runs
-		// the handler again (turns left unread stay queued for it).
-		if !s.waitForTurnAfter(ctx, s.pushCount()) {
+		// Returned normally: the call stays open, and the next user turn runs the
+		// handler again. A turn already waiting runs it at once, provided the
+		// invocation that just returned made progress (read a turn, or saw a new
+		// one arrive), so a handler that never reads cannot spin.
+		pushed, consumed, queued := s.counts()
+		if queued > 0 && (consumed > consumedBefore || pushed > pushedBefore) {
+			continue
+		}
+		if !s.waitForTurnAfter(ctx, pushed) {
 			return
 		}
 	}

@@ -182,13 +182,14 @@ type Session struct {
 	Metadata   map[string]any
 	Definition SessionDefinition
 
-	agent   *Agent
-	mu      sync.Mutex
-	turns   []Turn
-	pushed  int
-	changed chan struct{}
-	ended   bool
-	reason  string
+	agent    *Agent
+	mu       sync.Mutex
+	turns    []Turn
+	pushed   int
+	consumed int
+	changed  chan struct{}
+	ended    bool
+	reason   string
 }
 
 func newSession(a *Agent, id, target, caller string, metadata map[string]any, def SessionDefinition) *Session {
@@ -227,6 +228,7 @@ func (s *Session) Input(ctx context.Context) (Turn, error) {
 		if len(s.turns) > 0 {
 			turn := s.turns[0]
 			s.turns = s.turns[1:]
+			s.consumed++
 			s.mu.Unlock()
 			return turn, nil
 		}
@@ -299,11 +301,11 @@ func (s *Session) markEnded(reason string) {
 	}
 }
 
-// pushCount is the number of turns received so far.
-func (s *Session) pushCount() int {
+// counts are the turns received and read so far, and those waiting.
+func (s *Session) counts() (pushed, consumed, queued int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pushed
+	return s.pushed, s.consumed, len(s.turns)
 }
 
 // waitForTurnAfter waits until more than seen turns have arrived; false when
