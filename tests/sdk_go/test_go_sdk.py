@@ -218,6 +218,7 @@ def test_the_briefs_snippet_runs_as_a_node_process(make_caller, tmp_path):
             wait_for_log(log_path, process, f"{BRIEF_NODE} is waiting for tag approval")
             node = node_detail(server, admin.secret).json()
             assert node["status"] == "pending_approval"
+            assert node["base_url"].startswith("http://127.0.0.1:")  # a free loopback port
             [session] = node["sessions"]
             assert {k: session[k] for k in ("name", "provider", "transport", "model", "voice")} == {
                 "name": "voice", "provider": "openai", "transport": "webrtc",
