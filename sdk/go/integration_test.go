@@ -227,6 +227,10 @@ func (s *stack) supportNode(t *testing.T, release <-chan struct{}, sessions chan
 			return nil, ctx.Err()
 		}
 	}, agent.WithReasonerTags("support"))
+	app.RegisterReasoner("chain", func(ctx context.Context, input map[string]any) (any, error) {
+		// app.Call inside a reasoner joins its workflow as a child execution.
+		return app.Call(ctx, "go-support.resolve_voice_turn", map[string]any{"text": input["text"]})
+	}, agent.WithReasonerTags("support"))
 	app.RegisterSkill("fails", func(ctx context.Context, input map[string]any) (any, error) {
 		return nil, errors.New("the order system is down")
 	}, agent.WithReasonerTags("support"))
@@ -265,6 +269,19 @@ func TestAGoNodeWaitsForApprovalThenServesItsTargets(t *testing.T) {
 	if code != 200 || body["status"] != "succeeded" ||
 		body["result"].(map[string]any)["spoken_response"] != spokenPrefix+"order 7" {
 		t.Fatalf("execute: %d %v", code, body)
+	}
+
+	code, body = s.api(t, "POST", "/api/v1/execute/go-support.chain", s.admin,
+		map[string]any{"input": map[string]any{"text": "nested"}})
+	if code != 200 || body["status"] != "succeeded" || body["result"].(map[string]any)["spoken_response"] != spokenPrefix+"nested" {
+		t.Fatalf("chain: %d %v", code, body)
+	}
+	parentID := body["execution_id"].(string)
+	_, parent := s.api(t, "GET", "/api/v1/executions/"+parentID, s.admin, nil)
+	_, dag := s.api(t, "GET", "/api/v1/workflows/"+parent["workflow_id"].(string)+"/dag", s.admin, nil)
+	nodes, _ := dag["nodes"].([]any)
+	if len(nodes) != 2 || fmt.Sprint(dag["edges"]) != fmt.Sprintf("[map[from:%s to:%s]]", parentID, childOf(nodes, parentID)) {
+		t.Fatalf("dag: %v", dag)
 	}
 
 	code, body = s.api(t, "POST", "/api/v1/execute/go-support.fails", s.admin, map[string]any{"input": map[string]any{}})
@@ -307,6 +324,16 @@ func TestAGoNodeWaitsForApprovalThenServesItsTargets(t *testing.T) {
 	if execution["status"] != "succeeded" || execution["result"].(map[string]any)["done"] != 3.0 {
 		t.Fatalf("execution: %v", execution)
 	}
+}
+
+func childOf(nodes []any, parentID string) string {
+	for _, entry := range nodes {
+		node := entry.(map[string]any)
+		if node["parent_execution_id"] == parentID && node["target"] == "go-support.resolve_voice_turn" {
+			return node["execution_id"].(string)
+		}
+	}
+	return "(no child)"
 }
 
 func TestTheControlPlaneRefusesWhatRegisterSessionRefusesWithTheSameMessage(t *testing.T) {
