@@ -130,7 +130,8 @@ type Agent struct {
 	apiKey     string
 	instanceID string
 	logger     *log.Logger
-	http       *http.Client
+	http       *http.Client // registration, polls, heartbeats, status callbacks
+	callHTTP   *http.Client // Call, bounded by CallTimeout
 
 	mu        sync.Mutex
 	targets   map[string]*Reasoner // "reasoner:name" / "skill:name"
@@ -204,6 +205,7 @@ func New(cfg Config) (*Agent, error) {
 		instanceID: hex.EncodeToString(raw),
 		logger:     logger,
 		http:       &http.Client{Timeout: 10 * time.Second},
+		callHTTP:   &http.Client{Timeout: cfg.CallTimeout},
 		targets:    map[string]*Reasoner{},
 		sessions:   map[string]*declaredSession{},
 		ready:      make(chan struct{}),

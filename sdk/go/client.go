@@ -97,9 +97,8 @@ func (a *Agent) Call(ctx context.Context, target string, input map[string]any) (
 	if input == nil {
 		input = map[string]any{}
 	}
-	client := &http.Client{Timeout: a.cfg.CallTimeout}
 	headers := ExecutionContextFrom(ctx).childHeaders()
-	status, body, err := a.doWith(ctx, client, http.MethodPost, "/api/v1/execute/"+target,
+	status, body, err := a.doWith(ctx, a.callHTTP, http.MethodPost, "/api/v1/execute/"+target,
 		map[string]any{"input": input}, headers, nil)
 	if err != nil {
 		return nil, &ExecuteError{Status: "unreachable", StatusCode: status,

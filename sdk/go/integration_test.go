@@ -125,18 +125,24 @@ func (s *stack) node(t *testing.T, cfg agent.Config) (*agent.Agent, *logBuffer) 
 	return app, logs
 }
 
-// run serves app until the test ends; it checks that Run returned nil and that
-// the node's key never reached its logs.
-func (s *stack) run(t *testing.T, app *agent.Agent, logs *logBuffer) {
+// run serves app until the test ends or stop is called; it checks that Run
+// returned nil and that the node's key never reached its logs.
+func (s *stack) run(t *testing.T, app *agent.Agent, logs *logBuffer) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
+		stop()
 		if strings.Contains(logs.String(), s.agentKeys[app.NodeID()]) {
 			t.Errorf("the node's key is in its logs")
 		}
@@ -144,6 +150,7 @@ func (s *stack) run(t *testing.T, app *agent.Agent, logs *logBuffer) {
 			t.Logf("%s logs:\n%s", app.NodeID(), logs.String())
 		}
 	})
+	return stop
 }
 
 // approve approves every tag the node proposes, once it has registered.
@@ -512,7 +519,7 @@ func TestAGoSessionHandlerRunsOncePerTurnUntilItEndsTheCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.run(t, desk, logs)
+	stopDesk := s.run(t, desk, logs)
 	s.approve(t, "go-desk")
 	waitReady(t, desk)
 	s.readyOrApprove(t, support)
@@ -560,6 +567,19 @@ func TestAGoSessionHandlerRunsOncePerTurnUntilItEndsTheCall(t *testing.T) {
 	failed := failing.until("agentfield.session.failed")
 	if failed["reason"] != "handler error: boom" {
 		t.Fatalf("failed: %v", failed)
+	}
+
+	// Stopping the node ends its live calls.
+	_, live := s.startCall(t, "go-desk.desk")
+	eventually(t, "the handler of the last call", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return invocations == 5
+	})
+	stopDesk()
+	ended = live.until("agentfield.session.ended")
+	if ended["reason"] != "the agent node is shutting down" {
+		t.Fatalf("ended: %v", ended)
 	}
 }
 

@@ -109,9 +109,6 @@ func (l *agentLink) serve(ctx context.Context, conn *websocket.Conn) bool {
 			select {
 			case <-stopPing:
 				return
-			case <-ctx.Done():
-				conn.Close(websocket.CloseGoingAway, "node stopping", 2*time.Second)
-				return
 			case <-ticker.C:
 				conn.Ping(nil)
 			}
@@ -180,7 +177,9 @@ func (l *agentLink) send(ctx context.Context, message map[string]any) error {
 	return conn.WriteMessage(websocket.OpText, raw)
 }
 
-// close starts the closing handshake of the current connection.
+// close starts the closing handshake of the current connection and keeps the
+// link from reconnecting. Run calls it after the live calls were ended, so
+// their session.end still goes out over this link.
 func (l *agentLink) close() {
 	l.mu.Lock()
 	l.closing = true
