@@ -86,8 +86,8 @@ type ExecuteError struct {
 
 func (e *ExecuteError) Error() string { return e.Message }
 
-// Call runs "<node>.<name>" through the control plane (a synchronous execute)
-// and returns its result. Inside a reasoner, skill or session handler the call
+// Call runs "<node>.<name>" (or "<name>" of this node) through the control
+// plane (a synchronous execute) and returns its result. Inside a reasoner, skill or session handler the call
 // joins the current workflow: parent execution, run, session and actor ids go
 // along. A result that is not a JSON object comes back as {"result": value}.
 func (a *Agent) Call(ctx context.Context, target string, input map[string]any) (map[string]any, error) {
@@ -96,6 +96,9 @@ func (a *Agent) Call(ctx context.Context, target string, input map[string]any) (
 	}
 	if input == nil {
 		input = map[string]any{}
+	}
+	if !strings.Contains(target, ".") {
+		target = a.cfg.NodeID + "." + target // a target of this node, as upstream allows
 	}
 	headers := ExecutionContextFrom(ctx).childHeaders()
 	status, body, err := a.doWith(ctx, a.callHTTP, http.MethodPost, "/api/v1/execute/"+target,

@@ -236,7 +236,7 @@ func (s *stack) supportNode(t *testing.T, release <-chan struct{}, sessions chan
 	}, agent.WithReasonerTags("support"))
 	app.RegisterReasoner("chain", func(ctx context.Context, input map[string]any) (any, error) {
 		// app.Call inside a reasoner joins its workflow as a child execution.
-		return app.Call(ctx, "go-support.resolve_voice_turn", map[string]any{"text": input["text"]})
+		return app.Call(ctx, "resolve_voice_turn", map[string]any{"text": input["text"]})
 	}, agent.WithReasonerTags("support"))
 	app.RegisterSkill("fails", func(ctx context.Context, input map[string]any) (any, error) {
 		return nil, errors.New("the order system is down")
