@@ -17,28 +17,35 @@ from tests.worker import ROOT, TEST_VAR_DIR
 
 SDK = ROOT / "sdk" / "typescript"
 BUILT = SDK / "dist-test" / "test"
+EXAMPLE = ROOT / "examples" / "voice_support_ts"
 PYTHON_NODES = Path(__file__).with_name("python_nodes.py")
 
 
-def _run(argv: list[str], timeout: float = 300) -> None:
-    done = subprocess.run(argv, cwd=SDK, capture_output=True, text=True, timeout=timeout)
+def _run(argv: list[str], cwd: Path = SDK, timeout: float = 300) -> None:
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}")
 
 
 def build_typescript_sdk() -> Path:
     """``npm ci`` when node_modules is missing or older than the lock file, then build the
-    package and its tests (``make sdk-ts`` does the same)."""
+    package and its tests (``make sdk-ts`` builds the package), and the TypeScript example."""
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
         raise RuntimeError("the TypeScript SDK tests need Node.js 20 or newer and npm on PATH")
-    installed = SDK / "node_modules" / ".package-lock.json"
-    lock = SDK / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        _run([npm, "ci", "--no-audit", "--no-fund"])
+    _npm_ci(npm, SDK)
     _run([npm, "run", "--silent", "build"])
     _run([npm, "run", "--silent", "build:test"])
+    _npm_ci(npm, EXAMPLE)
+    _run([npm, "run", "--silent", "build"], cwd=EXAMPLE)
     return BUILT
+
+
+def _npm_ci(npm: str, package: Path) -> None:
+    installed = package / "node_modules" / ".package-lock.json"
+    lock = package / "package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+        _run([npm, "ci", "--no-audit", "--no-fund"], cwd=package)
 
 
 def node_env(**extra: str) -> dict[str, str]:
@@ -107,6 +114,10 @@ def agent_process(argv: list[str], name: str, **env: str) -> Iterator[NodeProces
 
 def typescript_node(script: str, name: str, **env: str):
     return agent_process(["node", str(BUILT / "nodes" / script)], name, **env)
+
+
+def typescript_example(name: str, **env: str):
+    return agent_process(["node", str(EXAMPLE / "dist" / "agent.js")], name, **env)
 
 
 def python_node(which: str, name: str, **env: str):

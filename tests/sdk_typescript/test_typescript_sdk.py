@@ -19,7 +19,12 @@ from access_app.models import AccessPolicy
 from executions_app.models import Execution
 from sessions_app.models import SessionInstance
 from sessions_app.simulator.audio import CHUNK_BYTES, chunks, silence, tone
-from tests.sdk_typescript.node import node_test, python_node, typescript_node
+from tests.sdk_typescript.node import (
+    node_test,
+    python_node,
+    typescript_example,
+    typescript_node,
+)
 from tests.servers import daphne_server
 from tests.sessions_app.webrtc_client import BrowserPeer
 
@@ -246,3 +251,45 @@ def test_a_python_handler_calls_a_typescript_reasoner_and_a_typescript_handler_a
     session = SessionInstance.objects.get(session_id=ts_session)
     assert session.status == "failed"
     assert SessionInstance.objects.get(session_id=bye_session).end_reason == "the caller said bye"
+
+
+def test_the_typescript_example_holds_a_conversation_until_the_caller_says_goodbye(
+    typescript_sdk, make_caller, alice, simulator, voice_policies
+):
+    """examples/voice_support_ts as a process: its handler answers every turn (it returns
+    after each one) and hangs up when the caller says goodbye."""
+    voice_key = make_caller("agent", node_id="voice-support-ts", name="voice-support-ts")
+    support_key = make_caller("agent", node_id="support-ts", name="support-ts")
+    env = {**provider(simulator), "AGENTFIELD_TAG_APPROVAL": "auto"}
+    with (
+        daphne_server("ts-example", **env) as server,
+        typescript_example(
+            "ts-example", AGENTFIELD_SERVER=server.base_url, AGENTFIELD_API_KEY=voice_key.secret,
+            SUPPORT_AGENTFIELD_API_KEY=support_key.secret, VOICE_TRANSPORT="websocket",
+        ) as example,
+    ):  # fmt: skip
+        example.wait_for("support-ts is ready")
+        example.wait_for("voice-support-ts is ready")
+        session_id, url = start_websocket_call(server, alice, "voice-support-ts.voice_websocket")
+        simulator.script_transcripts(["Hi, where is my order 1042?"])
+        with connect(url, additional_headers={"X-API-Key": alice.secret}) as ws:
+            until(ws, "agentfield.session.active")
+            for event in speech_events():
+                ws.send(event)
+            heard = [until(ws, "response.output_audio_transcript.done")["transcript"]]
+            ws.send(typed("And order 2077?"))
+            heard.append(until(ws, "response.output_audio_transcript.done")["transcript"])
+            ws.send(typed("Thanks, goodbye"))
+            heard.append(until(ws, "response.output_audio_transcript.done")["transcript"])
+            ended = until(ws, "agentfield.session.ended")
+        example.wait_for(f"session {session_id} is over")
+        assert example.terminate() == 0
+    assert heard == [
+        "Order 1042, noise-cancelling headphones, shipped with UPS and should arrive on Friday.",
+        "Order 2077, a standing desk, is being prepared and should ship by next Tuesday.",
+        "Thanks for calling. Goodbye!",
+    ]
+    assert ended["reason"] == "the caller said goodbye"
+    calls = Execution.objects.filter(target_name="support-ts.resolveVoiceTurn")
+    assert sorted(e.result["orderNumber"] for e in calls) == ["1042", "2077"]
+    assert {e.session_id for e in calls} == {session_id}
