@@ -180,8 +180,9 @@ def test_a_python_handler_calls_a_typescript_reasoner_and_a_typescript_handler_a
     typescript_sdk, make_caller, alice, simulator, voice_policies
 ):
     """Both directions over the websocket transport, with a spoken turn each. The TypeScript
-    handler answers with ``agent.call``: the session id comes from its context. A handler
-    that throws fails the call with its message."""
+    handler answers with ``agent.call``: the session id comes from its context. A dropped
+    agent link reconnects and the call goes on. A handler that throws fails the call with
+    its message."""
     keys = {
         node: make_caller("agent", node_id=node, name=node).secret
         for node in ("voice-py", "support-ts", "ts-voice", "support")
@@ -225,6 +226,10 @@ def test_a_python_handler_calls_a_typescript_reasoner_and_a_typescript_handler_a
                 ws.send(event)
             heard = until(ws, "response.output_audio_transcript.done")
             assert heard["transcript"] == "Python heard: Where is my order 1042?"
+            ws.send(typed("drop the link"))  # the handler's say waits for the link to be back
+            heard = until(ws, "response.output_audio_transcript.done")
+            assert heard["transcript"] == "Back on the line."
+            ts_nodes.wait_for("agent link for ts-voice is open again")
             ws.send(typed("and 4821"))
             heard = until(ws, "response.output_audio_transcript.done")
             assert heard["transcript"] == "Python heard: and 4821"

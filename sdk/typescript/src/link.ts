@@ -180,23 +180,32 @@ export class AgentLink {
     return false;
   }
 
-  /** Send one message, waiting up to `waitMs` for the link to be up. */
+  /**
+   * Send one message, waiting up to `waitMs` for the link to be up. A message the socket
+   * refused (it was closing) is sent again on the next connection, within the same wait.
+   */
   async send(message: Record<string, unknown>, waitMs = SEND_WAIT_MS): Promise<void> {
-    await this.waitConnected(waitMs);
-    const ws = this.#ws;
-    if (ws === null || !this.#connected) {
-      throw new Error(`the agent link of ${this.nodeId} is not connected`);
+    const deadline = Date.now() + waitMs;
+    const text = JSON.stringify(message);
+    for (;;) {
+      await this.waitConnected(Math.max(0, deadline - Date.now()));
+      const ws = this.#ws;
+      if (ws !== null && this.#connected) {
+        if (ws.readyState === WebSocket.OPEN) {
+          const failed = await new Promise<boolean>((resolve) => ws.send(text, (error) => resolve(!!error)));
+          if (!failed) return;
+        }
+        if (this.#ws === ws) this.#setConnected(false); // closing: wait for the next link
+      }
+      if (Date.now() >= deadline || this.#stop.signal.aborted) {
+        throw new Error(`the agent link of ${this.nodeId} is not connected`);
+      }
     }
-    await new Promise<void>((resolve, reject) => {
-      ws.send(JSON.stringify(message), (error) => {
-        if (error) reject(new Error(`the agent link of ${this.nodeId} closed`));
-        else resolve();
-      });
-    });
   }
 
   /** Drop the current connection (the link reconnects); for tests of the reconnect. */
   drop(): void {
+    this.#setConnected(false);
     this.#ws?.terminate();
   }
 

@@ -1,7 +1,8 @@
 // Two TypeScript nodes in one process, for tests/sdk_typescript:
 // - `support-ts`: the reasoner `resolveVoiceTurn` a Python session handler calls;
 // - `ts-voice`: a websocket session whose handler answers with `agent.call` (which carries
-//   the session id from the handler's context), throws on "fail", and hangs up on "bye".
+//   the session id from the handler's context), throws on "fail", hangs up on "bye", and
+//   on "drop" drops its agent link and speaks once the link is back.
 // Keys: SUPPORT_TS_KEY and TS_VOICE_KEY; the control plane is AGENTFIELD_SERVER.
 import { Agent } from "@agentfield/sdk";
 
@@ -29,6 +30,11 @@ voice.session(
   async (session) => {
     const turn = await session.input();
     if (turn.text.includes("fail")) throw new Error("the handler gave up");
+    if (turn.text.includes("drop")) {
+      voice.dropLink();
+      await session.say("Back on the line.");
+      return;
+    }
     if (turn.text.includes("bye")) {
       await session.say("Goodbye.");
       await session.end("the caller said bye");
