@@ -15,7 +15,7 @@ import pytest
 from channels.db import database_sync_to_async
 from websockets.sync.client import connect
 
-from access_app.models import AccessPolicy
+from access_app.models import AccessPolicy, AgentNode
 from executions_app.models import Execution
 from sessions_app.models import SessionInstance
 from sessions_app.simulator.audio import CHUNK_BYTES, chunks, silence, tone
@@ -288,7 +288,9 @@ def test_the_typescript_example_holds_a_conversation_until_the_caller_says_goodb
             heard.append(until(ws, "response.output_audio_transcript.done")["transcript"])
             ended = until(ws, "agentfield.session.ended")
         example.wait_for(f"session {session_id} is over")
-        assert example.terminate() == 0
+        assert example.terminate() == 0  # SIGTERM: a clean stop, a last offline heartbeat
+    nodes = AgentNode.objects.filter(node_id__in=["voice-support-ts", "support-ts"])
+    assert {n.status for n in nodes} == {"offline"}
     assert heard == [
         "Order 1042, noise-cancelling headphones, shipped with UPS and should arrive on Friday.",
         "Order 2077, a standing desk, is being prepared and should ship by next Tuesday.",

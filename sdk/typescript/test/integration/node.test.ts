@@ -56,7 +56,9 @@ const agent = new Agent({ nodeId: NODE, heartbeatIntervalMs: 200, approvalPollIn
   }, { tags: ["support"] })
   .reasoner("brokenLookup", () => {
     throw new RangeError("order 7 is not in the table");
-  }, { tags: ["support"] });
+  }, { tags: ["support"] })
+  // no handler: model-driven, the realtime model calls the tools by itself
+  .session("chat", { provider: "OpenAI", transport: "websocket", tools: [`${NODE}.resolveVoiceTurn`], tags: ["support"] });
 
 describe("a TypeScript node on a real control plane", () => {
   before(async () => {
@@ -98,6 +100,12 @@ describe("a TypeScript node on a real control plane", () => {
       ["brokenLookup", "resolveVoiceTurn"],
     );
     assert.deepEqual((node.skills as Array<{ id: string }>).map((s) => s.id), ["slowLookup"]);
+    const [chat] = node.sessions as Array<Record<string, unknown>>;
+    assert.equal(chat.name, "chat");
+    assert.equal(chat.provider, "openai");
+    assert.equal(chat.transport, "websocket");
+    assert.equal(chat.handler, false);
+    assert.deepEqual(chat.tools, [`${NODE}.resolveVoiceTurn`]);
   });
 
   it("serves a reasoner to an execution: handler(ctx) gets ctx.input and the ids", async () => {
