@@ -7,7 +7,12 @@
 //   SUPPORT_AGENTFIELD_API_KEY  the agent key of the support node (default AGENTFIELD_API_KEY)
 //   VOICE_NODE_ID, SUPPORT_NODE_ID  node ids (default voice-support-ts, support-ts)
 //   VOICE_TRANSPORT=websocket  also declare voice_websocket, for server-side clients
-import { Agent, type RealtimeSession, type ReasonerContext, type SessionOptions } from "@agentfield/sdk";
+import {
+  Agent,
+  type RealtimeSession,
+  type ReasonerContext,
+  type SessionOptions,
+} from "@agentfield/sdk";
 
 const VOICE_NODE = process.env.VOICE_NODE_ID || "voice-support-ts";
 const SUPPORT_NODE = process.env.SUPPORT_NODE_ID || "support-ts";
@@ -44,7 +49,8 @@ function spokenStatus(number: string, order: Record<string, string>): string {
   if (status === "processing") {
     return `Order ${number}, ${item}, is being prepared and should ship by ${order.eta}.`;
   }
-  if (status === "delivered") return `Order ${number}, ${item}, was delivered on ${order.delivered}.`;
+  if (status === "delivered")
+    return `Order ${number}, ${item}, was delivered on ${order.delivered}.`;
   return `Order ${number}, ${item}, was cancelled. Your refund arrives within ${order.refund}.`;
 }
 

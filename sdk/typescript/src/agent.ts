@@ -232,7 +232,8 @@ export class Agent {
     options: TargetOptions,
   ): this {
     const name = checkTargetName(rawName, kind);
-    if (typeof handler !== "function") throw new TypeError(`the handler of ${kind} '${name}' must be a function`);
+    if (typeof handler !== "function")
+      throw new TypeError(`the handler of ${kind} '${name}' must be a function`);
     if ([...this.#targets.values()].some((target) => target.name === name)) {
       throw new Error(`${this.nodeId} already declares a target '${name}'`);
     }
@@ -362,7 +363,8 @@ export class Agent {
    * (pass `{ handleSignals: false }` to manage that yourself and call `stop()`).
    */
   async serve(options: { handleSignals?: boolean } = {}): Promise<void> {
-    if (this.#httpServer !== null) throw new AgentFieldError(`node ${this.nodeId} is already running`);
+    if (this.#httpServer !== null)
+      throw new AgentFieldError(`node ${this.nodeId} is already running`);
     const client = this.#controlPlane();
     this.#stopping = new AbortController();
     if (options.handleSignals ?? true) {
@@ -379,7 +381,10 @@ export class Agent {
     });
     try {
       const port = await this.#httpServer.start(this.host, this.port);
-      this.baseUrl = (this.callbackUrl || `http://${urlHost(this.host)}:${port}`).replace(/\/+$/, "");
+      this.baseUrl = (this.callbackUrl || `http://${urlHost(this.host)}:${port}`).replace(
+        /\/+$/,
+        "",
+      );
       this.logger.info(`${this.nodeId} listening on ${this.baseUrl}`);
       await this.#register(client);
       this.#startHeartbeats(client);
@@ -424,7 +429,9 @@ export class Agent {
     this.#host = null;
     this.#link = null;
     if (this.#client !== null && this.#dispatchToken) {
-      await this.#client.heartbeat(this.nodeId, this.#heartbeatBody("offline"), 3_000).catch(() => 0);
+      await this.#client
+        .heartbeat(this.nodeId, this.#heartbeatBody("offline"), 3_000)
+        .catch(() => 0);
     }
     if (this.#httpServer !== null) await this.#httpServer.stop();
     this.#httpServer = null;
@@ -444,11 +451,18 @@ export class Agent {
   /** The outcome of a call answered 202; retried while the control plane is unreachable. */
   async #report(executionId: string, body: Record<string, unknown>): Promise<void> {
     const client = this.#controlPlane();
-    for (let attempt = 0, delay = 500; attempt < 8; attempt += 1, delay = Math.min(delay * 2, 10_000)) {
+    for (
+      let attempt = 0, delay = 500;
+      attempt < 8;
+      attempt += 1, delay = Math.min(delay * 2, 10_000)
+    ) {
       try {
         const status = await client.reportStatus(executionId, body);
         if (status < 500) {
-          if (status >= 400) this.logger.warn(`${this.nodeId}: the status callback of execution ${executionId} answered ${status}`);
+          if (status >= 400)
+            this.logger.warn(
+              `${this.nodeId}: the status callback of execution ${executionId} answered ${status}`,
+            );
           return;
         }
       } catch (error) {
@@ -471,7 +485,9 @@ export class Agent {
       } catch (error) {
         if (!(error instanceof TransientError) || this.#stopping.signal.aborted) throw error;
         if (!warned) {
-          this.logger.warn(`${this.nodeId}: the control plane at ${this.server} is not reachable (${error.message}); retrying`);
+          this.logger.warn(
+            `${this.nodeId}: the control plane at ${this.server} is not reachable (${error.message}); retrying`,
+          );
           warned = true;
         }
         await sleep(delay);
@@ -513,7 +529,9 @@ export class Agent {
     const rejected = rejectedTargets(node ?? {});
     if (shown !== null && !rejected.length) this.logger.info(`${this.nodeId}: tags approved`);
     for (const [kind, name, tags] of rejected) {
-      this.logger.warn(`${this.nodeId}: ${kind} ${name} cannot be called: tags rejected: ${tags.join(", ")}`);
+      this.logger.warn(
+        `${this.nodeId}: ${kind} ${name} cannot be called: tags rejected: ${tags.join(", ")}`,
+      );
     }
   }
 

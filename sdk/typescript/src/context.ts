@@ -49,7 +49,10 @@ export function sessionContext(sessionId: string): ExecutionContext {
 }
 
 /** Headers for a call made from inside `context`: it becomes the parent. */
-export function childHeaders(context: ExecutionContext, sessionId?: string): Record<string, string> {
+export function childHeaders(
+  context: ExecutionContext,
+  sessionId?: string,
+): Record<string, string> {
   const headers: Record<string, string> = {
     "X-Parent-Execution-ID": context.executionId,
     "X-Run-ID": context.runId,

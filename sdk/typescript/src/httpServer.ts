@@ -110,7 +110,9 @@ export class NodeHttpServer {
   async start(host: string, port: number): Promise<number> {
     const server = createServer((request, response) => {
       this.#handle(request, response).catch((error: unknown) => {
-        this.#options.logger.error(`${this.#options.nodeId}: serving a call failed: ${describe(error)}`);
+        this.#options.logger.error(
+          `${this.#options.nodeId}: serving a call failed: ${describe(error)}`,
+        );
         if (!response.headersSent) sendError(response, 500, "internal_error", "internal error");
       });
     });
@@ -220,11 +222,15 @@ export class NodeHttpServer {
       // A failure of the work, not of the node: 422, which the control plane records as
       // failed without calling again (it retries 5xx).
       else sendError(response, 422, `${target.kind}_failed`, first.message);
-      logger.debug(`${label} ran in ${Date.now() - started} ms (execution ${context.executionId || "-"})`);
+      logger.debug(
+        `${label} ran in ${Date.now() - started} ms (execution ${context.executionId || "-"})`,
+      );
       return;
     }
     send(response, 202, { status: "processing", execution_id: context.executionId });
-    logger.info(`${label} is still running after ${syncWindowMs} ms: answered 202 (execution ${context.executionId})`);
+    logger.info(
+      `${label} is still running after ${syncWindowMs} ms: answered 202 (execution ${context.executionId})`,
+    );
     const done = await outcome;
     const durationMs = Date.now() - started;
     const body = done.ok

@@ -51,7 +51,13 @@ export class AgentLink {
   /** Links that reached `link.ready`, for logs and tests. */
   connections = 0;
 
-  constructor(options: { server: string; nodeId: string; apiKey: string; onMessage: OnMessage; logger: Logger }) {
+  constructor(options: {
+    server: string;
+    nodeId: string;
+    apiKey: string;
+    onMessage: OnMessage;
+    logger: Logger;
+  }) {
     this.url = linkUrl(options.server, options.nodeId);
     this.nodeId = options.nodeId;
     this.#apiKey = options.apiKey;
@@ -171,11 +177,15 @@ export class AgentLink {
       return true;
     }
     if (kind === "error") {
-      this.#logger.warn(`agent link for ${this.nodeId}: control plane says: ${String(linkMessage.message)}`);
+      this.#logger.warn(
+        `agent link for ${this.nodeId}: control plane says: ${String(linkMessage.message)}`,
+      );
       return false;
     }
     this.#onMessage(linkMessage).catch((error: unknown) => {
-      this.#logger.error(`agent link for ${this.nodeId}: handling ${String(kind)} failed: ${describe(error)}`);
+      this.#logger.error(
+        `agent link for ${this.nodeId}: handling ${String(kind)} failed: ${describe(error)}`,
+      );
     });
     return false;
   }
@@ -192,7 +202,9 @@ export class AgentLink {
       const ws = this.#ws;
       if (ws !== null && this.#connected) {
         if (ws.readyState === WebSocket.OPEN) {
-          const failed = await new Promise<boolean>((resolve) => ws.send(text, (error) => resolve(!!error)));
+          const failed = await new Promise<boolean>((resolve) =>
+            ws.send(text, (error) => resolve(!!error)),
+          );
           if (!failed) return;
         }
         if (this.#ws === ws) this.#setConnected(false); // closing: wait for the next link

@@ -26,7 +26,11 @@ export interface SessionTurn {
 }
 
 export type SendMessage = (message: Record<string, unknown>) => Promise<void>;
-export type Execute = (target: string, input: unknown, headers: Record<string, string>) => Promise<unknown>;
+export type Execute = (
+  target: string,
+  input: unknown,
+  headers: Record<string, string>,
+) => Promise<unknown>;
 export type SessionHandler = (session: RealtimeSession) => unknown;
 
 /** The handlers of the node's sessions, by session name; `null` for model-driven ones. */
@@ -114,8 +118,9 @@ export class RealtimeSession {
     }
   }
 
-  /** Speak exactly `text` to the caller. */
-  async say(text: string): Promise<void> {
+  /** Speak exactly `text` to the caller (`metadata` is accepted for upstream compatibility
+   * and not sent). */
+  async say(text: string, _metadata?: Record<string, unknown>): Promise<void> {
     if (this.#ended) throw new SessionEnded(this.sessionId, this.endReason);
     await this.#send({ type: "session.say", session_id: this.sessionId, text: String(text) });
   }
@@ -228,7 +233,9 @@ export class SessionHost {
     const declared = this.#sessions.get(name);
     if (declared === undefined || declared.handler === null) {
       this.#logger.warn(`session ${sessionId}: ${this.nodeId} has no handler for '${name}'`);
-      await this.#tell("session.error", sessionId, { message: `${this.nodeId} has no handler for '${name}'` });
+      await this.#tell("session.error", sessionId, {
+        message: `${this.nodeId} has no handler for '${name}'`,
+      });
       return;
     }
     const metadata = message.metadata;
@@ -237,7 +244,8 @@ export class SessionHost {
       name,
       target,
       caller: typeof message.caller === "string" ? message.caller : "",
-      metadata: metadata && typeof metadata === "object" ? (metadata as Record<string, unknown>) : {},
+      metadata:
+        metadata && typeof metadata === "object" ? (metadata as Record<string, unknown>) : {},
       definition: declared.definition,
       send: this.#send,
       execute: this.#execute,
@@ -273,7 +281,9 @@ export class SessionHost {
         session.markEnded("handler error");
         await this.#tell("session.error", session.sessionId, { message: describe(error) });
       } else if (!(error instanceof SessionEnded)) {
-        this.#logger.warn(`session ${session.sessionId}: the handler failed after the call ended: ${describe(error)}`);
+        this.#logger.warn(
+          `session ${session.sessionId}: the handler failed after the call ended: ${describe(error)}`,
+        );
       }
     } finally {
       this.live.delete(session.sessionId);
@@ -282,7 +292,11 @@ export class SessionHost {
     }
   }
 
-  async #tell(kind: string, sessionId: string, fields: Record<string, unknown> = {}): Promise<void> {
+  async #tell(
+    kind: string,
+    sessionId: string,
+    fields: Record<string, unknown> = {},
+  ): Promise<void> {
     if (typeof fields.message === "string") fields.message = fields.message.slice(0, 300);
     try {
       await this.#send({ type: kind, session_id: sessionId, ...fields });

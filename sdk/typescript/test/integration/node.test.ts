@@ -41,7 +41,12 @@ let release: () => void = () => {};
 const released = new Promise<void>((resolve) => (release = resolve));
 const seen: Array<ReasonerContext> = [];
 
-const agent = new Agent({ nodeId: NODE, heartbeatIntervalMs: 200, approvalPollIntervalMs: 50, syncWindowMs: 100 })
+const agent = new Agent({
+  nodeId: NODE,
+  heartbeatIntervalMs: 200,
+  approvalPollIntervalMs: 50,
+  syncWindowMs: 100,
+})
   .reasoner(
     "resolveVoiceTurn",
     (ctx: ReasonerContext<{ turn: { text: string } }>) => {
@@ -50,15 +55,28 @@ const agent = new Agent({ nodeId: NODE, heartbeatIntervalMs: 200, approvalPollIn
     },
     { tags: ["support"], description: "Answer one turn." },
   )
-  .skill("slowLookup", async (ctx: ReasonerContext<{ order: string }>) => {
-    await released;
-    return { order: ctx.input.order, status: "shipped" };
-  }, { tags: ["support"] })
-  .reasoner("brokenLookup", () => {
-    throw new RangeError("order 7 is not in the table");
-  }, { tags: ["support"] })
+  .skill(
+    "slowLookup",
+    async (ctx: ReasonerContext<{ order: string }>) => {
+      await released;
+      return { order: ctx.input.order, status: "shipped" };
+    },
+    { tags: ["support"] },
+  )
+  .reasoner(
+    "brokenLookup",
+    () => {
+      throw new RangeError("order 7 is not in the table");
+    },
+    { tags: ["support"] },
+  )
   // no handler: model-driven, the realtime model calls the tools by itself
-  .session("chat", { provider: "OpenAI", transport: "websocket", tools: [`${NODE}.resolveVoiceTurn`], tags: ["support"] });
+  .session("chat", {
+    provider: "OpenAI",
+    transport: "websocket",
+    tools: [`${NODE}.resolveVoiceTurn`],
+    tags: ["support"],
+  });
 
 describe("a TypeScript node on a real control plane", () => {
   before(async () => {
@@ -95,11 +113,14 @@ describe("a TypeScript node on a real control plane", () => {
     const node = (await api(ADMIN_KEY, "GET", `/api/v1/nodes/${NODE}`)).body;
     assert.equal(node.status, "ready");
     assert.equal(node.base_url, agent.baseUrl);
+    assert.deepEqual((node.reasoners as Array<{ id: string }>).map((r) => r.id).sort(), [
+      "brokenLookup",
+      "resolveVoiceTurn",
+    ]);
     assert.deepEqual(
-      (node.reasoners as Array<{ id: string }>).map((r) => r.id).sort(),
-      ["brokenLookup", "resolveVoiceTurn"],
+      (node.skills as Array<{ id: string }>).map((s) => s.id),
+      ["slowLookup"],
     );
-    assert.deepEqual((node.skills as Array<{ id: string }>).map((s) => s.id), ["slowLookup"]);
     const [chat] = node.sessions as Array<Record<string, unknown>>;
     assert.equal(chat.name, "chat");
     assert.equal(chat.provider, "openai");
@@ -110,10 +131,15 @@ describe("a TypeScript node on a real control plane", () => {
 
   it("serves a reasoner to an execution: handler(ctx) gets ctx.input and the ids", async () => {
     const turn = { text: "where is order 1042", modality: "text", audio_ms: 0, turn_id: "turn_1" };
-    const answer = await api(CALLER_KEY, "POST", `/api/v1/execute/${NODE}.resolveVoiceTurn`, { input: { turn } });
+    const answer = await api(CALLER_KEY, "POST", `/api/v1/execute/${NODE}.resolveVoiceTurn`, {
+      input: { turn },
+    });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.equal(answer.body.status, "succeeded");
-    assert.deepEqual(answer.body.result, { spokenResponse: "You said: where is order 1042", node: NODE });
+    assert.deepEqual(answer.body.result, {
+      spokenResponse: "You said: where is order 1042",
+      node: NODE,
+    });
     const ctx = seen.at(-1)!;
     assert.deepEqual(ctx.input, { turn });
     assert.equal(ctx.executionId, answer.body.execution_id);
@@ -125,20 +151,31 @@ describe("a TypeScript node on a real control plane", () => {
     const body = JSON.stringify({ turn: { text: "hi" } });
     const bare = await fetch(url, { method: "POST", body });
     assert.equal(bare.status, 401);
-    assert.deepEqual(await bare.json(), { error: "unauthorized", message: "missing or invalid dispatch token" });
-    const forged = await fetch(url, { method: "POST", body, headers: { Authorization: "Bearer not-the-token" } });
+    assert.deepEqual(await bare.json(), {
+      error: "unauthorized",
+      message: "missing or invalid dispatch token",
+    });
+    const forged = await fetch(url, {
+      method: "POST",
+      body,
+      headers: { Authorization: "Bearer not-the-token" },
+    });
     assert.equal(forged.status, 401);
     const health = await fetch(`${agent.baseUrl}/health`);
     assert.deepEqual(await health.json(), { status: "ok", node_id: NODE });
   });
 
   it("answers long work 202, then reports it through the status callback", async () => {
-    const queued = await api(CALLER_KEY, "POST", `/api/v1/execute/async/${NODE}.slowLookup`, { input: { order: "1042" } });
+    const queued = await api(CALLER_KEY, "POST", `/api/v1/execute/async/${NODE}.slowLookup`, {
+      input: { order: "1042" },
+    });
     assert.equal(queued.status, 202, JSON.stringify(queued.body));
     const id = queued.body.execution_id as string;
     const waiting = await eventually(async () => {
       const execution = (await api(CALLER_KEY, "GET", `/api/v1/executions/${id}`)).body;
-      return execution.status_reason === "awaiting the agent's status callback" ? execution : undefined;
+      return execution.status_reason === "awaiting the agent's status callback"
+        ? execution
+        : undefined;
     }, "the node answered 202");
     assert.equal(waiting.status, "running");
     release();
@@ -165,7 +202,10 @@ describe("a TypeScript node on a real control plane", () => {
       assert.ok(error instanceof ExecutionError);
       assert.equal(error.status, "refused");
       assert.equal(error.httpStatus, 404);
-      assert.equal(error.message, `calling ${NODE}.noSuchReasoner failed (404): target '${NODE}.noSuchReasoner' not found`);
+      assert.equal(
+        error.message,
+        `calling ${NODE}.noSuchReasoner failed (404): target '${NODE}.noSuchReasoner' not found`,
+      );
       return true;
     });
   });

@@ -26,7 +26,9 @@ const cases = JSON.parse(readFileSync(0, "utf8")) as Cases;
 process.stdout.write(
   JSON.stringify({
     table: SUPPORTED_SESSION_TRANSPORTS,
-    pairs: cases.pairs.map(([provider, transport]) => outcome(() => validateSessionTransport(provider, transport))),
+    pairs: cases.pairs.map(([provider, transport]) =>
+      outcome(() => validateSessionTransport(provider, transport)),
+    ),
     definitions: cases.definitions.map((raw) => outcome(() => normalizeSessionDefinition(raw))),
   }),
 );

@@ -143,7 +143,12 @@ describe("agent.session", () => {
       { message: "turn_detection requires provider=openai and transport=webrtc or websocket" },
     );
     assert.throws(
-      () => agent.session("d", { provider: "openai", transport: "webrtc", turnDetection: { type: "x" } }),
+      () =>
+        agent.session("d", {
+          provider: "openai",
+          transport: "webrtc",
+          turnDetection: { type: "x" },
+        }),
       { message: "turn_detection.type must be server_vad or semantic_vad" },
     );
   });
@@ -190,7 +195,10 @@ describe("registrationPayload", () => {
         output_schema: {},
       },
     ]);
-    assert.deepEqual((body.skills as Array<{ id: string }>).map((s) => s.id), ["ping"]);
+    assert.deepEqual(
+      (body.skills as Array<{ id: string }>).map((s) => s.id),
+      ["ping"],
+    );
     assert.deepEqual(body.communication_config, {
       protocols: ["http", "websocket"],
       heartbeat_interval: "10s",
@@ -198,12 +206,17 @@ describe("registrationPayload", () => {
     const custom = (body.metadata as { custom: Record<string, unknown> }).custom;
     assert.deepEqual(custom.sessions, body.sessions);
     assert.deepEqual(custom.sdk, { language: "typescript", name: "@agentfield/sdk" });
-    const handlers = (body.sessions as Array<{ name: string; handler: boolean }>).map((s) => [s.name, s.handler]);
+    const handlers = (body.sessions as Array<{ name: string; handler: boolean }>).map((s) => [
+      s.name,
+      s.handler,
+    ]);
     assert.deepEqual(handlers, [
       ["voice", true],
       ["typed", false],
     ]);
     const modelDriven = new Agent({ nodeId: "m" }).session("v", VOICE).registrationPayload();
-    assert.deepEqual((modelDriven.communication_config as { protocols: string[] }).protocols, ["http"]);
+    assert.deepEqual((modelDriven.communication_config as { protocols: string[] }).protocols, [
+      "http",
+    ]);
   });
 });

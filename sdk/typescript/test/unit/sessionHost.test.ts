@@ -14,7 +14,11 @@ function host(handler: SessionHandler | null) {
   const sent: Array<Record<string, unknown>> = [];
   const calls: Array<[string, unknown, Record<string, string>]> = [];
   const waiters: Array<() => void> = [];
-  const definition = normalizeSessionDefinition({ name: "voice", provider: "openai", transport: "websocket" });
+  const definition = normalizeSessionDefinition({
+    name: "voice",
+    provider: "openai",
+    transport: "websocket",
+  });
   const sessionHost = new SessionHost({
     nodeId: "voice-node",
     sessions: new Map([["voice", { definition, handler }]]),
@@ -40,7 +44,13 @@ function host(handler: SessionHandler | null) {
   return { sessionHost, sent, calls, until };
 }
 
-const started = { type: "session.started", session_id: "s1", target: "voice-node.voice", caller: "alice", metadata: {} };
+const started = {
+  type: "session.started",
+  session_id: "s1",
+  target: "voice-node.voice",
+  caller: "alice",
+  metadata: {},
+};
 const input = (text: string) => ({
   type: "session.input",
   session_id: "s1",
@@ -67,10 +77,16 @@ describe("SessionHost", () => {
     ]);
     assert.equal(seen.length, 2);
     assert.equal(seen[0], seen[1]);
-    assert.deepEqual(calls[0][1], { turn: { text: "one", modality: "text", audio_ms: 0, turn_id: "turn_one" } });
+    assert.deepEqual(calls[0][1], {
+      turn: { text: "one", modality: "text", audio_ms: 0, turn_id: "turn_one" },
+    });
     assert.deepEqual(calls[0][2], { "X-Session-ID": "s1" });
     assert.ok(sessionHost.live.has("s1"), "returning did not end the call");
-    await sessionHost.onMessage({ type: "session.ended", session_id: "s1", reason: "caller hung up" });
+    await sessionHost.onMessage({
+      type: "session.ended",
+      session_id: "s1",
+      reason: "caller hung up",
+    });
     await until(() => !sessionHost.live.has("s1"));
     assert.equal(sent.length, 2, "nothing sent after the end");
   });
@@ -89,8 +105,8 @@ describe("SessionHost", () => {
     await sessionHost.onMessage({ type: "session.ended", session_id: "s1", reason: "expired" });
     await until(() => !sessionHost.live.has("s1"));
     assert.ok(rejection instanceof SessionEnded);
-    assert.equal((rejection).reason, "expired");
-    assert.equal((rejection).message, "session s1 ended: expired");
+    assert.equal(rejection.reason, "expired");
+    assert.equal(rejection.message, "session s1 ended: expired");
   });
 
   it("fails the call with the handler's error message", async () => {
@@ -101,7 +117,9 @@ describe("SessionHost", () => {
     await sessionHost.onMessage(started);
     await sessionHost.onMessage(input("x"));
     await until(() => sent.length === 1);
-    assert.deepEqual(sent, [{ type: "session.error", session_id: "s1", message: "RangeError: no such order" }]);
+    assert.deepEqual(sent, [
+      { type: "session.error", session_id: "s1", message: "RangeError: no such order" },
+    ]);
     await until(() => !sessionHost.live.has("s1"));
   });
 
@@ -127,7 +145,8 @@ describe("SessionHost", () => {
       {
         type: "session.error",
         session_id: "s1",
-        message: "no handler is running for this session on voice-node (the node may have restarted)",
+        message:
+          "no handler is running for this session on voice-node (the node may have restarted)",
       },
     ]);
   });
