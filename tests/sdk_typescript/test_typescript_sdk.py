@@ -71,7 +71,7 @@ def test_a_typescript_node_registers_waits_for_approval_and_serves_executions(
             TS_CALLER_KEY=caller.secret,
         )
     passed(done)
-    assert "# pass 5" in done.stdout and "# fail 0" in done.stdout
+    assert "# pass 6" in done.stdout and "# fail 0" in done.stdout
     assert node_key.secret not in done.stdout + done.stderr
     slow = Execution.objects.get(target_name="ts-support.slowLookup")
     assert (slow.status, slow.result) == ("succeeded", {"order": "1042", "status": "shipped"})

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { Agent, ExecutionError, type ReasonerContext } from "@agentfield/sdk";
+import { Agent, ExecutionError, RegistrationRefused, type ReasonerContext } from "@agentfield/sdk";
 
 const SERVER = required("AGENTFIELD_SERVER");
 const ADMIN_KEY = required("TS_ADMIN_KEY");
@@ -185,6 +185,17 @@ describe("a TypeScript node on a real control plane", () => {
     }, "the status callback arrived");
     assert.equal(done.status, "succeeded");
     assert.deepEqual(done.result, { order: "1042", status: "shipped" });
+  });
+
+  it("rejects serve() with RegistrationRefused when the key may not act as the node", async () => {
+    const impostor = new Agent({ nodeId: "someone-else", approvalPollIntervalMs: 50 });
+    await assert.rejects(impostor.serve({ handleSignals: false }), (error: unknown) => {
+      assert.ok(error instanceof RegistrationRefused);
+      assert.equal(error.status, 403);
+      assert.match(error.message, /^registration refused \(403\): /);
+      return true;
+    });
+    assert.equal(impostor.ready, false);
   });
 
   it("agent.call returns the result, or throws an error carrying the status and message", async () => {
