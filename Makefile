@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean go-toolchain go-lint
+.PHONY: run test lint format clean sdk-ts go-toolchain go-lint
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,15 +12,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The TypeScript SDK (sdk/typescript): npm ci when node_modules is missing or older than the
+# lock file, then the build (tsc). The tests build it too (tests/sdk_typescript).
+TS_SDK := sdk/typescript
+TS_STAMP := $(TS_SDK)/node_modules/.package-lock.json
+
+$(TS_STAMP): $(TS_SDK)/package-lock.json
+	cd $(TS_SDK) && npm ci --no-audit --no-fund
+	@touch $(TS_STAMP)
+
+sdk-ts: $(TS_STAMP)
+	cd $(TS_SDK) && npm run --silent build
+
 run: $(STAMP)
 	$(BIN)/python manage.py run_stack
 
-test: $(STAMP) go-toolchain
+test: $(STAMP) sdk-ts go-toolchain
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) go-lint
+lint: $(STAMP) $(TS_STAMP) go-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd $(TS_SDK) && npm run --silent lint
 
 # The Go SDK (sdk/go) builds with Debian's golang-go and the standard library only.
 GO_ENV := GOTOOLCHAIN=local GOPROXY=off GOCACHE=$(CURDIR)/var/go-cache
@@ -44,4 +57,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(TS_SDK)/node_modules $(TS_SDK)/dist $(TS_SDK)/dist-test

@@ -1,0 +1,34 @@
+// Reads cases (JSON on stdin) and prints what the TypeScript SDK makes of each, for the
+// matrix test that compares it with the control plane's Python (tests/sdk_typescript).
+import { readFileSync } from "node:fs";
+
+import {
+  SUPPORTED_SESSION_TRANSPORTS,
+  normalizeSessionDefinition,
+  validateSessionTransport,
+} from "@agentfield/sdk";
+
+interface Cases {
+  pairs: Array<[unknown, unknown]>;
+  definitions: Array<Record<string, unknown>>;
+}
+
+function outcome(work: () => unknown) {
+  try {
+    return { ok: work() };
+  } catch (error) {
+    const failure = error as Error;
+    return { error: failure.message, name: failure.name };
+  }
+}
+
+const cases = JSON.parse(readFileSync(0, "utf8")) as Cases;
+process.stdout.write(
+  JSON.stringify({
+    table: SUPPORTED_SESSION_TRANSPORTS,
+    pairs: cases.pairs.map(([provider, transport]) =>
+      outcome(() => validateSessionTransport(provider, transport)),
+    ),
+    definitions: cases.definitions.map((raw) => outcome(() => normalizeSessionDefinition(raw))),
+  }),
+);
