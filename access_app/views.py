@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from access_app import selectors
 from access_app.models import TagStatus, Target
 from access_app.principals import Principal
+from access_app.reach import reach_changes
 from access_app.serializers import target_out
 from access_app.services.approvals import target_tags_decide
 
@@ -21,15 +22,32 @@ staff_required = user_passes_test(lambda user: user.is_active and user.is_staff)
 @staff_required
 def approvals(request):
     pending = [
-        target_out(t) | {"pk": t.pk, "node": t.node} for t in selectors.targets_with_pending_tags()
+        target_out(t)
+        | {
+            "pk": t.pk,
+            "node": t.node,
+            "definition_pending": t.definition_status == TagStatus.PENDING,
+            "changes": reach_changes(t.approved_reach, t.reach),
+            "first_review": t.approved_reach is None,
+        }
+        for t in selectors.targets_with_pending_tags()
     ]
     groups = [
         {"node": node, "targets": list(targets)}
         for node, targets in groupby(pending, key=lambda item: item["node"])
     ]
+    visible = list(selectors.nodes_visible_to(Principal.from_user(request.user)))
+    # Who may act as each node: the keys bound to it (decision 0015).
+    owners = selectors.node_owners([g["node"] for g in groups] + visible)
+    for group in groups:
+        group["owners"] = owners.get(group["node"].node_id, [])
     nodes = [
-        {"node": node, "targets": [target_out(t) for t in node.live_targets]}
-        for node in selectors.nodes_visible_to(Principal.from_user(request.user))
+        {
+            "node": node,
+            "owners": owners.get(node.node_id, []),
+            "targets": [target_out(t) for t in node.live_targets],
+        }
+        for node in visible
     ]
     return render(
         request,
@@ -61,7 +79,7 @@ def approvals_decide(request):
     )
     verb = "Approved" if decision == TagStatus.APPROVED else "Rejected"
     if changed:
-        listed = ", ".join(row.tag for row in changed)
+        listed = ", ".join(changed)
         messages.success(request, f"{verb} {listed} on {target.full_name}.")
     else:
         messages.info(request, f"Nothing changed on {target.full_name}.")
