@@ -14,7 +14,7 @@ from access_app.models import TagStatus, Target
 from access_app.principals import Principal
 from access_app.reach import reach_changes
 from access_app.serializers import target_out
-from access_app.services.approvals import target_tags_decide
+from access_app.services.approvals import ChangedSinceSeen, target_seen, target_tags_decide
 
 staff_required = user_passes_test(lambda user: user.is_active and user.is_staff)
 
@@ -29,6 +29,7 @@ def approvals(request):
             "definition_pending": t.definition_status == TagStatus.PENDING,
             "changes": reach_changes(t.approved_reach, t.reach),
             "first_review": t.approved_reach is None,
+            "seen": target_seen(t),
         }
         for t in selectors.targets_with_pending_tags()
     ]
@@ -70,13 +71,22 @@ def approvals_decide(request):
         messages.error(request, "Choose approve or reject for a tag or for the whole target.")
         return redirect("approvals")
     reason = request.POST.get("reason", "").strip()[:2000]
-    changed = target_tags_decide(
-        target=target,
-        decision=decision,
-        actor=Principal.from_user(request.user).actor,
-        reason=reason,
-        tags=None if tag == "*" else [tag],
-    )
+    try:
+        changed = target_tags_decide(
+            target=target,
+            decision=decision,
+            actor=Principal.from_user(request.user).actor,
+            reason=reason,
+            tags=None if tag == "*" else [tag],
+            seen=request.POST.get("seen") or None,
+        )
+    except ChangedSinceSeen:
+        messages.error(
+            request,
+            f"{target.full_name} was registered again since this page was loaded; "
+            "nothing was decided. Review it again.",
+        )
+        return redirect("approvals")
     verb = "Approved" if decision == TagStatus.APPROVED else "Rejected"
     if changed:
         listed = ", ".join(changed)

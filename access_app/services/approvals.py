@@ -7,6 +7,8 @@ once none of its proposed tags is pending or rejected and its definition (what i
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -23,6 +25,18 @@ DEFINITION_LABEL = "(definition)"
 
 class NotPendingApproval(Exception):
     """The node has no pending tag (upstream's 409 ``not_pending_approval``)."""
+
+
+class ChangedSinceSeen(Exception):
+    """The target was registered again after the admin looked at it: nothing decided."""
+
+
+def target_seen(target: Target) -> str:
+    """A fingerprint of what an admin reviews: the reach and the proposed tags. The page
+    sends it back with a decision, so a registration in between is never approved unseen."""
+    tags = sorted(target.tag_rows.filter(proposed=True).values_list("tag", "status"))
+    text = json.dumps([target.reach, tags], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _decide(rows: Iterable[TargetTag], decision: str, actor: str, reason: str) -> list[TargetTag]:
@@ -64,14 +78,24 @@ def _decide_definitions(target_ids: Iterable[int], decision: str, actor: str, re
 
 
 def target_tags_decide(
-    *, target: Target, decision: str, actor: str, reason: str = "", tags: list[str] | None = None
+    *,
+    target: Target,
+    decision: str,
+    actor: str,
+    reason: str = "",
+    tags: list[str] | None = None,
+    seen: str | None = None,
 ) -> list[str]:
     """Approve or reject some tags of one target, or (``tags`` None) everything pending on
-    it: its pending tags and its definition. Returns what changed (tags, and
-    ``DEFINITION_LABEL`` for the definition)."""
+    it: its pending tags and its definition. With ``seen`` (``target_seen`` as the admin
+    saw it), raise ``ChangedSinceSeen`` if it changed since. Returns what changed (tags,
+    and ``DEFINITION_LABEL`` for the definition)."""
     if decision not in (TagStatus.APPROVED, TagStatus.REJECTED):
         raise ValueError("decision must be approved or rejected")
     with transaction.atomic():
+        locked = Target.objects.select_for_update().get(pk=target.pk)
+        if seen is not None and target_seen(locked) != seen:
+            raise ChangedSinceSeen(target.full_name)
         rows = TargetTag.objects.select_for_update().filter(target=target, proposed=True)
         rows = rows.filter(status=TagStatus.PENDING) if tags is None else rows.filter(tag__in=tags)
         changed = [row.tag for row in _decide(list(rows), decision, actor, reason)]

@@ -293,7 +293,8 @@ def _sync_targets(node: AgentNode, specs: list[TargetSpec], treatments) -> None:
         reach = target_reach(
             kind=spec.kind, definition=spec.definition, node_id=node.node_id, base_url=node.base_url
         )
-        target, created = Target.objects.get_or_create(
+        # Locked, so an approval in flight either sees this registration or is seen by it.
+        target, created = Target.objects.select_for_update().get_or_create(
             node=node,
             kind=spec.kind,
             name=spec.name,

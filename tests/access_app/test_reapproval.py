@@ -228,3 +228,30 @@ def test_two_tools_with_one_short_name_are_refused(agent):
     }
     bare = node_body(sessions=[session_def(tools=["lookup", "other.lookup"])])
     assert agent.client().post(REGISTER, bare, format="json").status_code == 400
+
+
+def test_a_decision_on_the_page_is_refused_when_the_target_changed_since_it_was_seen(
+    approved, agent, client
+):
+    from django.contrib.auth.models import User
+
+    from access_app.services.approvals import target_seen
+
+    register(agent, sessions=[session_def(handler=True)])
+    seen = target_seen(session())
+    # The node registers again, wider, before the admin presses approve.
+    register(agent, sessions=[session_def(handler=True, tools=["billing.refund"])])
+    client.force_login(User.objects.create_user("ops", password="pw", is_staff=True))
+    response = client.post(
+        "/access/approvals/decide",
+        {"target": session().pk, "op": "approved|*", "seen": seen},
+        follow=True,
+    )
+    assert "registered again since this page was loaded" in response.content.decode()
+    assert session().definition_status == TagStatus.PENDING
+    response = client.post(
+        "/access/approvals/decide",
+        {"target": session().pk, "op": "approved|*", "seen": target_seen(session())},
+    )
+    assert callable_(session())
+    assert session().approved_reach["tools"] == ["billing.refund"]
