@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -32,7 +33,7 @@ from access_app.reach import (
     target_reach,
 )
 from access_app.selectors import node_tags_with_status
-from access_app.services.tag_rules import treat_tags
+from access_app.services.tag_rules import TagTreatment, treat_tags
 from access_app.tags import normalize_tags
 from agentfield.session_definition import normalize_session_definition
 
@@ -137,8 +138,16 @@ def _take_node_id(principal: Principal, node_id: str, exists: bool) -> None:
         return
     pk = _key_pk(principal)
     if principal.node_id == node_id:
-        key = ApiKey.objects.filter(pk=pk).values("node_claimed").first()
-        if key is not None and not key["node_claimed"]:
+        # Read again under the node's lock: a claim superseded by a registration that
+        # committed after this request authenticated no longer counts.
+        key = (
+            ApiKey.objects.filter(pk=pk, node_id=node_id, revoked_at__isnull=True)
+            .values("node_claimed")
+            .first()
+        )
+        if key is None:
+            raise _forbidden(f"this API key may no longer act as node '{node_id}'")
+        if not key["node_claimed"]:
             # A key an admin bound to this id supersedes one that claimed it by itself.
             ApiKey.objects.filter(node_id=node_id, node_claimed=True).exclude(pk=pk).update(
                 node_id="", node_claimed=False
@@ -216,7 +225,9 @@ def node_register(*, principal: Principal, payload: dict[str, Any]) -> Registrat
     )
 
 
-def _sync_tags(target: Target, tags: list[str], treatments, now) -> bool:
+def _sync_tags(
+    target: Target, tags: list[str], treatments: dict[str, TagTreatment], now: datetime
+) -> bool:
     """Propose exactly ``tags``; a tag seen before keeps its decision, even one the node
     dropped in between. New tags follow the rules. True when a proposed tag was dropped."""
     rows = {row.tag: row for row in target.tag_rows.all()}
@@ -248,7 +259,13 @@ def _sync_tags(target: Target, tags: list[str], treatments, now) -> bool:
     return bool(dropped)
 
 
-def _review_definition(target: Target, spec: TargetSpec, previous_reach, dropped: bool, treatments):
+def _review_definition(
+    target: Target,
+    spec: TargetSpec,
+    previous_reach: dict[str, Any] | None,
+    dropped: bool,
+    treatments: dict[str, TagTreatment],
+) -> None:
     """Put the definition up for review when what it reaches changed (decision 0015)."""
     reach = target.reach
     if target.definition_status == TagStatus.APPROVED:
@@ -285,7 +302,9 @@ def _review_definition(target: Target, spec: TargetSpec, previous_reach, dropped
         )
 
 
-def _sync_targets(node: AgentNode, specs: list[TargetSpec], treatments) -> None:
+def _sync_targets(
+    node: AgentNode, specs: list[TargetSpec], treatments: dict[str, TagTreatment]
+) -> None:
     """Upsert targets; keep earlier decisions per (target, tag); review changed reach."""
     now = timezone.now()
     seen: set[int] = set()

@@ -177,3 +177,17 @@ def test_the_owner_is_shown_on_the_approvals_page_and_in_the_admin(client, make_
     assert f"claims-orders ({squatter.key.prefix}…, claimed)" in admin_page
     listing = client.get("/admin/access_app/agentnode/").content.decode()
     assert "claims-orders" in listing
+
+
+@pytest.mark.django_db
+def test_a_request_authenticated_before_the_squatter_lost_the_id_is_refused(make_caller):
+    squatter = make_caller("agent", name="squatter")
+    assert register(squatter, orders_body("http://127.0.0.1:6666")).status_code == 201
+    squatter.key.refresh_from_db()
+    authenticated_earlier = Principal.from_api_key(squatter.key)  # still bound to orders
+    real = make_caller("agent", node_id=NODE, name="the real orders node")
+    assert register(real, orders_body()).status_code == 201
+    with pytest.raises(RegistrationError) as refused:
+        node_register(principal=authenticated_earlier, payload=orders_body("http://127.0.0.1:6666"))
+    assert refused.value.status == 403
+    assert AgentNode.objects.get().base_url == "http://127.0.0.1:8101"
