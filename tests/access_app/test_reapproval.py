@@ -172,7 +172,11 @@ def test_an_untagged_reasoner_is_not_callable_before_an_admin_approves_it(agent,
         f"/api/v1/execute/async/{NODE}.lookup", {"input": {}}, format="json"
     )
     assert refused.status_code == 503
-    assert refused.json()["error"] == "agent_pending_approval"
+    assert refused.json() == {
+        "error": "agent_pending_approval",
+        "message": f"target '{NODE}.lookup' is awaiting approval of its definition and "
+        "cannot receive calls",
+    }
     pending = admin.client().get("/api/v1/admin/agents/pending").json()["agents"]
     assert [a["agent_id"] for a in pending] == [NODE]
     approve = admin.client().post(
