@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Prefetch, Q, QuerySet
 
 from access_app.models import (
     AccessPolicy,
     AgentNode,
     ApiKey,
+    Role,
     TagDecision,
     TagStatus,
     Target,
@@ -41,7 +44,20 @@ def nodes_visible_to(principal: Principal) -> QuerySet[AgentNode]:
     return nodes.none()
 
 
-def node_owners(nodes) -> dict[str, list[ApiKey]]:
+def principal_still_acts_as(principal: Principal, node_id: str) -> bool:
+    """``Principal.acts_as_node`` against the key's row as it is now, for a long-lived
+    connection opened earlier: a key that was revoked or lost its binding (decision 0015:
+    an admin-bound key supersedes a claim) no longer acts as the node."""
+    kind, _, pk = principal.id.partition(":")
+    if kind != "key" or not pk.isdigit():
+        return principal.acts_as_node(node_id)
+    key = ApiKey.objects.filter(pk=int(pk), revoked_at__isnull=True).only("role", "node_id").first()
+    if key is None:
+        return False
+    return key.role == Role.ADMIN or (key.role == Role.AGENT and key.node_id == node_id)
+
+
+def node_owners(nodes: Iterable[AgentNode]) -> dict[str, list[ApiKey]]:
     """node_id -> the live API keys bound to it (who may act as it), for the admin pages."""
     node_ids = [node.node_id for node in nodes]
     owners: dict[str, list[ApiKey]] = {}

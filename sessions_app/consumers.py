@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
-from access_app.services.api_keys import principal_still_acts_as
+from access_app.selectors import principal_still_acts_as
 from sessions_app.notify import session_group
 from sessions_app.services.lifecycle import HELD_BY_NO_PROCESS
 from sessions_app.services.links import (

@@ -61,16 +61,3 @@ def api_key_authenticate(plaintext: str) -> ApiKey | None:
 
 def api_key_revoke(*, key: ApiKey) -> None:
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-
-
-def principal_still_acts_as(principal, node_id: str) -> bool:
-    """``Principal.acts_as_node`` against the key's row as it is now, for a long-lived
-    connection opened earlier: a key that was revoked or lost its binding (decision 0015:
-    an admin-bound key supersedes a claim) no longer acts as the node."""
-    kind, _, pk = principal.id.partition(":")
-    if kind != "key" or not pk.isdigit():
-        return principal.acts_as_node(node_id)
-    key = ApiKey.objects.filter(pk=int(pk), revoked_at__isnull=True).only("role", "node_id").first()
-    if key is None:
-        return False
-    return key.role == Role.ADMIN or (key.role == Role.AGENT and key.node_id == node_id)
