@@ -19,6 +19,13 @@ from access_app.services.approvals import ChangedSinceSeen, target_seen, target_
 staff_required = user_passes_test(lambda user: user.is_active and user.is_staff)
 
 
+def _shown(value: object) -> str | None:
+    """A reach value as the approvals page shows it (lists as ``a, b``; nothing as None)."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "(none)"
+    return None if value is None else str(value)
+
+
 @staff_required
 def approvals(request):
     pending = [
@@ -27,7 +34,10 @@ def approvals(request):
             "pk": t.pk,
             "node": t.node,
             "definition_pending": t.definition_status == TagStatus.PENDING,
-            "changes": reach_changes(t.approved_reach, t.reach),
+            "changes": [
+                c | {"old": _shown(c["old"]), "new": _shown(c["new"])}
+                for c in reach_changes(t.approved_reach, t.reach)
+            ],
             "first_review": t.approved_reach is None,
             "seen": target_seen(t),
         }
