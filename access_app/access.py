@@ -105,17 +105,21 @@ def evaluate_policies(
 
 
 def target_approval_denial(target: Target) -> AccessDenied | None:
+    # Which of its tags or its definition (decision 0015) holds it, for the message only.
+    what = "its definition" if target.definition_status != TagStatus.APPROVED else "tags"
     if target.approval == TagStatus.REJECTED:
+        held = "has rejected tags" if what == "tags" else "was rejected"
         return AccessDenied(
             403,
             "target_tags_rejected",
-            f"target '{target.full_name}' has rejected tags and cannot receive calls",
+            f"target '{target.full_name}' {held} and cannot receive calls",
         )
     if target.approval == TagStatus.PENDING:
+        awaiting = "tag approval" if what == "tags" else "approval of its definition"
         return AccessDenied(
             503,
             "agent_pending_approval",
-            f"target '{target.full_name}' is awaiting tag approval and cannot receive calls",
+            f"target '{target.full_name}' is awaiting {awaiting} and cannot receive calls",
         )
     return None
 

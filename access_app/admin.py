@@ -7,8 +7,17 @@ from access_app.models import ApiKey, CallerProfile
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "prefix", "role", "tags", "node_id", "created_at", "revoked_at")
-    list_filter = ("role",)
+    list_display = (
+        "name",
+        "prefix",
+        "role",
+        "tags",
+        "node_id",
+        "node_claimed",
+        "created_at",
+        "revoked_at",
+    )
+    list_filter = ("role", "node_claimed")
     search_fields = ("name", "prefix", "node_id")
     readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at")
     fields = (
@@ -16,6 +25,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "role",
         "tags",
         "node_id",
+        "node_claimed",
         "prefix",
         "key_hash",
         "created_at",
@@ -55,6 +65,7 @@ from access_app.models import (  # noqa: E402
     TargetTag,
 )
 from access_app.principals import Principal  # noqa: E402
+from access_app.selectors import node_owners  # noqa: E402
 from access_app.services.approvals import target_tags_decide  # noqa: E402
 
 
@@ -69,12 +80,21 @@ class TargetInline(admin.TabularInline):
 
 @admin.register(AgentNode)
 class AgentNodeAdmin(admin.ModelAdmin):
-    list_display = ("node_id", "status", "base_url", "version", "registered_at", "last_heartbeat")
+    list_display = (
+        "node_id",
+        "status",
+        "bound_keys",
+        "base_url",
+        "version",
+        "registered_at",
+        "last_heartbeat",
+    )
     list_filter = ("status",)
     search_fields = ("node_id",)
     readonly_fields = (
         "node_id",
         "status",
+        "bound_keys",
         "owner",
         "registered_at",
         "updated_at",
@@ -84,10 +104,16 @@ class AgentNodeAdmin(admin.ModelAdmin):
     exclude = ("dispatch_token",)
     inlines = [TargetInline]
 
+    @admin.display(description="owner (keys that act as it)")
+    def bound_keys(self, node: AgentNode) -> str:
+        keys = node_owners([node]).get(node.node_id, [])
+        listed = [f"{k.name} ({k.prefix}…{', claimed' if k.node_claimed else ''})" for k in keys]
+        return ", ".join(listed) or "no agent key (admin only)"
+
 
 class TargetTagInline(admin.TabularInline):
     model = TargetTag
-    fields = ("tag", "status", "decided_by", "decided_at", "reason")
+    fields = ("tag", "status", "proposed", "decided_by", "decided_at", "reason")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -95,11 +121,38 @@ class TargetTagInline(admin.TabularInline):
 
 @admin.register(Target)
 class TargetAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "kind", "active")
-    list_filter = ("kind", "active")
+    list_display = ("__str__", "kind", "active", "approval", "definition_status")
+    list_filter = ("kind", "active", "approval", "definition_status")
     search_fields = ("name", "node__node_id")
-    readonly_fields = ("node", "kind", "name", "definition", "created_at")
+    readonly_fields = (
+        "node",
+        "kind",
+        "name",
+        "definition",
+        "approval",
+        "definition_status",
+        "reach",
+        "approved_reach",
+        "created_at",
+    )
     inlines = [TargetTagInline]
+    actions = ["approve_everything_pending", "reject_everything_pending"]
+
+    def _decide(self, request, queryset, decision: str) -> None:
+        actor = Principal.from_user(request.user).actor
+        for target in queryset.select_related("node"):
+            target_tags_decide(
+                target=target, decision=decision, actor=actor, reason="decided in the Django admin"
+            )
+        self.message_user(request, f"{decision.capitalize()} what was pending.")
+
+    @admin.action(description="Approve pending tags and definitions of the selected targets")
+    def approve_everything_pending(self, request, queryset):
+        self._decide(request, queryset, TagStatus.APPROVED)
+
+    @admin.action(description="Reject pending tags and definitions of the selected targets")
+    def reject_everything_pending(self, request, queryset):
+        self._decide(request, queryset, TagStatus.REJECTED)
 
 
 def _decide_rows(modeladmin, request, queryset, decision: str) -> None:

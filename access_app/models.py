@@ -31,6 +31,11 @@ class ApiKey(models.Model):
     node_id = models.CharField(
         max_length=200, blank=True, default="", help_text="Agent keys only: the node it may act as."
     )
+    # True when the key bound itself by registering a new node id (decision 0015), False
+    # when an admin bound it. A key an admin bound to the node id supersedes a claim.
+    node_claimed = models.BooleanField(
+        default=False, help_text="Bound by its own first registration, not by an admin."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -83,7 +88,11 @@ class AgentNode(models.Model):
     # Sent by the control plane on every call to the node, so it is kept in the clear,
     # like a provider key; it changes at every registration.
     dispatch_token = models.CharField(max_length=100)
-    owner = models.CharField(max_length=100, help_text="Principal that first registered it.")
+    owner = models.CharField(
+        max_length=100,
+        help_text="Principal of the latest accepted registration. Who may act as the node "
+        "is decided by API key bindings (decision 0015), never by this field.",
+    )
     registered_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_heartbeat = models.DateTimeField(null=True, blank=True)
@@ -101,6 +110,12 @@ class TargetKind(models.TextChoices):
     SESSION = "session", "session"
 
 
+class TagStatus(models.TextChoices):
+    PENDING = "pending", "pending"
+    APPROVED = "approved", "approved"
+    REJECTED = "rejected", "rejected"
+
+
 class Target(models.Model):
     """A reasoner, skill or session of a node: ``<node_id>.<name>``."""
 
@@ -114,6 +129,13 @@ class Target(models.Model):
     # hot path (every execution and tool call) reads one row instead of all its tags.
     approval = models.CharField(max_length=10, default="pending")
     approved_tags = models.JSONField(default=list, blank=True)
+    # What a caller or the model can reach through the target (``access_app.reach``), as
+    # registered now and as last approved; a difference puts the definition up for review.
+    reach = models.JSONField(default=dict, blank=True)
+    approved_reach = models.JSONField(null=True, blank=True)
+    definition_status = models.CharField(
+        max_length=10, choices=TagStatus.choices, default=TagStatus.PENDING
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -130,18 +152,15 @@ class Target(models.Model):
         return f"{self.node.node_id}.{self.name}"
 
 
-class TagStatus(models.TextChoices):
-    PENDING = "pending", "pending"
-    APPROVED = "approved", "approved"
-    REJECTED = "rejected", "rejected"
-
-
 class TargetTag(models.Model):
-    """One proposed tag of one target, with its approval state."""
+    """One tag a target proposes or once proposed, with its approval state. A tag the
+    latest registration dropped keeps its row (``proposed`` false), so its decision is
+    remembered when the tag comes back."""
 
     target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="tag_rows")
     tag = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=TagStatus.choices, default=TagStatus.PENDING)
+    proposed = models.BooleanField(default=True)
     decided_by = models.CharField(max_length=150, blank=True, default="")
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(blank=True, default="")

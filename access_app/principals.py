@@ -28,6 +28,13 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
+    def acts_as_node(self, node_id: str) -> bool:
+        """May act as that agent node: an admin, or an agent key bound to it (decision
+        0015). ``AgentNode.owner`` decides nothing."""
+        return self.is_admin or (
+            self.role == Role.AGENT and bool(node_id) and self.node_id == node_id
+        )
+
     @property
     def actor(self) -> str:
         """How decisions by this principal are signed in the audit trail."""

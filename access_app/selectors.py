@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from collections.abc import Iterable
+
+from django.db.models import Prefetch, Q, QuerySet
 
 from access_app.models import (
     AccessPolicy,
     AgentNode,
     ApiKey,
+    Role,
     TagDecision,
     TagStatus,
     Target,
@@ -22,22 +25,46 @@ def api_keys_list() -> QuerySet[ApiKey]:
     return ApiKey.objects.order_by("-created_at")
 
 
+_PROPOSED_TAGS = Prefetch("tag_rows", queryset=TargetTag.objects.filter(proposed=True))
+
+
 def _with_targets(nodes: QuerySet[AgentNode]) -> QuerySet[AgentNode]:
-    targets = Target.objects.filter(active=True).prefetch_related("tag_rows")
+    targets = Target.objects.filter(active=True).prefetch_related(_PROPOSED_TAGS)
     return nodes.prefetch_related(Prefetch("targets", queryset=targets, to_attr="live_targets"))
 
 
 def nodes_visible_to(principal: Principal) -> QuerySet[AgentNode]:
-    """Admins see every node; an agent key the nodes it owns or is bound to; callers none."""
+    """Admins see every node; an agent key the node it is bound to; callers none. Binding,
+    never ``AgentNode.owner``, decides who acts as a node (decision 0015)."""
     nodes = AgentNode.objects.all()
     if principal.is_admin:
         return _with_targets(nodes)
-    if principal.role == "agent":
-        scoped = nodes.filter(owner=principal.id)
-        if principal.node_id:
-            scoped = scoped | nodes.filter(node_id=principal.node_id)
-        return _with_targets(scoped)
+    if principal.role == "agent" and principal.node_id:
+        return _with_targets(nodes.filter(node_id=principal.node_id))
     return nodes.none()
+
+
+def principal_still_acts_as(principal: Principal, node_id: str) -> bool:
+    """``Principal.acts_as_node`` against the key's row as it is now, for a long-lived
+    connection opened earlier: a key that was revoked or lost its binding (decision 0015:
+    an admin-bound key supersedes a claim) no longer acts as the node."""
+    kind, _, pk = principal.id.partition(":")
+    if kind != "key" or not pk.isdigit():
+        return principal.acts_as_node(node_id)
+    key = ApiKey.objects.filter(pk=int(pk), revoked_at__isnull=True).only("role", "node_id").first()
+    if key is None:
+        return False
+    return key.role == Role.ADMIN or (key.role == Role.AGENT and key.node_id == node_id)
+
+
+def node_owners(nodes: Iterable[AgentNode]) -> dict[str, list[ApiKey]]:
+    """node_id -> the live API keys bound to it (who may act as it), for the admin pages."""
+    node_ids = [node.node_id for node in nodes]
+    owners: dict[str, list[ApiKey]] = {}
+    keys = ApiKey.objects.filter(node_id__in=node_ids, revoked_at__isnull=True).order_by("pk")
+    for key in keys:
+        owners.setdefault(key.node_id, []).append(key)
+    return owners
 
 
 def node_get_for(*, principal: Principal, node_id: str) -> AgentNode | None:
@@ -46,7 +73,9 @@ def node_get_for(*, principal: Principal, node_id: str) -> AgentNode | None:
 
 def node_tags_with_status(node: AgentNode, status: str) -> list[str]:
     """The distinct tags of the node's live targets that have ``status``."""
-    rows = TargetTag.objects.filter(target__node=node, target__active=True, status=status)
+    rows = TargetTag.objects.filter(
+        target__node=node, target__active=True, status=status, proposed=True
+    )
     return sorted(set(rows.values_list("tag", flat=True)))
 
 
@@ -55,10 +84,16 @@ def node_get(node_id: str) -> AgentNode | None:
     return _with_targets(AgentNode.objects.filter(node_id=node_id)).first()
 
 
-def nodes_by_approval(*, pending: bool) -> QuerySet[AgentNode]:
-    has_pending = TargetTag.objects.filter(target__active=True, status=TagStatus.PENDING).values(
-        "target__node"
+def _pending_targets() -> QuerySet[Target]:
+    """Live targets with a pending proposed tag or a pending definition."""
+    pending_tags = TargetTag.objects.filter(status=TagStatus.PENDING, proposed=True)
+    return Target.objects.filter(active=True).filter(
+        Q(pk__in=pending_tags.values("target")) | Q(definition_status=TagStatus.PENDING)
     )
+
+
+def nodes_by_approval(*, pending: bool) -> QuerySet[AgentNode]:
+    has_pending = _pending_targets().values("node")
     nodes = AgentNode.objects.all()
     nodes = nodes.filter(pk__in=has_pending) if pending else nodes.exclude(pk__in=has_pending)
     return _with_targets(nodes)
@@ -95,11 +130,10 @@ def policies_enabled() -> list[AccessPolicy]:
 
 
 def targets_with_pending_tags() -> QuerySet[Target]:
-    pending = TargetTag.objects.filter(status=TagStatus.PENDING).values("target")
     return (
-        Target.objects.filter(active=True, pk__in=pending)
+        _pending_targets()
         .select_related("node")
-        .prefetch_related("tag_rows")
+        .prefetch_related(_PROPOSED_TAGS)
         .order_by("node__node_id", "kind", "name")
     )
 

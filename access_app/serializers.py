@@ -92,7 +92,7 @@ class HeartbeatInSerializer(serializers.Serializer):
 
 
 def _tags_by_status(target: Target) -> dict[str, list[str]]:
-    rows = list(target.tag_rows.all())
+    rows = [row for row in target.tag_rows.all() if row.proposed]
     by = {status: sorted(r.tag for r in rows if r.status == status) for status in TagStatus.values}
     return {
         "proposed_tags": sorted(r.tag for r in rows),

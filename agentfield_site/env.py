@@ -177,3 +177,17 @@ def env_port_range(
     if ports is None or not 1024 <= ports[0] <= ports[1] <= 65535:
         raise EnvError(name, "a port range LOW-HIGH within 1024-65535", value)
     return ports
+
+
+def env_network_list(
+    name: str, default: list[str], *, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Comma-separated CIDR networks (``10.0.0.0/8``, ``fc00::/7``; a bare address is one
+    host), normalised; host bits set are an error, so a typo does not widen a network."""
+    import ipaddress
+
+    items = env_list(name, default, environ=environ)
+    try:
+        return [str(ipaddress.ip_network(item, strict=True)) for item in items]
+    except ValueError:
+        raise EnvError(name, "comma-separated CIDR networks", ",".join(items)) from None

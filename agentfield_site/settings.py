@@ -21,6 +21,7 @@ from agentfield_site.env import (
     env_int,
     env_ip_list,
     env_list,
+    env_network_list,
     env_port_range,
     env_rate,
     env_str,
@@ -264,6 +265,14 @@ OPENROUTER_TRANSCRIPTION_MODEL = env_str("OPENROUTER_TRANSCRIPTION_MODEL", "open
 
 AGENTFIELD_TAG_APPROVAL = env_choice("AGENTFIELD_TAG_APPROVAL", "manual", ("manual", "auto"))
 AGENTFIELD_DEFAULT_DENY = env_bool("AGENTFIELD_DEFAULT_DENY", True)
+
+# Where agent nodes' base_urls may point (decision 0015): loopback and private ranges by
+# default; link-local and cloud metadata addresses are refused whatever this says.
+AGENTFIELD_AGENT_NETWORKS = env_network_list(
+    "AGENTFIELD_AGENT_NETWORKS",
+    ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+)
+
 AGENTFIELD_SYNC_TIMEOUT = env_float("AGENTFIELD_SYNC_TIMEOUT", 60.0, minimum=0.1)
 # provider -> transports it supports (upstream's table); a custom provider is added here.
 AGENTFIELD_SESSION_CAPABILITIES = dict(SUPPORTED_SESSION_TRANSPORTS)

@@ -10,15 +10,14 @@ from executions_app.models import Execution
 
 
 def executions_visible_to(principal: Principal) -> QuerySet[Execution]:
-    """Admins see all; others what they started; an agent also what its node executes."""
+    """Admins see all; others what they started; an agent key also what the node it is
+    bound to executes."""
     executions = Execution.objects.all()
     if principal.is_admin:
         return executions
     visible = Q(owner=principal.id)
-    if principal.role == Role.AGENT:
-        visible |= Q(target__node__owner=principal.id)
-        if principal.node_id:
-            visible |= Q(target__node__node_id=principal.node_id)
+    if principal.role == Role.AGENT and principal.node_id:
+        visible |= Q(target__node__node_id=principal.node_id)
     return executions.filter(visible)
 
 
@@ -28,12 +27,7 @@ def execution_get_for(*, principal: Principal, execution_id: str) -> Execution |
 
 def principal_executes(principal: Principal, execution: Execution) -> bool:
     """May report the execution's status: an admin or the agent of the executing node."""
-    if principal.is_admin:
-        return True
-    node = execution.target.node
-    return principal.role == Role.AGENT and (
-        principal.node_id == node.node_id or principal.id == node.owner
-    )
+    return principal.acts_as_node(execution.target.node.node_id)
 
 
 def workflow_executions_for(*, principal: Principal, workflow_id: str) -> list[Execution]:

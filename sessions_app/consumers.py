@@ -17,6 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
+from access_app.selectors import principal_still_acts_as
 from sessions_app.notify import session_group
 from sessions_app.services.lifecycle import HELD_BY_NO_PROCESS
 from sessions_app.services.links import (
@@ -77,7 +78,19 @@ class AgentLinkConsumer(AsyncJsonWebsocketConsumer):
     async def _error(self, code: str, message: str, **extra: Any) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, **extra})
 
+    async def _still_the_node(self) -> bool:
+        """The key may have lost the node since the link opened (revoked, or its claim
+        superseded): then the link closes before it hears or says anything more."""
+        node_id = self.node.node_id
+        if await database_sync_to_async(principal_still_acts_as)(self.scope["principal"], node_id):
+            return True
+        await self._error("forbidden", f"this key may no longer act as node {node_id}")
+        await self.close(code=4403)
+        return False
+
     async def receive_json(self, content: Any, **kwargs) -> None:
+        if not await self._still_the_node():
+            return
         if not isinstance(content, dict) or content.get("type") not in FROM_NODE:
             expected = ", ".join(sorted(FROM_NODE))
             await self._error("unknown_event", f"expected one of {expected}")
@@ -98,10 +111,12 @@ class AgentLinkConsumer(AsyncJsonWebsocketConsumer):
     # --- from the runtime ----------------------------------------------------------------
 
     async def session_started(self, message: dict) -> None:
-        await self.send_json(message)
+        if await self._still_the_node():
+            await self.send_json(message)
 
     async def session_input(self, message: dict) -> None:
-        await self.send_json(message)
+        if await self._still_the_node():
+            await self.send_json(message)
 
     async def session_ended(self, message: dict) -> None:
         await self.send_json(message)

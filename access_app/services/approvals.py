@@ -1,11 +1,14 @@
 """Tag approval decisions: per tag, per target, and upstream's per-node admin routes.
 
 Every decision writes a :class:`TagDecision` row (who, when, why). A target is callable
-once none of its tags is pending and none is rejected.
+once none of its proposed tags is pending or rejected and its definition (what it reaches,
+``access_app.reach``) is approved. A definition decision is logged with an empty tag.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -17,10 +20,23 @@ from access_app.services.registration import node_refresh_status, target_refresh
 from access_app.tags import normalize_tags
 
 NOT_LISTED_REASON = "not included in the approved tags"
+DEFINITION_LABEL = "(definition)"
 
 
 class NotPendingApproval(Exception):
     """The node has no pending tag (upstream's 409 ``not_pending_approval``)."""
+
+
+class ChangedSinceSeen(Exception):
+    """The target was registered again after the admin looked at it: nothing decided."""
+
+
+def target_seen(target: Target) -> str:
+    """A fingerprint of what an admin reviews: the reach and the proposed tags. The page
+    sends it back with a decision, so a registration in between is never approved unseen."""
+    tags = sorted(target.tag_rows.filter(proposed=True).values_list("tag", "status"))
+    text = json.dumps([target.reach, tags], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _decide(rows: Iterable[TargetTag], decision: str, actor: str, reason: str) -> list[TargetTag]:
@@ -42,25 +58,62 @@ def _decide(rows: Iterable[TargetTag], decision: str, actor: str, reason: str) -
     return changed
 
 
+def _decide_definitions(target_ids: Iterable[int], decision: str, actor: str, reason: str):
+    """Decide the pending definitions among ``target_ids``; approving one approves the
+    reach it has now. Returns the ids decided."""
+    decided = []
+    for target in Target.objects.select_for_update().filter(
+        pk__in=list(target_ids), definition_status=TagStatus.PENDING
+    ):
+        approved_reach = target.reach if decision == TagStatus.APPROVED else target.approved_reach
+        Target.objects.filter(pk=target.pk).update(
+            definition_status=decision, approved_reach=approved_reach
+        )
+        TagDecision.objects.create(
+            target_id=target.pk, tag="", decision=decision, actor=actor, reason=reason
+        )
+        target_refresh_approval(target)
+        decided.append(target.pk)
+    return decided
+
+
 def target_tags_decide(
-    *, target: Target, decision: str, actor: str, reason: str = "", tags: list[str] | None = None
-) -> list[TargetTag]:
-    """Approve or reject some tags of one target (all its pending tags when ``tags`` is None)."""
+    *,
+    target: Target,
+    decision: str,
+    actor: str,
+    reason: str = "",
+    tags: list[str] | None = None,
+    seen: str | None = None,
+) -> list[str]:
+    """Approve or reject some tags of one target, or (``tags`` None) everything pending on
+    it: its pending tags and its definition. With ``seen`` (``target_seen`` as the admin
+    saw it), raise ``ChangedSinceSeen`` if it changed since. Returns what changed (tags,
+    and ``DEFINITION_LABEL`` for the definition)."""
     if decision not in (TagStatus.APPROVED, TagStatus.REJECTED):
         raise ValueError("decision must be approved or rejected")
     with transaction.atomic():
-        rows = TargetTag.objects.select_for_update().filter(target=target)
+        locked = Target.objects.select_for_update().get(pk=target.pk)
+        if seen is not None and target_seen(locked) != seen:
+            raise ChangedSinceSeen(target.full_name)
+        rows = TargetTag.objects.select_for_update().filter(target=target, proposed=True)
         rows = rows.filter(status=TagStatus.PENDING) if tags is None else rows.filter(tag__in=tags)
-        changed = _decide(list(rows), decision, actor, reason)
-        target.refresh_from_db(fields=["approval", "approved_tags"])
+        changed = [row.tag for row in _decide(list(rows), decision, actor, reason)]
+        if tags is None and _decide_definitions([target.pk], decision, actor, reason):
+            changed.append(DEFINITION_LABEL)
+        target.refresh_from_db(fields=["approval", "approved_tags", "definition_status"])
         node_refresh_status(target.node)
     return changed
 
 
 def _pending_rows(node: AgentNode):
     return TargetTag.objects.select_for_update().filter(
-        target__node=node, target__active=True, status=TagStatus.PENDING
+        target__node=node, target__active=True, status=TagStatus.PENDING, proposed=True
     )
+
+
+def _pending_definitions(node: AgentNode) -> list[Target]:
+    return list(Target.objects.filter(node=node, active=True, definition_status=TagStatus.PENDING))
 
 
 def node_approve_tags(
@@ -77,7 +130,8 @@ def node_approve_tags(
     Returns the node's approved tags afterwards."""
     with transaction.atomic():
         pending = list(_pending_rows(node).select_related("target"))
-        if not pending:
+        definitions = _pending_definitions(node)
+        if not pending and not definitions:
             raise NotPendingApproval(node.node_id)
         if any(component_tags.values()):
             lists = {
@@ -86,6 +140,7 @@ def node_approve_tags(
                 for name, tags in by_name.items()
             }
             pending = [r for r in pending if (r.target.kind, r.target.name) in lists]
+            definitions = [t for t in definitions if (t.kind, t.name) in lists]
             allowed = {
                 row.pk: row.tag in lists[(row.target.kind, row.target.name)] for row in pending
             }
@@ -99,17 +154,20 @@ def node_approve_tags(
             actor,
             reason or NOT_LISTED_REASON,
         )
+        _decide_definitions([t.pk for t in definitions], TagStatus.APPROVED, actor, reason)
         node_refresh_status(node)
     return node_tags_with_status(node, TagStatus.APPROVED)
 
 
 def node_reject_tags(*, node: AgentNode, actor: str, reason: str = "") -> list[str]:
-    """Upstream's reject-tags: every pending tag of the node is rejected."""
+    """Upstream's reject-tags: every pending tag and definition of the node is rejected."""
     with transaction.atomic():
         pending = list(_pending_rows(node))
-        if not pending:
+        definitions = _pending_definitions(node)
+        if not pending and not definitions:
             raise NotPendingApproval(node.node_id)
         _decide(pending, TagStatus.REJECTED, actor, reason)
+        _decide_definitions([t.pk for t in definitions], TagStatus.REJECTED, actor, reason)
         node_refresh_status(node)
     return sorted({row.tag for row in pending})
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from access_app.models import (
     AgentNode,
+    ApiKey,
     NodeStatus,
     Role,
     TagDecision,
@@ -22,8 +25,15 @@ from access_app.models import (
     TargetTag,
 )
 from access_app.principals import Principal
+from access_app.reach import (
+    BaseUrlRefused,
+    base_url_check,
+    reach_changes,
+    session_tools_qualified,
+    target_reach,
+)
 from access_app.selectors import node_tags_with_status
-from access_app.services.tag_rules import treat_tags
+from access_app.services.tag_rules import TagTreatment, treat_tags
 from access_app.tags import normalize_tags
 from agentfield.session_definition import normalize_session_definition
 
@@ -81,7 +91,7 @@ def _component_specs(kind: str, items: list[dict[str, Any]], node_tags: list[str
     return list(specs.values())
 
 
-def _session_specs(payload: dict[str, Any]) -> list[TargetSpec]:
+def _session_specs(payload: dict[str, Any], node_id: str) -> list[TargetSpec]:
     sessions = payload.get("sessions") or []
     if not sessions:
         custom = (payload.get("metadata") or {}).get("custom") or {}
@@ -94,6 +104,7 @@ def _session_specs(payload: dict[str, Any]) -> list[TargetSpec]:
         name = str(raw.get("name") or "").strip()
         try:
             definition = normalize_session_definition(raw, settings.AGENTFIELD_SESSION_CAPABILITIES)
+            session_tools_qualified(node_id, definition["tools"])
         except ValueError as exc:
             raise RegistrationError(400, {"error": str(exc), "session": name}) from None
         if name in specs:
@@ -102,42 +113,69 @@ def _session_specs(payload: dict[str, Any]) -> list[TargetSpec]:
     return list(specs.values())
 
 
-def _check_may_register(principal: Principal, node_id: str) -> None:
+def _forbidden(message: str) -> RegistrationError:
+    return RegistrationError(403, {"error": "forbidden", "message": message})
+
+
+def _key_pk(principal: Principal) -> int | None:
+    kind, _, pk = principal.id.partition(":")
+    return int(pk) if kind == "key" and pk.isdigit() else None
+
+
+def _check_role(principal: Principal, node_id: str) -> None:
     if principal.role not in (Role.AGENT, Role.ADMIN):
-        raise RegistrationError(
-            403, {"error": "forbidden", "message": "this route requires role agent or admin"}
-        )
+        raise _forbidden("this route requires role agent or admin")
     if principal.node_id and principal.node_id != node_id:
-        raise RegistrationError(
-            403,
-            {
-                "error": "forbidden",
-                "message": f"this API key may only act as node '{principal.node_id}'",
-            },
+        raise _forbidden(f"this API key may only act as node '{principal.node_id}'")
+
+
+def _take_node_id(principal: Principal, node_id: str, exists: bool) -> None:
+    """Decision 0015: an admin, or an agent key bound to ``node_id``, may register it; an
+    unbound agent key may claim a new id nobody else's key is bound to, and is bound to it
+    from then on. Runs inside the registration's transaction, after the node row is
+    locked, so a refused claim leaves nothing behind."""
+    if principal.is_admin:
+        return
+    pk = _key_pk(principal)
+    if principal.node_id == node_id:
+        # Read again under the node's lock: a claim superseded by a registration that
+        # committed after this request authenticated no longer counts.
+        key = (
+            ApiKey.objects.filter(pk=pk, node_id=node_id, revoked_at__isnull=True)
+            .values("node_claimed")
+            .first()
         )
-    existing = AgentNode.objects.filter(node_id=node_id).first()
-    if (
-        existing is not None
-        and not principal.is_admin
-        and principal.node_id != node_id
-        and existing.owner != principal.id
-    ):
-        raise RegistrationError(
-            403,
-            {"error": "forbidden", "message": f"node '{node_id}' is registered by another key"},
-        )
+        if key is None:
+            raise _forbidden(f"this API key may no longer act as node '{node_id}'")
+        if not key["node_claimed"]:
+            # A key an admin bound to this id supersedes one that claimed it by itself.
+            ApiKey.objects.filter(node_id=node_id, node_claimed=True).exclude(pk=pk).update(
+                node_id="", node_claimed=False
+            )
+        return
+    taken = f"node '{node_id}' is registered by another key"
+    others = ApiKey.objects.filter(node_id=node_id, revoked_at__isnull=True).exclude(pk=pk)
+    if exists or pk is None or others.exists():
+        raise _forbidden(taken)
+    # Once: the conditional UPDATE binds the key only if it is still bound to nothing.
+    if not ApiKey.objects.filter(pk=pk, node_id="").update(node_id=node_id, node_claimed=True):
+        raise _forbidden("this API key is already bound to a node")
 
 
 def node_register(*, principal: Principal, payload: dict[str, Any]) -> RegistrationResult:
     node_id = str(payload.get("id") or "").strip()
     if not NODE_ID_PATTERN.match(node_id):
         raise _invalid("id is required: letters, digits, '_' or '-' (no dots), at most 200")
-    _check_may_register(principal, node_id)
+    _check_role(principal, node_id)
+    try:
+        base_url_check(payload["base_url"])
+    except BaseUrlRefused as exc:
+        raise RegistrationError(400, {"error": "invalid_base_url", "message": str(exc)}) from None
     node_tags = normalize_tags(payload.get("proposed_tags") or payload.get("tags") or [])
     specs = [
         *_component_specs(TargetKind.REASONER, payload.get("reasoners") or [], node_tags),
         *_component_specs(TargetKind.SKILL, payload.get("skills") or [], node_tags),
-        *_session_specs(payload),
+        *_session_specs(payload, node_id),
     ]
     shared = {s.name for s in specs if s.kind == TargetKind.REASONER} & {
         s.name for s in specs if s.kind == TargetKind.SKILL
@@ -157,11 +195,19 @@ def node_register(*, principal: Principal, payload: dict[str, Any]) -> Registrat
             },
         )
     with transaction.atomic():
-        node, created = AgentNode.objects.select_for_update().get_or_create(
-            node_id=node_id,
-            defaults={"base_url": payload["base_url"], "owner": principal.id},
-        )
+        node = AgentNode.objects.select_for_update().filter(node_id=node_id).first()
+        _take_node_id(principal, node_id, exists=node is not None)
+        created = node is None
+        if created:
+            try:  # two first registrations racing: the unique node_id lets one win
+                with transaction.atomic():
+                    node = AgentNode.objects.create(
+                        node_id=node_id, base_url=payload["base_url"], owner=principal.id
+                    )
+            except IntegrityError:
+                raise _forbidden(f"node '{node_id}' is registered by another key") from None
         node.base_url = payload["base_url"]
+        node.owner = principal.id
         node.version = str(payload.get("version") or "")
         node.instance_id = str(payload.get("instance_id") or "")
         node.proposed_tags = node_tags
@@ -179,50 +225,122 @@ def node_register(*, principal: Principal, payload: dict[str, Any]) -> Registrat
     )
 
 
-def _sync_targets(node: AgentNode, specs: list[TargetSpec], treatments) -> None:
-    """Upsert targets; keep earlier decisions for unchanged tags; new tags follow the rules."""
+def _sync_tags(
+    target: Target, tags: list[str], treatments: dict[str, TagTreatment], now: datetime
+) -> bool:
+    """Propose exactly ``tags``; a tag seen before keeps its decision, even one the node
+    dropped in between. New tags follow the rules. True when a proposed tag was dropped."""
+    rows = {row.tag: row for row in target.tag_rows.all()}
+    dropped = [tag for tag, row in rows.items() if row.proposed and tag not in tags]
+    TargetTag.objects.filter(target=target, tag__in=dropped).update(proposed=False)
+    back = [tag for tag in tags if tag in rows and not rows[tag].proposed]
+    TargetTag.objects.filter(target=target, tag__in=back).update(proposed=True)
+    for tag in tags:
+        if tag in rows:
+            continue
+        treatment = treatments[tag]
+        if treatment.mode == "auto":
+            TargetTag.objects.create(
+                target=target,
+                tag=tag,
+                status=TagStatus.APPROVED,
+                decided_by=treatment.source,
+                decided_at=now,
+            )
+            TagDecision.objects.create(
+                target=target,
+                tag=tag,
+                decision=TagStatus.APPROVED,
+                actor=treatment.source,
+                reason="auto-approved at registration",
+            )
+        else:
+            TargetTag.objects.create(target=target, tag=tag, status=TagStatus.PENDING)
+    return bool(dropped)
+
+
+def _review_definition(
+    target: Target,
+    spec: TargetSpec,
+    previous_reach: dict[str, Any] | None,
+    dropped: bool,
+    treatments: dict[str, TagTreatment],
+) -> None:
+    """Put the definition up for review when what it reaches changed (decision 0015)."""
+    reach = target.reach
+    if target.definition_status == TagStatus.APPROVED:
+        changed = dropped or reach != target.approved_reach
+    elif target.definition_status == TagStatus.REJECTED:
+        changed = dropped or reach != previous_reach  # a new definition is a new question
+    else:
+        changed = True
+    if not changed:
+        return
+    if spec.tags:
+        auto = all(treatments[tag].mode == "auto" for tag in spec.tags)
+        source = ", ".join(sorted({treatments[tag].source for tag in spec.tags}))[:150]
+    else:
+        auto = settings.AGENTFIELD_TAG_APPROVAL == "auto"
+        source = "AGENTFIELD_TAG_APPROVAL"
+    fields = ", ".join(c["field"] for c in reach_changes(target.approved_reach, reach))
+    if dropped:
+        fields = ", ".join(filter(None, [fields, "tags dropped"]))
+    if auto:
+        status, approved_reach, reason = TagStatus.APPROVED, reach, "auto-approved at registration"
+    else:
+        status, approved_reach = TagStatus.PENDING, target.approved_reach
+        reason = f"definition changed: {fields}" if target.approved_reach is not None else ""
+    if status == target.definition_status and approved_reach == target.approved_reach:
+        return
+    target.definition_status, target.approved_reach = status, approved_reach
+    Target.objects.filter(pk=target.pk).update(
+        definition_status=status, approved_reach=approved_reach
+    )
+    if auto or reason:
+        TagDecision.objects.create(
+            target=target, tag="", decision=status, actor=source or "registration", reason=reason
+        )
+
+
+def _sync_targets(
+    node: AgentNode, specs: list[TargetSpec], treatments: dict[str, TagTreatment]
+) -> None:
+    """Upsert targets; keep earlier decisions per (target, tag); review changed reach."""
     now = timezone.now()
     seen: set[int] = set()
     for spec in specs:
-        target, _ = Target.objects.update_or_create(
+        reach = target_reach(
+            kind=spec.kind, definition=spec.definition, node_id=node.node_id, base_url=node.base_url
+        )
+        # Locked, so an approval in flight either sees this registration or is seen by it.
+        target, created = Target.objects.select_for_update().get_or_create(
             node=node,
             kind=spec.kind,
             name=spec.name,
-            defaults={"definition": spec.definition, "active": True},
+            defaults={"definition": spec.definition, "reach": reach},
         )
+        previous_reach = None if created else target.reach
+        if not created:
+            target.definition, target.active, target.reach = spec.definition, True, reach
+            target.save(update_fields=["definition", "active", "reach"])
         seen.add(target.pk)
-        target.tag_rows.exclude(tag__in=spec.tags).delete()
-        known = set(target.tag_rows.values_list("tag", flat=True))
-        for tag in spec.tags:
-            if tag in known:
-                continue
-            treatment = treatments[tag]
-            if treatment.mode == "auto":
-                TargetTag.objects.create(
-                    target=target,
-                    tag=tag,
-                    status=TagStatus.APPROVED,
-                    decided_by=treatment.source,
-                    decided_at=now,
-                )
-                TagDecision.objects.create(
-                    target=target,
-                    tag=tag,
-                    decision=TagStatus.APPROVED,
-                    actor=treatment.source,
-                    reason="auto-approved at registration",
-                )
-            else:
-                TargetTag.objects.create(target=target, tag=tag, status=TagStatus.PENDING)
+        dropped = _sync_tags(target, spec.tags, treatments, now)
+        _review_definition(target, spec, previous_reach, dropped, treatments)
         target_refresh_approval(target)
     node.targets.exclude(pk__in=seen).update(active=False)
 
 
 def node_refresh_status(node: AgentNode) -> str:
-    """``pending_approval`` while any live target has a pending tag, else the node's report."""
-    pending = TargetTag.objects.filter(
-        target__node=node, target__active=True, status=TagStatus.PENDING
-    ).exists()
+    """``pending_approval`` while any live target has a pending tag or definition, else the
+    node's report."""
+    pending = (
+        Target.objects.filter(node=node, active=True)
+        .filter(
+            Q(definition_status=TagStatus.PENDING)
+            | Q(tag_rows__status=TagStatus.PENDING, tag_rows__proposed=True)
+        )
+        .exists()
+    )
     if pending:
         status = NodeStatus.PENDING_APPROVAL
     elif node.reported_status in (NodeStatus.DEGRADED, NodeStatus.OFFLINE):
@@ -251,9 +369,13 @@ def node_heartbeat(*, node: AgentNode, reported_status: str | None = None) -> Ag
 
 
 def target_refresh_approval(target: Target) -> None:
-    """Recompute the target's derived approval state from its tag rows."""
-    rows = list(target.tag_rows.values_list("tag", "status"))
-    statuses = {status for _, status in rows}
+    """Recompute the target's derived approval state from its proposed tags and its
+    definition's review (a tag it dropped is remembered but decides nothing now)."""
+    rows = list(target.tag_rows.filter(proposed=True).values_list("tag", "status"))
+    definition = (
+        Target.objects.filter(pk=target.pk).values_list("definition_status", flat=True).first()
+    )
+    statuses = {status for _, status in rows} | {definition}
     if TagStatus.REJECTED in statuses:
         approval = TagStatus.REJECTED
     elif TagStatus.PENDING in statuses:

@@ -11,10 +11,8 @@ from sessions_app.models import AgentLink, SessionInstance
 
 
 def link_node_for(principal: Principal | None, node_id: str) -> AgentNode | None:
-    """The node, if ``principal`` may act as it (its agent key, its owner, or an admin)."""
-    if principal is None or principal.role not in ("agent", "admin"):
-        return None
-    if principal.role == "agent" and principal.node_id and principal.node_id != node_id:
+    """The node, if ``principal`` may act as it (an agent key bound to it, or an admin)."""
+    if principal is None or not principal.acts_as_node(node_id):
         return None
     return node_get_for(principal=principal, node_id=node_id)
 

@@ -115,6 +115,14 @@ def test_the_django_admin_approves_and_rejects_tags_with_actions(client, staff, 
     )
     assert response.status_code == 200
     assert set(rows.values_list("status", flat=True)) == {TagStatus.APPROVED}
+    # Its tags approved, the session's definition (what it reaches) still waits.
+    assert access_check(caller=Staff(), target=_session(), input={}).status == 503
+    response = client.post(
+        "/admin/access_app/target/",
+        {"action": "approve_everything_pending", "_selected_action": [target.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
     assert access_check(caller=Staff(), target=_session(), input={}) == AccessAllowed()
     listing = client.get("/admin/access_app/tagdecision/").content.decode()
     assert "decided in the Django admin" in listing

@@ -31,7 +31,11 @@ def target(db) -> Target:
         status=NodeStatus.READY,
     )
     return Target.objects.create(
-        node=node, kind="reasoner", name="lookup", approval=TagStatus.APPROVED
+        node=node,
+        kind="reasoner",
+        name="lookup",
+        approval=TagStatus.APPROVED,
+        definition_status=TagStatus.APPROVED,
     )
 
 

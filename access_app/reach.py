@@ -1,0 +1,136 @@
+"""What a target lets a caller or the model reach, and where an agent node may live.
+
+An approval covers a target's definition as it was approved (decision 0015). The parts of
+a definition that change what a caller or the realtime model can reach are its *reach*:
+the node's ``base_url`` host (where every call and dispatch token goes) and, for a session,
+its provider, transport, model, instructions, handler flag and tools. Registration stores
+the reach; a reach that differs from the approved one puts the definition up for review.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+# Never an agent node, whatever AGENTFIELD_AGENT_NETWORKS admits: link-local (where cloud
+# metadata services answer) and the metadata addresses themselves.
+NEVER_AGENT_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in ("169.254.0.0/16", "fe80::/10", "169.254.169.254/32", "fd00:ec2::254/128")
+)
+SESSION_REACH_FIELDS = ("provider", "transport", "model", "instructions", "handler")
+_TOOL_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-:]{0,199}$")
+_NODE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,199}$")
+
+
+class BaseUrlRefused(ValueError):
+    """A ``base_url`` an agent node may not register; the message says why."""
+
+
+def _as_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def agent_address_allowed(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: Iterable[str] | None = None
+) -> bool:
+    """Inside AGENTFIELD_AGENT_NETWORKS (or ``networks``) and never link-local/metadata."""
+    if any(address in net for net in NEVER_AGENT_NETWORKS) or address.is_link_local:
+        return False
+    allowed = settings.AGENTFIELD_AGENT_NETWORKS if networks is None else networks
+    return any(address in ipaddress.ip_network(net) for net in allowed)
+
+
+def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address the system resolver gives for ``host`` (``localhost`` without asking)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        raise BaseUrlRefused(f"base_url host {host!r} does not resolve") from None
+    return [a for a in (_as_address(str(info[4][0])) for info in infos) if a is not None]
+
+
+def base_url_host(base_url: str) -> str:
+    """The host part, lowercased, an IPv6 literal without brackets."""
+    return (urlsplit(base_url).hostname or "").lower()
+
+
+def base_url_check(base_url: str, *, networks: Iterable[str] | None = None) -> None:
+    """Refuse a ``base_url`` with a query, fragment or userinfo, a scheme other than http(s),
+    or a host outside the allowed networks. A hostname is resolved here, at registration,
+    and every address it gives must be allowed (decision 0015)."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BaseUrlRefused("base_url must be an http or https URL with a host")
+    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
+        raise BaseUrlRefused("base_url must not carry a query string or a fragment")
+    if "@" in parts.netloc:
+        raise BaseUrlRefused("base_url must not carry a user name or password")
+    host = parts.hostname.lower()
+    literal = _as_address(host)
+    addresses = [literal] if literal is not None else _resolve(host)
+    if not addresses or not all(agent_address_allowed(a, networks) for a in addresses):
+        raise BaseUrlRefused(
+            f"base_url host {host!r} is outside the networks agent nodes may use "
+            "(AGENTFIELD_AGENT_NETWORKS; link-local and metadata addresses never)"
+        )
+
+
+def session_tools_qualified(node_id: str, tools: Iterable[str]) -> list[str]:
+    """The session's tools as full ``<node>.<name>`` targets, sorted.
+
+    A bare name is a target of the session's own node (upstream's ``sessionToolTargets``),
+    so a short name never reaches another node; another node's target must be named in
+    full. Two tools with one short name would make the short name (what the model calls
+    and the tool route accepts) ambiguous, so that is refused."""
+    qualified: dict[str, str] = {}
+    for entry in tools:
+        entry = entry.strip()
+        node, dot, name = entry.partition(".")
+        if not dot:
+            node, name = node_id, entry
+        if not _NODE_PART.match(node) or not _TOOL_PART.match(name):
+            raise ValueError(f"session tool {entry!r} must be <reasoner> or <node>.<reasoner>")
+        full = f"{node}.{name}"
+        if qualified.get(name, full) != full:
+            raise ValueError(
+                f"session tools {qualified[name]} and {full} share the short name {name!r}"
+            )
+        qualified[name] = full
+    return sorted(set(qualified.values()))
+
+
+def target_reach(
+    *, kind: str, definition: dict[str, Any], node_id: str, base_url: str
+) -> dict[str, Any]:
+    """The reach of one target as registered now (compared with the approved one)."""
+    reach: dict[str, Any] = {"host": base_url_host(base_url)}
+    if kind == "session":
+        reach.update({field: definition.get(field) for field in SESSION_REACH_FIELDS})
+        reach["tools"] = session_tools_qualified(node_id, definition.get("tools") or [])
+    return reach
+
+
+def reach_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str, Any]]:
+    """``[{"field", "old", "new"}]`` for the approvals page; everything is new without an
+    approved reach."""
+    old = old or {}
+    return [
+        {"field": field, "old": old.get(field), "new": new.get(field)}
+        for field in sorted(set(old) | set(new))
+        if old.get(field) != new.get(field)
+    ]

@@ -1,0 +1,53 @@
+"""The agent link follows the node's owner (decision 0015): a key that lost the node id
+hears and says nothing more on a link it opened before."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from agentfield_site.asgi import application
+from tests.factories import node_body, session_def
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NODE = "voice-support-af"
+
+
+async def open_link(secret: str):
+    communicator = WebsocketCommunicator(
+        application, f"/api/v1/nodes/{NODE}/link", headers=[(b"x-api-key", secret.encode())]
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+def register(caller):
+    body = node_body(
+        NODE, reasoners=[], sessions=[session_def(transport="websocket", handler=True)]
+    )
+    return caller.client().post("/api/v1/nodes/register", body, format="json").status_code
+
+
+async def test_a_squatters_open_link_closes_once_the_real_node_takes_its_id(make_caller):
+    squatter = await database_sync_to_async(make_caller)("agent", name="squatter")
+    assert await database_sync_to_async(register)(squatter) == 201
+    link = await open_link(squatter.secret)
+    assert (await link.receive_json_from())["type"] == "link.ready"
+
+    real = await database_sync_to_async(make_caller)("agent", node_id=NODE, name="real")
+    assert await database_sync_to_async(register)(real) == 201
+    await link.send_json_to({"type": "session.say", "session_id": "sess_x", "text": "hi"})
+    refused = await link.receive_json_from()
+    assert refused == {
+        "type": "error",
+        "code": "forbidden",
+        "message": f"this key may no longer act as node {NODE}",
+    }
+    assert (await link.receive_output())["code"] == 4403
+
+    again = await open_link(squatter.secret)
+    assert (await again.receive_json_from())["code"] == "forbidden"
+    assert (await again.receive_output())["code"] == 4403
