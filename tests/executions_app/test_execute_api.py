@@ -228,14 +228,28 @@ def test_the_dag_and_provenance_are_scoped(alice, bob, node):
         assert bob.client().get(url).status_code == 404
 
 
-def test_a_session_id_must_be_a_session_the_caller_started(alice, bob, node):
+def test_a_session_instance_id_must_be_a_session_the_caller_started(alice, bob, node):
     allow_policy("team-b", caller_tags=["team:b"])
     owned_session(alice, "sess_alices")
-    for session_id in ("sess_alices", "sess_nobodys"):
-        response = submit(bob, x_session_id=session_id)
-        assert response.status_code == 404
-        assert response.json() == {"error": "session not found"}
+    response = submit(bob, x_session_id="sess_alices")
+    assert response.status_code == 404
+    assert response.json() == {"error": "session not found"}
     assert not Execution.objects.exists()
+
+
+def test_an_x_session_id_naming_no_session_instance_is_recorded_as_given(alice, bob, node):
+    """Upstream's conversation key: clients set ids of their own (memory scopes, grouping)."""
+    allow_policy("team-b", caller_tags=["team:b"])
+    for caller, key in ((alice, "conversation-7f3a"), (bob, "conversation-7f3a")):
+        response = submit(caller, x_session_id=key)
+        assert response.status_code == 202, response.content
+        assert response.json()["session_id"] == key
+    rows = Execution.objects.filter(session_id="conversation-7f3a")
+    assert sorted(r.owner for r in rows) == sorted([f"key:{alice.key.pk}", f"key:{bob.key.pk}"])
+    assert all(r.actor_id == r.owner for r in rows)  # no session: the caller acts for itself
+    # each caller still sees only its own executions under the shared key
+    mine = submit(alice, x_session_id="conversation-7f3a").json()["execution_id"]
+    assert bob.client().get(f"/api/v1/executions/{mine}").status_code == 404
 
 
 def test_one_accept_reads_the_access_version_once_and_the_access_tables_not_at_all(alice, node):
