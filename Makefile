@@ -1,4 +1,6 @@
-# `make run` and `make test` set themselves up: virtual environment, install, migrations.
+# `make run` and `make test` set themselves up: the Debian packages they need
+# (scripts/ensure-system-packages, list in scripts/system-packages), virtual environment,
+# install, migrations.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,9 +15,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
+	@scripts/ensure-system-packages run
 	$(BIN)/python manage.py run_stack
 
 test: $(STAMP)
+	@scripts/ensure-system-packages test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
