@@ -40,7 +40,7 @@ MEDIA_ARGS = [
 def speech_wav(text: str) -> Path:
     """``text`` spoken by espeak-ng, then two seconds of silence so the turn ends."""
     if not shutil.which("espeak-ng"):
-        pytest.fail("espeak-ng is missing; .ci/run installs it")
+        pytest.fail("espeak-ng is missing; make test installs it (scripts/ensure-system-packages)")
     spoken = TEST_VAR_DIR / "spoken.wav"
     subprocess.run(["espeak-ng", "-w", str(spoken), text], check=True)
     path = TEST_VAR_DIR / "microphone.wav"
