@@ -1,10 +1,12 @@
-# `make run` and `make test` set themselves up: virtual environment, install, migrations.
+# `make run` and `make test` set themselves up: the Debian packages they need
+# (scripts/ensure-system-packages, list in scripts/system-packages), virtual environment,
+# install, migrations.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean sdk-ts go-toolchain go-lint
+.PHONY: run test lint format clean sdk-ts go-lint
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +20,8 @@ TS_SDK := sdk/typescript
 TS_STAMP := $(TS_SDK)/node_modules/.package-lock.json
 
 $(TS_STAMP): $(TS_SDK)/package-lock.json
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null || \
+	  { echo "sdk/typescript needs Node.js 20 or newer with npm (https://nodejs.org); found: $$(node --version 2>&1)" >&2; exit 1; }
 	cd $(TS_SDK) && npm ci --no-audit --no-fund
 	@touch $(TS_STAMP)
 
@@ -25,9 +29,11 @@ sdk-ts: $(TS_STAMP)
 	cd $(TS_SDK) && npm run --silent build
 
 run: $(STAMP)
+	@scripts/ensure-system-packages run
 	$(BIN)/python manage.py run_stack
 
-test: $(STAMP) sdk-ts go-toolchain
+test: $(STAMP) sdk-ts
+	@scripts/ensure-system-packages test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) $(TS_STAMP) go-lint
@@ -38,16 +44,8 @@ lint: $(STAMP) $(TS_STAMP) go-lint
 # The Go SDK (sdk/go) builds with Debian's golang-go and the standard library only.
 GO_ENV := GOTOOLCHAIN=local GOPROXY=off GOCACHE=$(CURDIR)/var/go-cache
 
-go-toolchain:
-	@command -v go >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "== installing golang-go (the Go SDK's tests need it)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null; \
-	  else \
-	    echo "make test needs Go for sdk/go: install it with 'sudo apt-get install golang-go'" >&2; exit 1; \
-	  fi; }
-
-go-lint: go-toolchain
+go-lint:
+	@scripts/ensure-system-packages lint
 	@unformatted="$$(cd sdk/go && gofmt -l .)"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt -l sdk/go: $$unformatted" >&2; exit 1; fi
 	cd sdk/go && $(GO_ENV) go vet ./...

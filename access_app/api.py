@@ -19,6 +19,7 @@ from access_app.api_shapes import (
     NodeOutSerializer,
     PolicyListOutSerializer,
     RejectTagsOutSerializer,
+    ShutdownOutSerializer,
     SuccessOutSerializer,
 )
 from access_app.models import AgentNode, NodeStatus
@@ -34,6 +35,7 @@ from access_app.serializers import (
     PolicyOutSerializer,
     PrincipalOutSerializer,
     RejectTagsInSerializer,
+    ShutdownInSerializer,
     admin_agent_out,
     node_out,
 )
@@ -49,7 +51,12 @@ from access_app.services.policies import (
     policy_delete,
     policy_update,
 )
-from access_app.services.registration import RegistrationError, node_heartbeat, node_register
+from access_app.services.registration import (
+    RegistrationError,
+    node_heartbeat,
+    node_register,
+    node_shutdown,
+)
 
 NODE_NOT_FOUND = {"error": "node not found"}
 
@@ -115,6 +122,27 @@ class NodeHeartbeatView(APIView):
         node_heartbeat(node=node, reported_status=serializer.validated_data.get("status"))
         return Response(
             {"success": True, "message": "heartbeat received", "timestamp": timezone.now()}
+        )
+
+
+class NodeShutdownView(APIView):
+    permission_classes = [IsAgentOrAdmin]
+
+    @extend_schema(request=ShutdownInSerializer, responses=ShutdownOutSerializer)
+    def post(self, request, node_id: str):
+        node = selectors.node_get_for(principal=request.user, node_id=node_id)
+        if node is None:
+            return Response(NODE_NOT_FOUND, status=404)
+        serializer = ShutdownInSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        node = node_shutdown(node=node)
+        return Response(
+            {
+                "success": True,
+                "message": "shutdown acknowledged",
+                "node_id": node.node_id,
+                "lifecycle_status": node.status,
+            }
         )
 
 

@@ -40,6 +40,7 @@ class NodeOutSerializer(_Components):
     version = serializers.CharField()
     instance_id = serializers.CharField()
     status = serializers.CharField()
+    lifecycle_status = serializers.CharField()
     proposed_tags = _tags()
     approved_tags = _tags()
     pending_tags = _tags()
@@ -83,6 +84,11 @@ class SuccessOutSerializer(serializers.Serializer):
 
 class HeartbeatOutSerializer(SuccessOutSerializer):
     timestamp = serializers.DateTimeField()
+
+
+class ShutdownOutSerializer(SuccessOutSerializer):
+    node_id = serializers.CharField()
+    lifecycle_status = serializers.CharField()
 
 
 class ApproveTagsOutSerializer(SuccessOutSerializer):

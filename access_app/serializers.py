@@ -91,6 +91,13 @@ class HeartbeatInSerializer(serializers.Serializer):
     instance_id = serializers.CharField(required=False, allow_blank=True)
 
 
+class ShutdownInSerializer(StrictSerializer):
+    """Upstream's ``POST /nodes/<id>/shutdown`` body (the SDK sends it, or nothing)."""
+
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    timeout_seconds = serializers.FloatField(required=False, min_value=0)
+
+
 def _tags_by_status(target: Target) -> dict[str, list[str]]:
     rows = [row for row in target.tag_rows.all() if row.proposed]
     by = {status: sorted(r.tag for r in rows if r.status == status) for status in TagStatus.values}
@@ -144,6 +151,8 @@ def node_out(node: AgentNode) -> dict:
         "version": node.version,
         "instance_id": node.instance_id,
         "status": node.status,
+        # upstream's name for the same state; upstream SDKs poll it while awaiting approval
+        "lifecycle_status": node.status,
         "proposed_tags": _union(components, "proposed_tags"),
         "approved_tags": _union(components, "approved_tags"),
         "pending_tags": _union(components, "pending_tags"),

@@ -9,6 +9,7 @@ api_urlpatterns = [
     path("nodes", api.NodeListView.as_view(), name="node-list"),
     path("nodes/<str:node_id>", api.NodeDetailView.as_view(), name="node-detail"),
     path("nodes/<str:node_id>/heartbeat", api.NodeHeartbeatView.as_view(), name="node-heartbeat"),
+    path("nodes/<str:node_id>/shutdown", api.NodeShutdownView.as_view(), name="node-shutdown"),
     path("admin/agents/pending", api.PendingAgentsView.as_view(), name="admin-agents-pending"),
     path("admin/agents/approved", api.ApprovedAgentsView.as_view(), name="admin-agents-approved"),
     path("admin/agents/<str:node_id>/approve-tags", api.ApproveTagsView.as_view()),

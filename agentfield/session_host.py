@@ -1,9 +1,13 @@
 """Runs the node's session handlers: one task per live call, fed by the agent link.
 
 ``session.started`` starts the handler, ``session.input`` queues a turn for it and
-``session.ended`` makes its next ``input()``/``say()`` raise ``SessionEnded``. A handler
-that returns ends the call (``session.end``); one that raises fails it (``session.error``)
-and is logged; neither ever stops the node.
+``session.ended`` makes its next ``input()``/``say()`` raise ``SessionEnded``.
+
+A handler that returns does not hang up (decision 0019): the call stays live and the next
+user turn runs the handler again, a fresh invocation on the same ``session`` with that turn
+waiting in ``input()``. The call ends by ``session.end()``, the caller, the control plane
+(``end`` route, expiry) or a handler that raises, which fails it (``session.error``) and is
+logged. Nothing a handler does ever stops the node.
 """
 
 from __future__ import annotations
@@ -106,14 +110,38 @@ class SessionHost:
             asyncio.get_running_loop().call_later(self._end_grace, task.cancel)
 
     async def _run(self, session: RealtimeSession, handler) -> None:
+        """One task per live call: the handler, then again for each next turn."""
         set_context(ExecutionContext(session_id=session.session_id))
+        try:
+            while not session.ended:
+                taken, pushed = session.turns_taken, session.turns_pushed
+                if not await self._invoke(session, handler):
+                    return
+                if session.ended:
+                    return
+                moved = session.turns_taken > taken or session.turns_pushed > pushed
+                if not (session.has_turn and moved):
+                    # waits for a new turn: never spins on one the handler leaves queued
+                    log.info(
+                        "session %s: the handler returned; the next turn runs it again",
+                        session.session_id,
+                    )
+                    await session.wait_for_turn(after=session.turns_pushed)
+        finally:
+            self.live.pop(session.session_id, None)
+            self._tasks.pop(session.session_id, None)
+            log.info("session %s is over (%s)", session.session_id, session.end_reason or "-")
+
+    async def _invoke(self, session: RealtimeSession, handler) -> bool:
+        """Run the handler once; False once the call is over (ended, cancelled, failed)."""
         try:
             await handler(session)
         except SessionEnded:
-            pass
+            return False
         except asyncio.CancelledError:
             if not session.ended:
                 raise
+            return False
         except Exception as exc:
             log.exception("session %s: the handler failed", session.session_id)
             if not session.ended:
@@ -121,14 +149,8 @@ class SessionHost:
                 await self._tell(
                     "session.error", session.session_id, message=f"{type(exc).__name__}: {exc}"
                 )
-        else:
-            if not session.ended:
-                session.mark_ended("handler returned")
-                await self._tell("session.end", session.session_id)
-        finally:
-            self.live.pop(session.session_id, None)
-            self._tasks.pop(session.session_id, None)
-            log.info("session %s is over (%s)", session.session_id, session.end_reason or "-")
+            return False
+        return True
 
     async def _tell(self, kind: str, session_id: str, **fields: Any) -> None:
         if "message" in fields:

@@ -78,8 +78,11 @@ class RealtimeSession:
         self._send = send
         self._execute = execute
         self._turns: asyncio.Queue[SessionTurn] = asyncio.Queue()
+        self._arrived = asyncio.Event()
         self._ended = asyncio.Event()
         self.end_reason = ""
+        self.turns_pushed = 0  # turns the control plane delivered
+        self.turns_taken = 0  # turns ``input()`` returned
 
     def __repr__(self) -> str:
         return f"<RealtimeSession {self.session_id} {self.target}>"
@@ -94,6 +97,7 @@ class RealtimeSession:
         if self.ended:
             raise SessionEnded(self.session_id, self.end_reason)
         if not self._turns.empty():
+            self.turns_taken += 1
             return self._turns.get_nowait()
         next_turn = asyncio.ensure_future(self._turns.get())
         ended = asyncio.ensure_future(self._ended.wait())
@@ -106,6 +110,7 @@ class RealtimeSession:
             if not next_turn.done():
                 next_turn.cancel()
         if next_turn in done:
+            self.turns_taken += 1
             return next_turn.result()
         if self.ended:
             raise SessionEnded(self.session_id, self.end_reason)
@@ -138,9 +143,29 @@ class RealtimeSession:
 
     # --- fed by the agent link -----------------------------------------------------------
 
+    @property
+    def has_turn(self) -> bool:
+        return not self._turns.empty()
+
     def push_turn(self, turn: SessionTurn) -> None:
         if not self.ended:
             self._turns.put_nowait(turn)
+            self.turns_pushed += 1
+            self._arrived.set()
+
+    async def wait_for_turn(self, after: int) -> None:
+        """Until more than ``after`` turns have been delivered, or the call is over."""
+        while self.turns_pushed <= after and not self.ended:
+            self._arrived.clear()
+            waits = {
+                asyncio.ensure_future(self._arrived.wait()),
+                asyncio.ensure_future(self._ended.wait()),
+            }
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waits:
+                    waiter.cancel()
 
     def mark_ended(self, reason: str = "") -> None:
         if not self.ended:

@@ -27,8 +27,10 @@ from executions_app.serializers import (
     ExecuteAcceptedSerializer,
     ExecuteInSerializer,
     ExecuteResultSerializer,
+    ExecutionLogsInSerializer,
     ExecutionOutSerializer,
     StatusCallbackInSerializer,
+    WorkflowEventInSerializer,
     dag_out,
 )
 from executions_app.services.creation import (
@@ -37,6 +39,7 @@ from executions_app.services.creation import (
     ExecutionRequest,
     execution_create,
 )
+from executions_app.services.node_reports import execution_logs_record, workflow_event_record
 from executions_app.services.status import StatusRejected, execution_report_status
 from executions_app.waiting import wait_for_execution_end
 
@@ -207,6 +210,59 @@ class ExecutionStatusCallbackView(APIView):
         except StatusRejected as exc:
             return Response(exc.body, status=exc.status)
         return Response(ExecutionOutSerializer(execution).data)
+
+
+def _executed_by(principal: Principal, execution_id: str):
+    """The execution, if ``principal`` is its executing node (or an admin): else None,
+    which the routes below answer 404, as for an execution that does not exist."""
+    execution = selectors.execution_get_for(principal=principal, execution_id=execution_id)
+    if execution is None or not selectors.principal_executes(principal, execution):
+        return None
+    return execution
+
+
+class ExecutionLogsView(APIView):
+    """Upstream's structured log lines from the executing node."""
+
+    @extend_schema(
+        request=ExecutionLogsInSerializer,
+        responses={
+            202: inline_serializer("LogsAccepted", fields={"accepted": serializers.IntegerField()})
+        },
+    )
+    def post(self, request, execution_id: str):
+        execution = _executed_by(request.user, execution_id)
+        if execution is None:
+            return Response(EXECUTION_NOT_FOUND, status=404)
+        serializer = ExecutionLogsInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        entries = serializer.validated_data["entries"]
+        return Response(
+            {"accepted": execution_logs_record(execution=execution, entries=entries)}, status=202
+        )
+
+
+class WorkflowEventsView(APIView):
+    """Upstream's workflow events (a reasoner started, completed or failed on the node)."""
+
+    @extend_schema(
+        request=WorkflowEventInSerializer,
+        responses={
+            202: inline_serializer(
+                "EventAccepted", fields={"accepted": serializers.BooleanField()}
+            ),
+            **errors(404),
+        },
+    )
+    def post(self, request):
+        serializer = WorkflowEventInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event = serializer.validated_data
+        execution = _executed_by(request.user, event["execution_id"])
+        if execution is None:
+            return Response(EXECUTION_NOT_FOUND, status=404)
+        workflow_event_record(execution=execution, event=event)
+        return Response({"accepted": True}, status=202)
 
 
 class WorkflowDagView(APIView):

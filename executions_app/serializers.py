@@ -104,6 +104,31 @@ class StatusCallbackInSerializer(serializers.Serializer):
     duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
 
 
+class ExecutionLogsInSerializer(StrictSerializer):
+    """Upstream's ``{"entries": [...]}`` (each a structured log line)."""
+
+    entries = serializers.ListField(child=serializers.DictField(), max_length=200)
+
+
+class WorkflowEventInSerializer(StrictSerializer):
+    """The event upstream's SDK posts when one of its reasoners starts, ends or fails."""
+
+    execution_id = serializers.CharField(max_length=64)
+    workflow_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    run_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    reasoner_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    agent_node_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    status = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    status_reason = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    type = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    parent_execution_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    parent_workflow_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    input_data = serializers.JSONField(required=False, allow_null=True)
+    result = serializers.JSONField(required=False, allow_null=True)
+    error = serializers.JSONField(required=False, allow_null=True)
+    duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+
 def dag_out(workflow_id: str, executions: list[Execution]) -> dict:
     ids = {e.execution_id for e in executions}
     roots = [e for e in executions if not e.parent_execution_id or e.parent_execution_id not in ids]

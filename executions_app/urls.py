@@ -15,6 +15,12 @@ api_urlpatterns = [
         name="execution-status",
     ),
     path(
+        "executions/<str:execution_id>/logs",
+        api.ExecutionLogsView.as_view(),
+        name="execution-logs",
+    ),
+    path("workflow/executions/events", api.WorkflowEventsView.as_view(), name="workflow-events"),
+    path(
         "executions/<str:execution_id>/provenance",
         api.ProvenanceView.as_view(),
         name="execution-provenance",

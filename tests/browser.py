@@ -32,7 +32,9 @@ def require_chromium() -> None:
     if shutil.which(CHROMIUM):
         return
     if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")
+        pytest.fail(
+            f"{CHROMIUM} is missing; make test installs it (scripts/ensure-system-packages)"
+        )
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
 
 

@@ -368,6 +368,15 @@ def node_heartbeat(*, node: AgentNode, reported_status: str | None = None) -> Ag
     return node
 
 
+def node_shutdown(*, node: AgentNode) -> AgentNode:
+    """Upstream's graceful shutdown notice: the node reports itself offline (its next
+    registration or a heartbeat that says otherwise brings it back)."""
+    node.reported_status = NodeStatus.OFFLINE
+    node.save(update_fields=["reported_status"])
+    node_refresh_status(node)
+    return node
+
+
 def target_refresh_approval(target: Target) -> None:
     """Recompute the target's derived approval state from its proposed tags and its
     definition's review (a tag it dropped is remembered but decides nothing now)."""

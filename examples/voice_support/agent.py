@@ -33,9 +33,12 @@ app = Agent(node_id="voice-support-af")
     tags=["support:voice", "pii:limited"],
 )
 async def voice(session):
+    """One turn; the next turn runs it again (returning does not hang up), until goodbye."""
     turn = await session.input()
     result = await session.call("support.resolve_voice_turn", turn=turn)
     await session.say(result["spoken_response"])
+    if result["intent"] == "goodbye":
+        await session.end("the caller said goodbye")
 
 
 if os.environ.get("VOICE_TRANSPORT", "webrtc") == "websocket":
@@ -65,6 +68,7 @@ ORDERS: dict[str, dict[str, str]] = {
     "4821": {"status": "cancelled", "refund": "3 to 5 business days", "item": "a tablet stand"},
 }
 ORDER_NUMBER = re.compile(r"\b(\d{4,8})\b")
+GOODBYE = re.compile(r"\b(bye|goodbye|that's all|that is all)\b", re.IGNORECASE)
 
 
 def _spoken_status(number: str, order: dict[str, str]) -> str:
@@ -86,6 +90,13 @@ async def resolve_voice_turn(turn: dict) -> dict[str, Any]:
     """Answer one caller turn: look up the order number it mentions."""
     text = str(turn.get("text") or "")
     match = ORDER_NUMBER.search(text)
+    if match is None and GOODBYE.search(text):
+        return {
+            "spoken_response": "Thanks for calling. Goodbye!",
+            "intent": "goodbye",
+            "order_number": None,
+            "order_status": None,
+        }
     if match is None:
         return {
             "spoken_response": "I can help with your order. What is the order number?",

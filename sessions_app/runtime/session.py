@@ -265,11 +265,13 @@ class SessionRuntime:
         """A tool call someone else made in this session (the handler, the REST route):
         the caller sees it and its result like the model's own."""
         tool, execution_id = message.get("tool", ""), message.get("execution_id", "")
-        call = {"tool": tool, "call_id": "", "arguments": message.get("arguments") or {}}
+        by = {"by": message["by"]} if message.get("by") else {}
+        call = {"tool": tool, "call_id": "", "arguments": message.get("arguments") or {}, **by}
         await self.sink.deliver(Notice("tool.call", {**call, "execution_id": execution_id}))
         _, summary = await tool_call_wait(execution_id)
         if not self._ending:
-            await self.sink.deliver(Notice("tool.result", {"tool": tool, "call_id": "", **summary}))
+            result = {"tool": tool, "call_id": "", **summary, **by}
+            await self.sink.deliver(Notice("tool.result", result))
 
     # --- the handler (agent link) --------------------------------------------------------
 

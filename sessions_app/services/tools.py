@@ -40,28 +40,27 @@ def session_tool_target(session: SessionInstance, tool: str, target: str = "") -
     target = target or session.tool_targets.get(tool, tool)
     allowed = sorted(set(session.tool_targets.values()))
     if target not in allowed:
-        raise SessionStateError(
-            403,
-            {
-                "error": f"tool '{tool}' is not allowed for session {session.target_name}. "
-                f"Allowed: {', '.join(allowed)}"
-            },
-        )
+        permitted = f"Allowed: {', '.join(allowed)}" if allowed else "This session allows no tools."
+        refusal = f"tool '{tool}' is not allowed for session {session.target_name}. {permitted}"
+        raise SessionStateError(403, {"error": refusal})
     return target
 
 
-def announce_to_live_call(session: SessionInstance, tool: str, execution: Execution) -> None:
+def announce_to_live_call(
+    session: SessionInstance, tool: str, execution: Execution, by: str = ""
+) -> None:
     """Tell the runtime holding the call about a tool call it did not make itself (the
-    handler's or the REST route's), so the caller sees it too; the runtime follows it."""
-    notify_session_on_commit(
-        session.session_id,
-        {
-            "type": "session.tool_call",
-            "tool": tool,
-            "execution_id": execution.execution_id,
-            "arguments": execution.input,
-        },
-    )
+    handler's, ``by="handler"``, or the REST route's), so the caller sees it too; the
+    runtime follows it."""
+    message = {
+        "type": "session.tool_call",
+        "tool": tool,
+        "execution_id": execution.execution_id,
+        "arguments": execution.input,
+    }
+    if by:
+        message["by"] = by
+    notify_session_on_commit(session.session_id, message)
 
 
 def session_tool_principal(session: SessionInstance) -> Principal:
@@ -114,32 +113,36 @@ def _acts_as_node(principal: Principal, node_id: str) -> bool:
 def session_execution_binding(principal: Principal, session_id: str, target: str) -> SessionBinding:
     """The rule for ``X-Session-ID`` on an execute call (registered with executions_app).
 
-    The session's own node (its handler's ``session.call``) makes a tool call: allowlist,
-    the session's tags, the starter as actor and owner, and a ``tool.call`` in the log.
-    The starter (or an admin) may attach their own calls. Anyone else: not found.
+    The session's own node (its handler's ``session.call`` or ``app.call``) makes an
+    ordinary execution of the session: any target the policies allow with the session's
+    tags (the allowlist governs only the model's and the REST route's calls), the starter as
+    actor and owner, and a ``tool.call`` marked ``"by": "handler"`` in the log. The starter
+    (or an admin) may attach their own calls; anyone else gets not found. An id that names
+    no session instance is upstream's free conversation key: recorded as given.
     """
     session = SessionInstance.objects.filter(session_id=session_id).first()
-    if session is not None and _acts_as_node(principal, session.node_id):
+    if session is None:
+        return SessionBinding(principal=principal)
+    if _acts_as_node(principal, session.node_id):
         try:
             refuse_if_finished(session)
-            full_target = session_tool_target(session, target.split(".", 1)[1], target)
         except SessionStateError as exc:
             raise ExecutionRefused(exc.status, exc.body) from None
 
         def log_call(execution: Execution) -> None:
             SessionInstance.objects.filter(pk=session.pk).update(tool_calls=F("tool_calls") + 1)
-            tool = full_target.split(".", 1)[1]
+            tool = target.split(".", 1)[1]
             session_event_append(session, "tool.call", {
-                "tool": tool, "target": full_target, "call_id": "",
+                "tool": tool, "target": target, "call_id": "",
                 "execution_id": execution.execution_id, "input": execution.input,
                 "by": "handler",
             })  # fmt: skip
-            announce_to_live_call(session, tool, execution)
+            announce_to_live_call(session, tool, execution, by="handler")
 
         return SessionBinding(
             principal=session_tool_principal(session), actor_id=session.owner, on_created=log_call
         )
-    if session is not None and (principal.is_admin or principal.id == session.owner):
+    if principal.is_admin or principal.id == session.owner:
         return SessionBinding(principal=principal)
     raise ExecutionRefused(404, {"error": "session not found"})
 
@@ -162,15 +165,14 @@ def tool_result_record(execution: Execution) -> SessionEvent | None:
     ).exists()
     if already:
         return None
-    return session_event_append(
-        call.session_id,
-        "tool.result",
-        {
-            "execution_id": execution.execution_id,
-            "tool": call.data.get("tool", ""),
-            "call_id": call.data.get("call_id", ""),
-            "status": execution.status,
-            "duration_ms": execution.duration_ms,
-            "error": execution.error_message or None,
-        },
-    )
+    result = {
+        "execution_id": execution.execution_id,
+        "tool": call.data.get("tool", ""),
+        "call_id": call.data.get("call_id", ""),
+        "status": execution.status,
+        "duration_ms": execution.duration_ms,
+        "error": execution.error_message or None,
+    }
+    if call.data.get("by"):
+        result["by"] = call.data["by"]
+    return session_event_append(call.session_id, "tool.result", result)

@@ -30,7 +30,8 @@ def offer_request_check(
     """The offer's SDP text, or ``OfferRefused``.
 
     ``provider`` and ``transport`` (query) are optional; given, they are validated as
-    upstream does, both then required.
+    upstream does, both then required. Whatever the request or the session makes invalid is
+    a 400 before the provider's credentials are looked at (502).
     """
     if provider.strip() or transport.strip():
         try:
@@ -45,7 +46,15 @@ def offer_request_check(
             raise OfferRefused(
                 400, {"error": "webrtc realtime offers currently require provider=openai"}
             )
-    if not settings.OPENAI_API_KEY:
+    if session.transport != "webrtc":
+        raise OfferRefused(
+            400,
+            {
+                "error": f"session {session.session_id} uses transport={session.transport}; "
+                "realtime-offer requires transport=webrtc"
+            },
+        )
+    if not settings.OPENAI_API_KEY:  # only once the offer could become a call
         raise OfferRefused(
             502, {"error": "OPENAI_API_KEY is required for provider=openai transport=webrtc"}
         )
@@ -55,14 +64,6 @@ def offer_request_check(
         raise OfferRefused(400, {"error": "invalid SDP offer: it is not UTF-8 text"}) from None
     if not sdp.strip():
         raise OfferRefused(400, {"error": "SDP offer body is required"})
-    if session.transport != "webrtc":
-        raise OfferRefused(
-            400,
-            {
-                "error": f"session {session.session_id} uses transport={session.transport}; "
-                "realtime-offer requires transport=webrtc"
-            },
-        )
     return sdp
 
 

@@ -104,7 +104,7 @@
       row = document.createElement("li");
       row.dataset.key = key;
       row.innerHTML = '<code class="name"></code> <span class="pill state"></span><span class="result"></span>';
-      row.querySelector(".name").textContent = data.tool;
+      row.querySelector(".name").textContent = data.by === "handler" ? `${data.tool} (handler)` : data.tool;
       ui.tools.append(row);
     }
     return row;

@@ -264,3 +264,44 @@ def test_nodes_are_visible_to_admins_and_their_own_agent_only(agent, admin, alic
         response = caller.client().get("/api/v1/nodes/voice-support-af")
         assert response.status_code == 404
         assert response.json() == {"error": "node not found"}
+
+
+def test_node_detail_carries_upstreams_lifecycle_status_through_approval(agent, admin):
+    """Upstream SDKs wait for approval by polling ``lifecycle_status`` until it is not
+    ``pending_approval``."""
+    register(agent, node_body())
+    url = "/api/v1/nodes/voice-support-af"
+    assert agent.client().get(url).json()["lifecycle_status"] == "pending_approval"
+    proposed = agent.client().get(url).json()["pending_tags"]
+    approved = admin.client().post(
+        "/api/v1/admin/agents/voice-support-af/approve-tags",
+        {"approved_tags": proposed},
+        format="json",
+    )
+    assert approved.status_code == 200, approved.content
+    detail = agent.client().get(url).json()
+    assert (detail["lifecycle_status"], detail["status"]) == ("ready", "ready")
+    assert agent.client().get("/api/v1/nodes").json()["nodes"][0]["lifecycle_status"] == "ready"
+
+
+def test_shutdown_takes_the_node_offline_as_upstream_and_is_scoped(agent, make_caller):
+    register(agent, node_body())
+    stranger = make_caller("agent", node_id="elsewhere")
+    for caller, node in ((agent, "nope"), (stranger, "voice-support-af")):
+        response = caller.client().post(f"/api/v1/nodes/{node}/shutdown", {}, format="json")
+        assert (response.status_code, response.json()) == (404, {"error": "node not found"})
+    assert AgentNode.objects.get().reported_status == ""
+    for body in (None, {"reason": "SIGTERM", "timeout_seconds": 5}):  # what upstream sends
+        response = agent.client().post(
+            "/api/v1/nodes/voice-support-af/shutdown", body, format="json"
+        )
+        assert response.status_code == 200, response.content
+        assert response.json()["success"] is True
+    node = AgentNode.objects.get()
+    assert node.reported_status == "offline"
+    refused = agent.client().post(
+        "/api/v1/nodes/voice-support-af/shutdown", {"now": True}, format="json"
+    )
+    assert refused.status_code == 400  # strict body
+    register(agent, node_body())  # a new start brings it back
+    assert AgentNode.objects.get().reported_status == ""

@@ -41,9 +41,15 @@ class ExampleProcess:
 
 @contextmanager
 def example_agent(
-    server: str, voice_key: str, support_key: str, name: str = "example", **env: str
+    server: str,
+    voice_key: str,
+    support_key: str,
+    name: str = "example",
+    script: Path = EXAMPLE,
+    **env: str,
 ) -> Iterator[ExampleProcess]:
-    """Run the example against ``server`` with each node's key; stopped afterwards."""
+    """Run the example (or another agent ``script``) against ``server`` with each node's
+    key; stopped afterwards."""
     log_path = TEST_VAR_DIR / f"{name}.log"
     log = log_path.open("w")
     environment = {
@@ -59,7 +65,7 @@ def example_agent(
         **env,
     )
     process = subprocess.Popen(
-        [sys.executable, str(EXAMPLE)],
+        [sys.executable, str(script)],
         cwd=TEST_VAR_DIR,
         env=environment,
         stdout=log,

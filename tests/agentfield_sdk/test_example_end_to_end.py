@@ -100,6 +100,13 @@ def speech_events() -> list[str]:
     ]
 
 
+def read_until(ws, type: str, timeout: float = 30) -> list[dict]:
+    events = []
+    while not events or events[-1]["type"] != type:
+        events.append(json.loads(ws.recv(timeout=timeout)))
+    return events
+
+
 def read_until_closed(ws, timeout: float = 30) -> list[dict]:
     events = []
     try:
@@ -109,7 +116,14 @@ def read_until_closed(ws, timeout: float = 30) -> list[dict]:
         return events
 
 
-def test_a_websocket_voice_call_runs_the_examples_handler_end_to_end(alice, node_keys, simulator):
+GOODBYE = "Thanks for calling. Goodbye!"
+
+
+def test_a_websocket_voice_call_holds_a_conversation_with_the_examples_handler(
+    alice, node_keys, simulator
+):
+    """Two spoken turns: the handler answers one and returns, the next turn runs it again
+    (decision 0019), and it ends the call itself once the caller says goodbye."""
     AccessPolicy.objects.create(
         name="team-a-starts-voice", caller_tags=["team:a"], target_tags=["support:voice"],
         action="allow",
@@ -134,46 +148,61 @@ def test_a_websocket_voice_call_runs_the_examples_handler_end_to_end(alice, node
         )
         assert started.status_code == 201, started.text
         session_id, ws_path = started.json()["session_id"], started.json()["ws_url"]
-        simulator.script_transcripts(["Hi, where is my order 1042?"])
+        simulator.script_transcripts(["Hi, where is my order 1042?", "Thanks, goodbye."])
 
         with connect(server.ws_url + ws_path, additional_headers={"X-API-Key": alice.secret}) as ws:
             while json.loads(ws.recv(timeout=15))["type"] != "agentfield.session.active":
                 pass
             for event in speech_events():
                 ws.send(event)
-            events = read_until_closed(ws)  # the handler answers once, then ends the call
+            events = read_until(ws, "response.output_audio_transcript.done")
+            example.wait_for(f"session {session_id}: the handler returned")
+            assert SessionInstance.objects.get(session_id=session_id).is_live
+            for event in speech_events():
+                ws.send(event)
+            events += read_until_closed(ws)  # the handler ends the call after its goodbye
         example.wait_for(f"session {session_id} is over")
 
     types = [e["type"] for e in events]
     assert "conversation.item.input_audio_transcription.completed" in types
     assert types[-1] == "agentfield.session.ended"
 
-    execution = Execution.objects.get(target_name=f"{SUPPORT_NODE}.resolve_voice_turn")
-    assert execution.status == "succeeded"
-    assert execution.session_id == session_id
-    spoken = execution.result["spoken_response"]
-    assert spoken == ORDER_1042
+    executions = list(
+        Execution.objects.filter(target_name=f"{SUPPORT_NODE}.resolve_voice_turn").order_by(
+            "created_at"
+        )
+    )
+    assert [e.status for e in executions] == ["succeeded", "succeeded"]
+    assert {e.session_id for e in executions} == {session_id}
+    assert executions[0].result["spoken_response"] == ORDER_1042
+    assert executions[1].result["intent"] == "goodbye"
 
     session = SessionInstance.objects.get(session_id=session_id)
-    assert (session.status, session.end_reason) == ("ended", "ended by the handler")
-    [user_turn] = session.events.filter(type="turn.user")
-    handler_turn = execution.input["turn"]
-    assert handler_turn["turn_id"] == user_turn.data["turn_id"]
-    assert handler_turn["text"] == user_turn.data["text"] == "Hi, where is my order 1042?"
+    assert (session.status, session.end_reason) == ("ended", "the caller said goodbye")
+    user_turns = list(session.events.filter(type="turn.user").order_by("id"))
+    assert [t.data["text"] for t in user_turns] == [
+        "Hi, where is my order 1042?",
+        "Thanks, goodbye.",
+    ]
+    handler_turn = executions[0].input["turn"]
+    assert handler_turn["turn_id"] == user_turns[0].data["turn_id"]
     assert handler_turn["modality"] == "audio" and handler_turn["audio_ms"] > 0
-    assert [e.data["text"] for e in session.events.filter(type="handler.say")] == [spoken]
+    said = [e.data["text"] for e in session.events.filter(type="handler.say").order_by("id")]
+    assert said == [ORDER_1042, GOODBYE]
+    calls = session.events.filter(type="tool.call")
+    assert [c.data["by"] for c in calls] == ["handler", "handler"]
 
-    said = [
+    spoken = [
         e["response"]["instructions"][len(SAY_PREFIX) :]
         for e in simulator.log()
         if e["type"] == "response.create"
         and str(e.get("response", {}).get("instructions", "")).startswith(SAY_PREFIX)
     ]
-    assert said == [spoken]
-    # the caller hears the answer before the handler's end closes the call
+    assert spoken == [ORDER_1042, GOODBYE]
+    # the caller hears both answers, the goodbye before the handler's end closes the call
     heard = [
         e["transcript"] for e in events if e["type"] == "response.output_audio_transcript.done"
     ]
-    assert heard == [spoken]
+    assert heard == [ORDER_1042, GOODBYE]
     assert "response.output_audio.delta" in types
-    assert execution.caller_tags == ["pii:limited", "support:voice"]
+    assert executions[0].caller_tags == ["pii:limited", "support:voice"]

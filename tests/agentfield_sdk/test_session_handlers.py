@@ -94,15 +94,13 @@ async def test_a_handler_loops_over_turns_and_stops_when_the_call_ends(plane, ap
     await app.stop()
 
 
-async def test_a_handler_that_returns_ends_the_call_and_one_that_raises_fails_only_it(
-    plane, app, caplog
-):
+async def test_a_handler_that_raises_fails_only_its_call(plane, app, caplog):
     @app.session("voice", **SESSION)
     async def voice(session):
         turn = await session.input()
         if turn.text == "crash":
             raise RuntimeError("the handler broke")
-        await session.say("bye")
+        await session.say("fine")
 
     await app.start()
     await plane.to_node(started("sess_a"))
@@ -113,17 +111,73 @@ async def test_a_handler_that_returns_ends_the_call_and_one_that_raises_fails_on
         "message": "RuntimeError: the handler broke",
     }
     assert "the handler failed" in caplog.text
+    await eventually(lambda: "sess_a" not in app._host.live)
 
     await plane.to_node(started("sess_b"))
     await plane.to_node(user_turn("sess_b", "hello"))
-    assert (await plane.next_from_node())["type"] == "session.say"
-    assert await plane.next_from_node() == {"type": "session.end", "session_id": "sess_b"}
+    assert (await plane.next_from_node())["text"] == "fine"
 
     await plane.to_node(started("sess_c", name="unknown"))
     refused = await plane.next_from_node()
     assert refused["type"] == "session.error" and "no handler" in refused["message"]
     await plane.to_node(user_turn("sess_gone", "hello?"))
     assert (await plane.next_from_node())["type"] == "session.error"
+    await app.stop()
+
+
+async def test_a_handler_that_returns_keeps_the_call_and_runs_again_for_the_next_turn(
+    plane, app, caplog
+):
+    """Decision 0019: the brief's one-turn handler holds a conversation."""
+    caplog.set_level(logging.INFO, logger="agentfield")
+    invocations: list[str] = []
+
+    @app.session("voice", **SESSION)
+    async def voice(session):
+        turn = await session.input()
+        invocations.append(turn.text)
+        await session.say(f"turn {len(invocations)}: {turn.text}")
+
+    await app.start()
+    await plane.to_node(started("sess_1"))
+    await plane.to_node(user_turn("sess_1", "hello", 1))
+    assert (await plane.next_from_node())["text"] == "turn 1: hello"
+    await eventually(lambda: "the next turn runs it again" in caplog.text)
+    assert "sess_1" in app._host.live
+    assert plane.link_messages.empty()  # no session.end: the caller is still talking
+    await plane.to_node(user_turn("sess_1", "and my refund?", 2))
+    assert (await plane.next_from_node())["text"] == "turn 2: and my refund?"
+    # two turns delivered at once: one invocation each, in order
+    await plane.to_node(user_turn("sess_1", "three", 3))
+    await plane.to_node(user_turn("sess_1", "four", 4))
+    assert (await plane.next_from_node())["text"] == "turn 3: three"
+    assert (await plane.next_from_node())["text"] == "turn 4: four"
+    assert invocations == ["hello", "and my refund?", "three", "four"]
+
+    await plane.to_node({"type": "session.ended", "session_id": "sess_1", "reason": "hung up"})
+    await eventually(lambda: not app._host.live)
+    assert "session sess_1 is over (hung up)" in caplog.text
+    await asyncio.sleep(0.1)
+    assert plane.link_messages.empty()
+    await app.stop()
+
+
+async def test_a_returned_handler_that_took_no_turn_waits_for_a_new_one(plane, app):
+    runs: list[int] = []
+
+    @app.session("voice", **SESSION)
+    async def voice(session):
+        runs.append(session.turns_pushed)  # never reads its turns
+
+    await app.start()
+    await plane.to_node(started("sess_1"))
+    await eventually(lambda: runs == [0])
+    await plane.to_node(user_turn("sess_1", "one", 1))
+    await eventually(lambda: runs == [0, 1])
+    await asyncio.sleep(0.2)
+    assert runs == [0, 1]  # the queued turn it left does not make it spin
+    await plane.to_node({"type": "session.ended", "session_id": "sess_1"})
+    await eventually(lambda: not app._host.live)
     await app.stop()
 
 

@@ -62,3 +62,22 @@ async def test_a_same_host_browser_origin_is_allowed(alice):
     communicator, connected, _ = await _connect(headers)
     assert connected
     await communicator.disconnect()
+
+
+def test_a_websocket_to_an_unknown_path_is_refused_cleanly_by_the_real_server(alice):
+    """Upstream SDKs open ``/api/v1/memory/events/ws``: a refusal, not a 500 and traceback."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    from tests.servers import daphne_server
+
+    with daphne_server("ws-unknown") as server:
+        for path, headers in (
+            ("/api/v1/memory/events/ws", {"X-API-Key": alice.secret}),
+            ("/nowhere", {}),
+        ):
+            with pytest.raises(InvalidStatus) as refused:
+                connect(server.ws_url + path, additional_headers=headers, open_timeout=10)
+            assert refused.value.response.status_code == 403
+        log = server.log()
+    assert "Traceback" not in log and "No route found" not in log, log

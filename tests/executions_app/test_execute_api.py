@@ -228,14 +228,28 @@ def test_the_dag_and_provenance_are_scoped(alice, bob, node):
         assert bob.client().get(url).status_code == 404
 
 
-def test_a_session_id_must_be_a_session_the_caller_started(alice, bob, node):
+def test_a_session_instance_id_must_be_a_session_the_caller_started(alice, bob, node):
     allow_policy("team-b", caller_tags=["team:b"])
     owned_session(alice, "sess_alices")
-    for session_id in ("sess_alices", "sess_nobodys"):
-        response = submit(bob, x_session_id=session_id)
-        assert response.status_code == 404
-        assert response.json() == {"error": "session not found"}
+    response = submit(bob, x_session_id="sess_alices")
+    assert response.status_code == 404
+    assert response.json() == {"error": "session not found"}
     assert not Execution.objects.exists()
+
+
+def test_an_x_session_id_naming_no_session_instance_is_recorded_as_given(alice, bob, node):
+    """Upstream's conversation key: clients set ids of their own (memory scopes, grouping)."""
+    allow_policy("team-b", caller_tags=["team:b"])
+    for caller, key in ((alice, "conversation-7f3a"), (bob, "conversation-7f3a")):
+        response = submit(caller, x_session_id=key)
+        assert response.status_code == 202, response.content
+        assert response.json()["session_id"] == key
+    rows = Execution.objects.filter(session_id="conversation-7f3a")
+    assert sorted(r.owner for r in rows) == sorted([f"key:{alice.key.pk}", f"key:{bob.key.pk}"])
+    assert all(r.actor_id == r.owner for r in rows)  # no session: the caller acts for itself
+    # each caller still sees only its own executions under the shared key
+    mine = submit(alice, x_session_id="conversation-7f3a").json()["execution_id"]
+    assert bob.client().get(f"/api/v1/executions/{mine}").status_code == 404
 
 
 def test_one_accept_reads_the_access_version_once_and_the_access_tables_not_at_all(alice, node):
@@ -245,3 +259,34 @@ def test_one_accept_reads_the_access_version_once_and_the_access_tables_not_at_a
     sql = [query["sql"] for query in queries]
     assert sum("access_app_accessversion" in q for q in sql) == 1, sql
     assert not [q for q in sql if "access_app_target" in q or "access_app_accesspolicy" in q]
+
+
+def test_upstreams_log_lines_and_workflow_events_are_taken_from_the_executing_node(
+    alice, node, make_caller, caplog
+):
+    """The upstream SDK posts both for every reasoner call it serves (reference §7)."""
+    executor = make_caller("agent", node_id=NODE, name="support node")
+    stranger = make_caller("agent", node_id="elsewhere", name="another node")
+    execution_id = submit(alice).json()["execution_id"]
+    logs = {"entries": [{"level": "INFO", "event_type": "reasoner.started", "message": "hi"}]}
+    event = {"execution_id": execution_id, "workflow_id": "wf", "run_id": "run",
+             "reasoner_id": "resolve_voice_turn", "agent_node_id": NODE, "status": "running",
+             "type": "resolve_voice_turn", "parent_execution_id": None,
+             "parent_workflow_id": None, "input_data": {"q": 1}}  # fmt: skip
+    logs_url = f"/api/v1/executions/{execution_id}/logs"
+    events_url = "/api/v1/workflow/executions/events"
+    for caller in (stranger, alice):  # another node; the caller, who does not execute it
+        assert caller.client().post(logs_url, logs, format="json").status_code == 404
+        assert caller.client().post(events_url, event, format="json").status_code == 404
+    with caplog.at_level("INFO", logger="agentfield.node_reports"):
+        taken = executor.client().post(logs_url, logs, format="json")
+        assert (taken.status_code, taken.json()) == (202, {"accepted": 1})
+        assert executor.client().post(events_url, event, format="json").status_code == 202
+    assert f"execution {execution_id} (support.resolve_voice_turn) log: reasoner.started hi" in (
+        caplog.text
+    )
+    assert "workflow event: status=running" in caplog.text
+    unknown = executor.client().post("/api/v1/executions/exec_nope/logs", logs, format="json")
+    assert unknown.status_code == 404
+    assert executor.client().post(logs_url, {"lines": []}, format="json").status_code == 400
+    assert Execution.objects.get(execution_id=execution_id).status == "queued"  # unchanged

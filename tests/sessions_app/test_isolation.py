@@ -2,7 +2,11 @@
 and B (same tags as A, so ownership is the only thing in B's way).
 
 B never sees or touches A's sessions, events, executions, DAGs or provenance: each answer
-is exactly the answer for an id that does not exist. Admin sees all. A client secret works
+is exactly the answer for an id that does not exist. Admin sees all. The one exception is
+``X-Session-ID`` on execute: an id naming no session instance is upstream's free
+conversation key (recorded as given), so there B's call on A's session (404) differs from
+one on a missing id (202); session ids are 64 random bits, so this tells nobody anything
+about ids they do not already hold. A client secret works
 for its own session only, and not at all once that session has ended.
 
 To cover a route added later (the WebRTC offer, audio turns), add an ``IdRoute``.
@@ -66,8 +70,6 @@ ROUTES = [
         "status callback", "post", "/api/v1/executions/{eid}/status", {"status": "succeeded"}
     ),
     IdRoute("workflow dag", "get", "/api/v1/workflows/{wid}/dag"),
-    IdRoute("execute in a session", "post", TOOL, headers={"HTTP_X_SESSION_ID": "{sid}"},
-            admin_status=202),
     IdRoute("execute as a child", "post", TOOL,
             headers={"HTTP_X_PARENT_EXECUTION_ID": "{eid}"}, admin_status=202),
 ]  # fmt: skip
@@ -111,6 +113,17 @@ def test_b_gets_exactly_what_a_missing_id_gets_and_admin_gets_through(world, rou
     assert on_a.status_code == on_missing.status_code == 404, on_a.content
     assert on_a.json() == on_missing.json()
     assert route.call(world.admin, world.ids).status_code == route.admin_status
+
+
+def test_b_cannot_attach_to_as_session_though_a_free_session_key_is_taken(world):
+    headers = {"HTTP_X_SESSION_ID": world.ids["sid"]}
+    on_a = world.b.post(TOOL, {}, format="json", **headers)
+    assert (on_a.status_code, on_a.json()) == (404, {"error": "session not found"})
+    free = world.b.post(TOOL, {}, format="json", HTTP_X_SESSION_ID=MISSING["sid"])
+    assert free.status_code == 202 and free.json()["session_id"] == MISSING["sid"]
+    # nothing of B's reaches A's session, and A's session's executions stay out of B's sight
+    assert world.b.get(f"/api/v1/executions/{world.ids['eid']}").status_code == 404
+    assert world.admin.post(TOOL, {}, format="json", **headers).status_code == 202
 
 
 def test_batch_status_answers_not_found_for_as_ids_as_for_missing_ones(world):

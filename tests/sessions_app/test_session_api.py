@@ -297,17 +297,50 @@ def test_the_handlers_session_call_is_a_tool_call_of_the_session(alice, world, v
     assert alice.client().get(f"/api/v1/executions/{execution.execution_id}").status_code == 200
 
 
-def test_the_handlers_calls_keep_to_the_allowlist_and_the_sessions_life(
+def test_the_handlers_calls_are_held_to_the_policies_not_the_allowlist(
     alice, admin, world, voice_node_key
 ):
+    """The allowlist is the model's; the handler reaches any target the policies let the
+    session's tags call, and nothing once the session is over."""
+    from access_app.models import AccessPolicy
     from tests.factories import register_approved_node
 
-    register_approved_node(admin.client(), "billing", "http://127.0.0.1:9", ["refund"])
+    register_approved_node(admin.client(), "billing", "http://127.0.0.1:9", ["refund"], ["billing"])
     sid = start(alice.client()).json()["session_id"]
-    denied = execute_in_session(voice_node_key, sid, "billing.refund")
-    assert denied.status_code == 403
-    assert denied.json()["error"].startswith("tool 'refund' is not allowed for session")
+    unlisted = execute_in_session(voice_node_key, sid, "billing.refund")
+    assert unlisted.status_code == 403
+    assert unlisted.json()["error"] == "no_policy_matched"  # the policies decide, with its tags
+    AccessPolicy.objects.create(
+        name="voice-calls-billing", caller_tags=["support:voice"], target_tags=["billing"],
+        action="allow",
+    )  # fmt: skip
+    allowed = execute_in_session(voice_node_key, sid, "billing.refund")
+    assert allowed.status_code == 202, allowed.content
+    execution = Execution.objects.get(execution_id=allowed.json()["execution_id"])
+    assert (execution.session_id, execution.actor_id) == (sid, f"key:{alice.key.pk}")
+    assert execution.caller_tags == ["pii:limited", "support:voice"]
+    call = SessionEvent.objects.get(session__session_id=sid, type="tool.call")
+    assert (call.data["target"], call.data["by"]) == ("billing.refund", "handler")
+    # the same target stays refused to the model's and the REST route's calls
+    rest = alice.client().post(
+        f"/api/v1/session-instances/{sid}/tools/refund", {"target": "billing.refund"}, format="json"
+    )
+    assert rest.status_code == 403
+    assert rest.json()["error"].startswith("tool 'refund' is not allowed for session")
     alice.client().post(f"/api/v1/session-instances/{sid}/end", {}, format="json")
     gone = execute_in_session(voice_node_key, sid)
     assert (gone.status_code, gone.json()) == (410, {"error": f"session {sid} is ended"})
-    assert not Execution.objects.exists()
+    assert Execution.objects.count() == 1
+
+
+def test_a_session_without_tools_says_so_when_a_tool_is_refused(alice, admin):
+    session_world(admin.client(), transport="websocket", tools=[])
+    sid = start(alice.client()).json()["session_id"]
+    denied = alice.client().post(
+        f"/api/v1/session-instances/{sid}/tools/resolve_voice_turn", {}, format="json"
+    )
+    assert denied.status_code == 403
+    assert denied.json() == {
+        "error": f"tool 'resolve_voice_turn' is not allowed for session {VOICE_NODE}.voice. "
+        "This session allows no tools."
+    }

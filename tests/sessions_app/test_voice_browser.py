@@ -40,7 +40,7 @@ MEDIA_ARGS = [
 def speech_wav(text: str) -> Path:
     """``text`` spoken by espeak-ng, then two seconds of silence so the turn ends."""
     if not shutil.which("espeak-ng"):
-        pytest.fail("espeak-ng is missing; .ci/run installs it")
+        pytest.fail("espeak-ng is missing; make test installs it (scripts/ensure-system-packages)")
     spoken = TEST_VAR_DIR / "spoken.wav"
     subprocess.run(["espeak-ng", "-w", str(spoken), text], check=True)
     path = TEST_VAR_DIR / "microphone.wav"
@@ -94,7 +94,8 @@ def voice_world(admin, make_caller, simulator):
 def test_a_spoken_call_in_chromium_runs_the_example_and_plays_its_answer(voice_world, simulator):
     server = voice_world
     microphone = speech_wav("Hello, where is my order 1042?")
-    simulator.script_transcripts(["Hello, where is my order 1042?"])
+    # the file plays over and over: its second playing is the caller's second turn
+    simulator.script_transcripts(["Hello, where is my order 1042?", "Thanks, goodbye."])
     ARTIFACTS.mkdir(exist_ok=True)
     cookie = login_cookie(server.base_url, "carol", ["team:a"])
     with chromium_page([*MEDIA_ARGS, f"--use-file-for-fake-audio-capture={microphone}"]) as page:
@@ -116,16 +117,20 @@ def test_a_spoken_call_in_chromium_runs_the_example_and_plays_its_answer(voice_w
         page.screenshot(path=str(ARTIFACTS / "voice-call-answered.png"), full_page=True)
         assert "where is my order 1042" in page.inner_text("#transcript")
         session_id = page.evaluate("window.voiceSession")
-        # the example answers once, then its handler ends the call
-        page.wait_for_selector("#status[data-state=ended]", timeout=20_000)
+        # the handler answers each turn (returning does not hang up) and ends on goodbye
+        page.wait_for_selector("#status[data-state=ended]", timeout=30_000)
+        assert "Thanks for calling. Goodbye!" in page.inner_text("#transcript")
         page.screenshot(path=str(ARTIFACTS / "voice-call-ended.png"), full_page=True)
 
     session = SessionInstance.objects.get(session_id=session_id)
-    assert (session.status, session.end_reason) == ("ended", "ended by the handler")
+    assert (session.status, session.end_reason) == ("ended", "the caller said goodbye")
     user_turns = session.events.filter(type="turn.user")
+    assert user_turns.count() == 2
     assert user_turns.exists() and user_turns.first().data["audio_ms"] > 0  # heard as speech
     assert session.audio_in_ms > 0 and session.audio_out_ms > 0
-    execution = Execution.objects.get(target_name="support.resolve_voice_turn")
+    execution = Execution.objects.filter(target_name="support.resolve_voice_turn").earliest(
+        "created_at"
+    )
     assert execution.session_id == session_id and execution.status == "succeeded"
     assert execution.result["spoken_response"] == ORDER_1042
 

@@ -220,13 +220,17 @@ async def test_offers_are_validated_in_upstreams_order_with_its_messages(
     await peer.close()
 
 
-async def test_an_offer_for_a_websocket_session_is_refused(alice, admin, simulator):
+async def test_an_offer_for_a_websocket_session_is_400_before_any_credential_check(
+    alice, admin, simulator, settings
+):
     await database_sync_to_async(session_world)(admin.client(), transport="websocket")
     sid = (await database_sync_to_async(start)(alice.client())).json()["session_id"]
     peer = BrowserPeer()
-    response = await post_offer(sid, await peer.offer(), caller=alice)
     error = f"session {sid} uses transport=websocket; realtime-offer requires transport=webrtc"
-    assert (response.status_code, response.json()) == (400, {"error": error})
+    for key in ("sk-simulator-test-key", ""):  # with no provider key too: 400, not 502
+        settings.OPENAI_API_KEY = key
+        response = await post_offer(sid, await peer.offer(), caller=alice)
+        assert (response.status_code, response.json()) == (400, {"error": error})
     await peer.close()
 
 
