@@ -10,12 +10,13 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_app.authentication import ApiKeyAuthentication, LoginSessionAuthentication
 from access_app.openapi import errors, target_parameter
+from access_app.parsers import StrictJSONParser
 from access_app.throttling import SessionStartThrottle, ToolCallThrottle
 from executions_app.api_shapes import ExecuteAcceptedOutSerializer
 from executions_app.serializers import ExecuteAcceptedSerializer
@@ -227,7 +228,7 @@ class SessionTurnView(AsyncAPIView):
     """Turn-based audio: the turn runs in the request, waiting on the event loop."""
 
     authentication_classes = InstanceView.authentication_classes
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, MultiPartParser]
 
     @extend_schema(
         request={

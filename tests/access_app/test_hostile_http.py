@@ -46,11 +46,20 @@ def assert_error(response, status: int, error: str | None = None) -> dict:
         (DEEP, "nest at most 64 levels"),
         (NUL_INPUT, "NUL"),
         ('{"input": {"a": NaN}}', "NaN"),
+        ('{"input": {"a": Infinity}}', "Infinity"),
+        ('{"input": {"a": -Infinity}}', "Infinity"),
+        ('{"input": {"a": 1e999}}', "finite"),
+        ('{"input": {"a": [-1e999]}}', "finite"),
+        ('{"input": {"a": "x\\ud800"}}', "lone surrogates"),
+        ('{"input": {"\\udfff": 1}}', "lone surrogates"),
         (b'{"input": {"a": "\xff"}}', "utf-8"),
         ('{"input": ', "parse error"),
     ],
-    ids=["deep-nesting", "nul-in-a-string", "nan", "bad-utf8", "truncated"],
-)
+    ids=[
+        "deep-nesting", "nul-in-a-string", "nan", "infinity", "minus-infinity", "1e999",
+        "minus-1e999", "lone-surrogate", "lone-surrogate-key", "bad-utf8", "truncated",
+    ],
+)  # fmt: skip
 def test_malformed_json_is_a_400_parse_error_on_our_routes(alice, sid, body, reason):
     response = post_raw(alice, EXECUTE, body)
     assert reason in assert_error(response, 400, "parse_error")["message"]
@@ -64,10 +73,21 @@ def test_the_upstream_tool_route_keeps_its_invalid_json_error(alice, sid, body):
     assert not Execution.objects.exists()
 
 
-def test_a_nul_in_session_metadata_is_refused_before_the_database(alice, sid):
-    response = post_raw(alice, START, '{"metadata": {"k": "\\u0000"}}')
+@pytest.mark.parametrize(
+    "value", ['"\\u0000"', '"\\ud83d"', "1e999"], ids=["nul", "surrogate", "inf"]
+)
+def test_unstorable_session_metadata_is_refused_before_the_database(alice, sid, value):
+    """A lone surrogate is a 500 on PostgreSQL (jsonb refuses it) without the check."""
+    response = post_raw(alice, START, '{"metadata": {"k": ' + value + "}}")
     assert_error(response, 400, "parse_error")
     assert SessionInstance.objects.count() == 1
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted(alice, sid):
+    response = post_raw(alice, START, '{"metadata": {"k": "\\ud83d\\ude00"}}')
+    assert response.status_code == 201, response.content
+    row = SessionInstance.objects.get(session_id=response.json()["session_id"])
+    assert row.metadata == {"k": "\U0001f600"}
 
 
 @pytest.mark.parametrize(
