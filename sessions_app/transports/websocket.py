@@ -29,7 +29,7 @@ from sessions_app.transports.realtime_events import (
     error_event,
     server_event,
 )
-from sessions_app.ws_frames import FrameRefused, frame_json
+from sessions_app.ws_frames import FrameRefused, ReleasesOnExit, frame_json
 
 log = logging.getLogger(__name__)
 _finish = database_sync_to_async(session_finish)
@@ -64,8 +64,9 @@ def _open_session(principal: Principal | None, query: bytes, session_id: str) ->
         raise Refused(exc.status, "session_state", exc.body["error"]) from None
 
 
-class RealtimeConsumer(AsyncWebsocketConsumer):
+class RealtimeConsumer(ReleasesOnExit, AsyncWebsocketConsumer):
     runtime: SessionRuntime | None = None
+    _claimed: SessionInstance | None = None  # connecting, before the runtime holds it
 
     async def connect(self) -> None:
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
@@ -78,6 +79,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._send(error_event(refused.code, refused.message, status=refused.status))
             await self.close(code=4000 + refused.status)
             return
+        self._claimed = session
         await self.accept()
         try:
             adapter = adapter_for(session.provider)
@@ -104,11 +106,24 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except ClientEventError as exc:
             await self._send(error_event(exc.code, exc.message, event_id=event_id))
             return
-        await getattr(self.runtime, command.name)(**command.args)
+        try:
+            await getattr(self.runtime, command.name)(**command.args)
+        except Exception:  # one message must not end the call
+            log.exception("session %s: a client event failed", self.runtime.session_id)
+            message = "the event could not be handled; the call goes on"
+            await self._send(error_event("internal_error", message, event_id=event_id))
 
-    async def disconnect(self, code: int) -> None:
-        if self.runtime is not None and not self.runtime.finished.is_set():
-            await self.runtime.end(SessionStatus.ENDED, "client disconnected")
+    async def on_exit(self, *, failed: bool) -> None:
+        """However the consumer ended (disconnect, exception, cancellation): end the call
+        and close its provider connection."""
+        status, reason = SessionStatus.ENDED, "client disconnected"
+        if failed:
+            status, reason = SessionStatus.FAILED, "internal error"
+        if self.runtime is not None:
+            if not self.runtime.finished.is_set():
+                await self.runtime.end(status, reason)
+        elif self._claimed is not None:  # claimed, but no runtime was made
+            await _finish(self._claimed, status=SessionStatus.FAILED, reason="internal error")
 
     # --- RuntimeSink ---------------------------------------------------------------------
 
