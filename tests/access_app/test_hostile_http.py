@@ -207,3 +207,29 @@ async def test_under_asgi_an_oversized_body_is_refused_before_it_is_read(setting
     await application(scope, receive, send)
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["error"] == "request_too_large"
+
+
+async def test_under_asgi_a_body_without_a_length_is_refused_as_it_passes_the_limit(settings):
+    from agentfield_site.asgi import application
+
+    settings.AGENTFIELD_MAX_REQUEST_BYTES = 4096
+    chunks_read, sent = [], []
+
+    async def receive():  # a chunked upload of 100 KiB, 1 KiB at a time
+        chunks_read.append(1)
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": len(chunks_read) < 100}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": EXECUTE,
+        "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+    }
+    await application(scope, receive, send)
+    assert len(chunks_read) == 5  # the fifth passed the limit; nothing was read after it
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["error"] == "request_too_large"
