@@ -17,7 +17,12 @@ from rest_framework.views import APIView
 from access_app.authentication import ApiKeyAuthentication, LoginSessionAuthentication
 from access_app.openapi import errors, target_parameter
 from access_app.parsers import StrictJSONParser
-from access_app.throttling import SessionStartThrottle, ToolCallThrottle
+from access_app.throttling import (
+    AudioTurnThrottle,
+    SessionStartThrottle,
+    ToolCallThrottle,
+    WebRTCOfferThrottle,
+)
 from executions_app.api_shapes import ExecuteAcceptedOutSerializer
 from executions_app.serializers import ExecuteAcceptedSerializer
 from executions_app.services.creation import ExecutionRefused
@@ -72,7 +77,7 @@ class InstanceView(APIView):
 
 
 def _refused(exc: SessionStateError | ExecutionRefused) -> Response:
-    return Response(exc.body, status=exc.status)
+    return Response(exc.body, status=exc.status, headers=getattr(exc, "headers", None))
 
 
 def _target_out(target) -> dict:
@@ -229,6 +234,7 @@ class SessionTurnView(AsyncAPIView):
 
     authentication_classes = InstanceView.authentication_classes
     parser_classes = [StrictJSONParser, MultiPartParser]
+    throttle_classes = [AudioTurnThrottle]
 
     @extend_schema(
         request={
@@ -258,6 +264,7 @@ class SessionRealtimeOfferView(AsyncAPIView):
 
     authentication_classes = InstanceView.authentication_classes
     parser_classes = []  # the body is the raw SDP offer
+    throttle_classes = [WebRTCOfferThrottle]
 
     @extend_schema(
         request={"application/sdp": OpenApiTypes.STR},
