@@ -54,9 +54,7 @@ class ReleasesOnExit:
         failed = False
         try:
             await super().__call__(scope, receive, send)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
+        except Exception:  # not CancelledError: daphne cancels once the client has gone
             failed = True
             raise
         finally:
