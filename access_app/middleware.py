@@ -1,8 +1,10 @@
 """Requests no API view could answer well are refused before routing, in our error shape.
 
-- A body over ``AGENTFIELD_MAX_REQUEST_BYTES`` (by its ``Content-Length``): 413. Under
-  ASGI this is answered before the body is read at all (``asgi_body_limit``); Django's
-  handler would otherwise spool the whole body to disk first.
+- A body over ``AGENTFIELD_MAX_REQUEST_BYTES``: 413. Under ASGI (``asgi_body_limit``) a
+  declared ``Content-Length`` over it is answered before the body is read at all, and a
+  body without one (``Transfer-Encoding: chunked``) is counted as its chunks reach Django,
+  which is refused the moment it passes the limit; Django's handler would otherwise spool
+  the whole body to disk first, before any authentication.
 - A URL path with a NUL character (``%00``), which no id can contain and PostgreSQL
   cannot compare: 400.
 """
@@ -41,23 +43,53 @@ def api_request_problem(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+async def _send_too_large(send) -> None:
+    body = json.dumps(request_too_large_body()).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def asgi_body_limit(app):
-    """ASGI wrapper: a declared body over the limit gets its 413 before a byte is read."""
+    """ASGI wrapper: a declared body over the limit gets its 413 before a byte is read;
+    any other body is counted chunk by chunk, and one that passes the limit gets its 413
+    there, while Django is told the client left (it stops reading and answers nothing)."""
 
     async def guarded(scope, receive, send):
-        if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        limit = settings.AGENTFIELD_MAX_REQUEST_BYTES
+        if scope["path"].startswith(API_PREFIX):
             length = dict(scope.get("headers") or []).get(b"content-length", b"")
-            if length.isdigit() and int(length) > settings.AGENTFIELD_MAX_REQUEST_BYTES:
-                body = json.dumps(request_too_large_body()).encode()
-                headers = [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ]
-                await send({"type": "http.response.start", "status": 413, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
+            if length.isdigit() and int(length) > limit:
+                await _send_too_large(send)
                 return
-        await app(scope, receive, send)
+        received = 0
+        refused = False
+
+        async def counted_receive():
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body") or b"")
+                if received > limit:
+                    refused = True
+                    await _send_too_large(send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message):
+            if not refused:  # after a 413, the 413 was the answer
+                await send(message)
+
+        await app(scope, counted_receive, guarded_send)
 
     return guarded
 

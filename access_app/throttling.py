@@ -15,11 +15,36 @@ from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 
+def principal_identity(principal) -> str:
+    """Whose count a principal's use goes to: a session client's is its starter's."""
+    return getattr(principal, "on_behalf_of", "") or principal.id
+
+
 def throttle_identity(request) -> str:
     principal = request.user
     if principal is None:
         return f"ip:{request.META.get('REMOTE_ADDR', '')}"
-    return getattr(principal, "on_behalf_of", "") or principal.id
+    return principal_identity(principal)
+
+
+def rate_take(scope: str, identity: str, rate: tuple[int, int]) -> float | None:
+    """Count one use of ``scope`` by ``identity`` against ``rate`` (count, seconds): None
+    if it is allowed, else the seconds until the window ends (at least 1). For callers
+    outside DRF, such as WebSocket consumers."""
+    count, seconds = rate
+    base = f"throttle:{scope}:{identity}"
+    now = time.time()
+    cache.add(f"{base}:start", now, timeout=seconds)
+    cache.add(f"{base}:count", 0, timeout=seconds)
+    try:
+        used = cache.incr(f"{base}:count")
+    except ValueError:  # the window ended between add and incr
+        cache.set(f"{base}:count", 1, timeout=seconds)
+        used = 1
+    if used <= count:
+        return None
+    started = cache.get(f"{base}:start", now)
+    return max(1.0, started + seconds - now)
 
 
 class PrincipalRateThrottle(BaseThrottle):
@@ -29,21 +54,11 @@ class PrincipalRateThrottle(BaseThrottle):
     rate_setting: str = ""
 
     def allow_request(self, request, view) -> bool:
-        count, seconds = getattr(settings, self.rate_setting)
-        base = f"throttle:{self.scope}:{throttle_identity(request)}"
-        now = time.time()
-        cache.add(f"{base}:start", now, timeout=seconds)
-        cache.add(f"{base}:count", 0, timeout=seconds)
-        try:
-            used = cache.incr(f"{base}:count")
-        except ValueError:  # the window ended between add and incr
-            cache.set(f"{base}:count", 1, timeout=seconds)
-            used = 1
-        started = cache.get(f"{base}:start", now)
-        self._wait = max(1.0, started + seconds - now)
-        return used <= count
+        rate = getattr(settings, self.rate_setting)
+        self._wait = rate_take(self.scope, throttle_identity(request), rate)
+        return self._wait is None
 
-    def wait(self) -> float:
+    def wait(self) -> float | None:
         return self._wait
 
 
@@ -55,3 +70,17 @@ class SessionStartThrottle(PrincipalRateThrottle):
 class ToolCallThrottle(PrincipalRateThrottle):
     scope = "tool_call"
     rate_setting = "AGENTFIELD_TOOL_CALL_RATE"
+
+
+class WebRTCOfferThrottle(PrincipalRateThrottle):
+    scope = "webrtc_offer"
+    rate_setting = "AGENTFIELD_WEBRTC_OFFER_RATE"
+
+
+class AudioTurnThrottle(PrincipalRateThrottle):
+    scope = "audio_turn"
+    rate_setting = "AGENTFIELD_AUDIO_TURN_RATE"
+
+
+# The realtime WebSocket's connects are counted by its consumer (``rate_take``).
+REALTIME_CONNECT_SCOPE = "realtime_connect"

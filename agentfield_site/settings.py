@@ -298,6 +298,15 @@ AGENTFIELD_TOOL_CALL_RATE = env_rate("AGENTFIELD_TOOL_CALL_RATE", "600/min")
 AGENTFIELD_MAX_WS_MESSAGE_BYTES = env_int(
     "AGENTFIELD_MAX_WS_MESSAGE_BYTES", 1024 * 1024, minimum=1024
 )
+# What a caller may cost (decision 0017): live sessions at once (created, connecting or
+# active, not past their deadline), and per principal like the rates above, WebRTC
+# offers, realtime WebSocket connects and audio turns. 429 beyond each.
+AGENTFIELD_MAX_LIVE_SESSIONS_PER_CALLER = env_int(
+    "AGENTFIELD_MAX_LIVE_SESSIONS_PER_CALLER", 20, minimum=1
+)
+AGENTFIELD_WEBRTC_OFFER_RATE = env_rate("AGENTFIELD_WEBRTC_OFFER_RATE", "30/min")
+AGENTFIELD_REALTIME_CONNECT_RATE = env_rate("AGENTFIELD_REALTIME_CONNECT_RATE", "30/min")
+AGENTFIELD_AUDIO_TURN_RATE = env_rate("AGENTFIELD_AUDIO_TURN_RATE", "120/min")
 # Turn-based audio: how long a handler may take to answer a turn, and the history kept.
 AGENTFIELD_TURN_HANDLER_TIMEOUT = env_float("AGENTFIELD_TURN_HANDLER_TIMEOUT", 30.0, minimum=0.1)
 AGENTFIELD_TURN_HISTORY_MESSAGES = env_int("AGENTFIELD_TURN_HISTORY_MESSAGES", 20, minimum=0)

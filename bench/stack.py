@@ -44,7 +44,14 @@ def stack_env(stack: str, var_dir: Path) -> dict[str, str]:
     env.update(AGENTFIELD_VAR_DIR=str(var_dir), LOG_LEVEL="warning", PYTHONUNBUFFERED="1")
     # One bench caller makes hundreds of starts and tool calls a minute: the per-caller
     # limits would measure themselves, not the path under test.
-    env.update(AGENTFIELD_SESSION_START_RATE="100000/min", AGENTFIELD_TOOL_CALL_RATE="100000/min")
+    env.update(
+        AGENTFIELD_SESSION_START_RATE="100000/min",
+        AGENTFIELD_TOOL_CALL_RATE="100000/min",
+        AGENTFIELD_WEBRTC_OFFER_RATE="100000/min",
+        AGENTFIELD_REALTIME_CONNECT_RATE="100000/min",
+        AGENTFIELD_AUDIO_TURN_RATE="100000/min",
+        AGENTFIELD_MAX_LIVE_SESSIONS_PER_CALLER="100000",
+    )
     if stack == "postgres":
         env.update(DATABASE_URL=PG_BENCH_URL, REDIS_URL=REDIS_BENCH_URL)
     return env

@@ -10,13 +10,19 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_app.authentication import ApiKeyAuthentication, LoginSessionAuthentication
 from access_app.openapi import errors, target_parameter
-from access_app.throttling import SessionStartThrottle, ToolCallThrottle
+from access_app.parsers import StrictJSONParser
+from access_app.throttling import (
+    AudioTurnThrottle,
+    SessionStartThrottle,
+    ToolCallThrottle,
+    WebRTCOfferThrottle,
+)
 from executions_app.api_shapes import ExecuteAcceptedOutSerializer
 from executions_app.serializers import ExecuteAcceptedSerializer
 from executions_app.services.creation import ExecutionRefused
@@ -71,7 +77,7 @@ class InstanceView(APIView):
 
 
 def _refused(exc: SessionStateError | ExecutionRefused) -> Response:
-    return Response(exc.body, status=exc.status)
+    return Response(exc.body, status=exc.status, headers=getattr(exc, "headers", None))
 
 
 def _target_out(target) -> dict:
@@ -227,7 +233,8 @@ class SessionTurnView(AsyncAPIView):
     """Turn-based audio: the turn runs in the request, waiting on the event loop."""
 
     authentication_classes = InstanceView.authentication_classes
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, MultiPartParser]
+    throttle_classes = [AudioTurnThrottle]
 
     @extend_schema(
         request={
@@ -257,6 +264,7 @@ class SessionRealtimeOfferView(AsyncAPIView):
 
     authentication_classes = InstanceView.authentication_classes
     parser_classes = []  # the body is the raw SDP offer
+    throttle_classes = [WebRTCOfferThrottle]
 
     @extend_schema(
         request={"application/sdp": OpenApiTypes.STR},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -28,13 +29,14 @@ from sessions_app.services.links import (
     link_touch,
 )
 from sessions_app.services.turn_handler import handler_message_record
-from sessions_app.ws_frames import FrameRefused, frame_json
+from sessions_app.ws_frames import FrameRefused, ReleasesOnExit, frame_json
 
+log = logging.getLogger(__name__)
 LINK_HEARTBEAT_SECONDS = 15.0
 FROM_NODE = {"session.say", "session.end", "session.error"}
 
 
-class AgentLinkConsumer(AsyncJsonWebsocketConsumer):
+class AgentLinkConsumer(ReleasesOnExit, AsyncJsonWebsocketConsumer):
     node = None
     _beat: asyncio.Task | None = None
 
@@ -57,7 +59,9 @@ class AgentLinkConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.sleep(LINK_HEARTBEAT_SECONDS)
             await database_sync_to_async(link_touch)(self.node, self.channel_name)
 
-    async def disconnect(self, code: int) -> None:
+    async def on_exit(self, *, failed: bool) -> None:
+        """However the link ended: stop its heartbeat and drop its row, so no turn is sent
+        to a channel nobody reads."""
         if self._beat is not None:
             self._beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -73,7 +77,11 @@ class AgentLinkConsumer(AsyncJsonWebsocketConsumer):
         except FrameRefused as refused:
             await self._error(refused.code, refused.message)
             return
-        await self.receive_json(content)
+        try:
+            await self.receive_json(content)
+        except Exception:  # one message must not drop the link
+            log.exception("node %s: a link message failed", self.node.node_id)
+            await self._error("internal_error", "the message could not be handled")
 
     async def _error(self, code: str, message: str, **extra: Any) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, **extra})

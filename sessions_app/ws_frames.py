@@ -1,17 +1,23 @@
-"""One incoming WebSocket message, checked the same way for every consumer.
+"""One incoming WebSocket message, checked the same way for every consumer, and the
+cleanup every consumer owes however it ends.
 
 Text only, at most ``AGENTFIELD_MAX_WS_MESSAGE_BYTES``, and JSON the REST routes would
-also accept (no NUL characters, bounded nesting). A refused message is answered with an
-``error`` event by the consumer; the connection stays open.
+also accept (no NUL characters or lone surrogates, finite numbers, bounded nesting). A
+refused message is answered with an ``error`` event by the consumer; the connection stays
+open.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from django.conf import settings
 
 from access_app.parsers import UntrustedJSONError, loads_untrusted
+
+log = logging.getLogger(__name__)
 
 
 class FrameRefused(Exception):
@@ -32,3 +38,30 @@ def frame_json(text_data: str | None, bytes_data: bytes | None) -> Any:
         return loads_untrusted(text_data)
     except UntrustedJSONError as exc:
         raise FrameRefused("invalid_json", f"the frame is not acceptable JSON: {exc}") from None
+
+
+class ReleasesOnExit:
+    """Mixin for a Channels consumer: ``on_exit(failed)`` runs however the consumer ends.
+
+    Channels calls ``disconnect`` only when a ``websocket.disconnect`` message is
+    dispatched. An exception in ``connect`` or ``receive``, or daphne cancelling the
+    application, skips it, and what the consumer holds (a live call's provider socket, an
+    agent link's row and heartbeat) would stay behind. ``on_exit`` is shielded from a
+    second cancellation, and ``failed`` says whether an exception ended the consumer.
+    """
+
+    async def __call__(self, scope, receive, send) -> None:
+        failed = False
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception:  # not CancelledError: daphne cancels once the client has gone
+            failed = True
+            raise
+        finally:
+            try:
+                await asyncio.shield(self.on_exit(failed=failed))
+            except Exception:
+                log.exception("releasing a WebSocket consumer's resources failed")
+
+    async def on_exit(self, *, failed: bool) -> None:
+        raise NotImplementedError

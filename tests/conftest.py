@@ -42,6 +42,10 @@ def _rate_limits_out_of_the_way(settings):
     reused across tests must not run into counts left by earlier ones."""
     settings.AGENTFIELD_SESSION_START_RATE = (10**9, 60)
     settings.AGENTFIELD_TOOL_CALL_RATE = (10**9, 60)
+    settings.AGENTFIELD_WEBRTC_OFFER_RATE = (10**9, 60)
+    settings.AGENTFIELD_REALTIME_CONNECT_RATE = (10**9, 60)
+    settings.AGENTFIELD_AUDIO_TURN_RATE = (10**9, 60)
+    settings.AGENTFIELD_MAX_LIVE_SESSIONS_PER_CALLER = 10**9
 
 
 @pytest.fixture

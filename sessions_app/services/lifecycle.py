@@ -25,10 +25,11 @@ HELD_BY_NO_PROCESS = "audio_turns"
 class SessionStateError(Exception):
     """The session is not in a state that allows the request; ``body`` is the API error."""
 
-    def __init__(self, status: int, body: dict) -> None:
+    def __init__(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
         super().__init__(body["error"])
         self.status = status
         self.body = body
+        self.headers = headers
 
 
 def gone(session: SessionInstance) -> SessionStateError:

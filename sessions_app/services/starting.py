@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from access_app.access import AccessDenied, access_check, target_approved_tags
@@ -15,7 +18,7 @@ from access_app.models import AgentNode, Target, TargetKind
 from access_app.principals import Principal
 from agentfield.session_transport import validate_session_transport
 from agentfield.session_turn_detection import normalize_turn_detection
-from sessions_app.models import SessionInstance, hash_client_secret
+from sessions_app.models import LIVE_STATUSES, SessionInstance, hash_client_secret
 from sessions_app.selectors import node_link_is_live
 from sessions_app.services.events import session_event_append
 from sessions_app.services.lifecycle import SessionStateError
@@ -94,6 +97,39 @@ def _provider_pair(definition: dict[str, Any], body: dict[str, Any], full_name: 
     return pair
 
 
+def _hold_live_session_slot(principal: Principal) -> None:
+    """Inside the start's transaction: refuse a caller who has the most live sessions.
+
+    Live means created, connecting or active and not past its deadline (a row the sweep
+    has not reached yet does not hold a slot). Starts of one caller are serialised (an
+    advisory lock on PostgreSQL; SQLite's IMMEDIATE transactions serialise every write),
+    so two at once cannot both take the last slot. Decision 0017.
+    """
+    cap = settings.AGENTFIELD_MAX_LIVE_SESSIONS_PER_CALLER
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"live-sessions:{principal.id}"]
+            )
+    now = timezone.now()
+    live = SessionInstance.objects.filter(
+        owner=principal.id, status__in=LIVE_STATUSES, expires_at__gt=now
+    ).aggregate(count=Count("id"), soonest=Min("expires_at"))
+    if live["count"] < cap:
+        return
+    # A slot frees when a session ends; at the latest, when the soonest deadline passes.
+    wait = max(1, math.ceil((live["soonest"] - now).total_seconds()))
+    raise SessionStateError(
+        429,
+        {
+            "error": "too_many_live_sessions",
+            "message": f"a caller may have at most {cap} live sessions; end one first",
+            "limit": cap,
+        },
+        headers={"Retry-After": str(wait)},
+    )
+
+
 def session_start(
     *, principal: Principal, target: str, body: dict[str, Any] | None = None
 ) -> Started:
@@ -115,39 +151,42 @@ def session_start(
     handler = bool(definition.get("handler"))
     if handler and not node_link_is_live(session_target.node):
         raise SessionStateError(503, {"error": f"session handler for {full_name} is not connected"})
-    now = timezone.now()
-    secret = CLIENT_SECRET_PREFIX + secrets.token_urlsafe(32)
-    session = SessionInstance.objects.create(
-        session_id=new_session_id(),
-        target=session_target,
-        target_name=full_name,
-        node_id=node_id,
-        provider=pair.provider,
-        transport=pair.transport,
-        model=str(body.get("model") or definition.get("model") or ""),
-        voice=str(body.get("voice") or definition.get("voice") or ""),
-        modalities=list(definition.get("modalities") or []),
-        instructions=definition.get("instructions") or "",
-        turn_detection=turn_detection,
-        handler=handler,
-        tags=sorted(target_approved_tags(session_target)),
-        tool_targets=tool_targets_for(node_id, list(definition.get("tools") or [])),
-        metadata=body.get("metadata") or {},
-        owner=principal.id,
-        owner_name=principal.name,
-        caller_tags=sorted(principal.tags),
-        client_secret_hash=hash_client_secret(secret),
-        client_secret_expires_at=now + timedelta(seconds=settings.AGENTFIELD_SESSION_MAX_SECONDS),
-        expires_at=now + timedelta(seconds=settings.AGENTFIELD_SESSION_CONNECT_TTL),
-    )
-    session_event_append(
-        session,
-        "session.created",
-        {
-            "target": full_name,
-            "provider": pair.provider,
-            "transport": pair.transport,
-            "caller": principal.actor,
-        },
-    )
+    with transaction.atomic():
+        _hold_live_session_slot(principal)
+        now = timezone.now()
+        secret = CLIENT_SECRET_PREFIX + secrets.token_urlsafe(32)
+        session = SessionInstance.objects.create(
+            session_id=new_session_id(),
+            target=session_target,
+            target_name=full_name,
+            node_id=node_id,
+            provider=pair.provider,
+            transport=pair.transport,
+            model=str(body.get("model") or definition.get("model") or ""),
+            voice=str(body.get("voice") or definition.get("voice") or ""),
+            modalities=list(definition.get("modalities") or []),
+            instructions=definition.get("instructions") or "",
+            turn_detection=turn_detection,
+            handler=handler,
+            tags=sorted(target_approved_tags(session_target)),
+            tool_targets=tool_targets_for(node_id, list(definition.get("tools") or [])),
+            metadata=body.get("metadata") or {},
+            owner=principal.id,
+            owner_name=principal.name,
+            caller_tags=sorted(principal.tags),
+            client_secret_hash=hash_client_secret(secret),
+            client_secret_expires_at=now
+            + timedelta(seconds=settings.AGENTFIELD_SESSION_MAX_SECONDS),
+            expires_at=now + timedelta(seconds=settings.AGENTFIELD_SESSION_CONNECT_TTL),
+        )
+        session_event_append(
+            session,
+            "session.created",
+            {
+                "target": full_name,
+                "provider": pair.provider,
+                "transport": pair.transport,
+                "caller": principal.actor,
+            },
+        )
     return Started(session=session, client_secret=secret)

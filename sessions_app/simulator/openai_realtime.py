@@ -185,6 +185,7 @@ class SimulatorState:
         # endpoint hears it first (speech to text and the chat model run side by side).
         self.heard: dict[str, str] = {}
         self.connections: dict[int, RealtimeConnection] = {}
+        self.generation = 0  # one per reset: a connection's close is logged in its own
         self._ids = itertools.count(1)
         self._connection_ids = itertools.count(1)
 
@@ -265,6 +266,7 @@ class SimulatorState:
         self.events.clear()
         self.heard.clear()
         self.pace = self.default_pace
+        self.generation += 1
 
 
 def validate_fault(kind: str, when: str) -> None:
@@ -327,6 +329,7 @@ class RealtimeConnection:
         self._abort = abort
         self._send_lock = asyncio.Lock()
         self.index = state.register(self)
+        self.generation = state.generation
         self.session = default_session(model or DEFAULT_MODEL, state.new_id("sess"))
         self.closed = False
         self.turns: list[Turn] = []
@@ -378,6 +381,8 @@ class RealtimeConnection:
     async def close(self) -> None:
         """Forget the connection; stop any response without sending more."""
         self.closed = True
+        if self.index in self.state.connections and self.generation == self.state.generation:
+            self.state.record(self.index, {"type": "simulator.disconnected"})  # once
         self.state.unregister(self.index)
         response, self.response = self.response, None
         if response and response.task and not response.task.done():

@@ -11,7 +11,8 @@ Routes (loopback only):
   for HTTP: ``{"kind": "http_error"|"stream_error"|"cut", "when": "next_request", "status"?,
   "message"?}``, or ``http_error`` with ``"when": "next_transcription"``.
 - ``POST /control/pace`` ``{"pace": float}``: 0 sends audio at once, 1.0 in real time.
-- ``GET /control/log``: ``{"events": [...]}`` client events, spoken texts, across connections.
+- ``GET /control/log``: ``{"events": [...]}`` client events, spoken texts, across connections;
+  ``simulator.connected`` / ``simulator.disconnected`` mark each realtime connection's life.
 - ``POST /control/reset``: clear scripts, faults and the log; pace back to its start value.
 """
 

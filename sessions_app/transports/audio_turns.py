@@ -18,6 +18,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.request import Request
 
+from access_app.parsers import UntrustedJSONError, check_text
 from sessions_app.providers.turns import AudioClip
 from sessions_app.services.turns import TurnInput
 from sessions_app.transports.audio_files import duration_ms, sniff
@@ -63,6 +64,10 @@ def read_turn_input(request: Request) -> TurnInput:
         audio, fmt, text = _from_json(body)
     if len(text) > MAX_TEXT_CHARS:
         raise TurnInputError(400, f"text is longer than {MAX_TEXT_CHARS} characters")
+    try:
+        check_text(text, what="text")  # multipart fields do not pass the JSON parser
+    except UntrustedJSONError as exc:
+        raise TurnInputError(400, str(exc)) from None
     if audio is None:
         if not text.strip():
             raise TurnInputError(400, "audio or text is required")

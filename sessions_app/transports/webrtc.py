@@ -218,7 +218,12 @@ class WebRTCCall:
             if isinstance(command, EndCall):
                 await self.runtime.end(SessionStatus.ENDED, "ended by the client")
                 return
-            await self.runtime.send_text(command.text)
+            try:
+                await self.runtime.send_text(command.text)
+            except Exception:  # one message must not end the call
+                log.exception("call %s: a data-channel message failed", self.session_id)
+                message = "the event could not be handled; the call goes on"
+                self._send(error_event("internal_error", message))
 
     # --- RuntimeSink ---------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from access_app.parsers import UntrustedJSONError, loads_untrusted
 from sessions_app.providers.base import (
     AssistantTranscript,
     ProviderError,
@@ -89,9 +90,11 @@ def channel_command(raw: str | bytes) -> InputText | EndCall:
     if len(raw) > MAX_MESSAGE_CHARS:
         raise ChannelEventError("message_too_large", "events may be at most 64 KiB")
     try:
-        event = json.loads(raw)
-    except ValueError:
-        raise ChannelEventError("invalid_json", "the message is not valid JSON") from None
+        event = loads_untrusted(raw)  # the same strict reader as every route and socket
+    except UntrustedJSONError as exc:
+        raise ChannelEventError(
+            "invalid_json", f"the message is not acceptable JSON: {exc}"
+        ) from None
     kind = event.get("type") if isinstance(event, dict) else None
     if kind == "input_text":
         text = event.get("text")

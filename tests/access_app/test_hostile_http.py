@@ -46,11 +46,20 @@ def assert_error(response, status: int, error: str | None = None) -> dict:
         (DEEP, "nest at most 64 levels"),
         (NUL_INPUT, "NUL"),
         ('{"input": {"a": NaN}}', "NaN"),
+        ('{"input": {"a": Infinity}}', "Infinity"),
+        ('{"input": {"a": -Infinity}}', "Infinity"),
+        ('{"input": {"a": 1e999}}', "finite"),
+        ('{"input": {"a": [-1e999]}}', "finite"),
+        ('{"input": {"a": "x\\ud800"}}', "lone surrogates"),
+        ('{"input": {"\\udfff": 1}}', "lone surrogates"),
         (b'{"input": {"a": "\xff"}}', "utf-8"),
         ('{"input": ', "parse error"),
     ],
-    ids=["deep-nesting", "nul-in-a-string", "nan", "bad-utf8", "truncated"],
-)
+    ids=[
+        "deep-nesting", "nul-in-a-string", "nan", "infinity", "minus-infinity", "1e999",
+        "minus-1e999", "lone-surrogate", "lone-surrogate-key", "bad-utf8", "truncated",
+    ],
+)  # fmt: skip
 def test_malformed_json_is_a_400_parse_error_on_our_routes(alice, sid, body, reason):
     response = post_raw(alice, EXECUTE, body)
     assert reason in assert_error(response, 400, "parse_error")["message"]
@@ -64,10 +73,21 @@ def test_the_upstream_tool_route_keeps_its_invalid_json_error(alice, sid, body):
     assert not Execution.objects.exists()
 
 
-def test_a_nul_in_session_metadata_is_refused_before_the_database(alice, sid):
-    response = post_raw(alice, START, '{"metadata": {"k": "\\u0000"}}')
+@pytest.mark.parametrize(
+    "value", ['"\\u0000"', '"\\ud83d"', "1e999"], ids=["nul", "surrogate", "inf"]
+)
+def test_unstorable_session_metadata_is_refused_before_the_database(alice, sid, value):
+    """A lone surrogate is a 500 on PostgreSQL (jsonb refuses it) without the check."""
+    response = post_raw(alice, START, '{"metadata": {"k": ' + value + "}}")
     assert_error(response, 400, "parse_error")
     assert SessionInstance.objects.count() == 1
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted(alice, sid):
+    response = post_raw(alice, START, '{"metadata": {"k": "\\ud83d\\ude00"}}')
+    assert response.status_code == 201, response.content
+    row = SessionInstance.objects.get(session_id=response.json()["session_id"])
+    assert row.metadata == {"k": "\U0001f600"}
 
 
 @pytest.mark.parametrize(
@@ -185,5 +205,31 @@ async def test_under_asgi_an_oversized_body_is_refused_before_it_is_read(setting
         "headers": [(b"content-type", b"application/json"), (b"content-length", b"999999999")],
     }
     await application(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["error"] == "request_too_large"
+
+
+async def test_under_asgi_a_body_without_a_length_is_refused_as_it_passes_the_limit(settings):
+    from agentfield_site.asgi import application
+
+    settings.AGENTFIELD_MAX_REQUEST_BYTES = 4096
+    chunks_read, sent = [], []
+
+    async def receive():  # a chunked upload of 100 KiB, 1 KiB at a time
+        chunks_read.append(1)
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": len(chunks_read) < 100}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": EXECUTE,
+        "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+    }
+    await application(scope, receive, send)
+    assert len(chunks_read) == 5  # the fifth passed the limit; nothing was read after it
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["error"] == "request_too_large"

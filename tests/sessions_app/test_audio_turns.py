@@ -322,6 +322,36 @@ async def test_size_format_base64_and_emptiness_are_checked_before_the_provider(
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        '{"text": "hi \\ud800"}',
+        '{"text": "hi \\u0000"}',
+        '{"text": "hi", "extra": NaN}',
+        '{"text": "hi", "extra": 1e999}',
+        "[" * 50_000 + "]" * 50_000,
+    ],
+    ids=["lone-surrogate", "nul", "nan", "1e999", "deep"],
+)
+async def test_unstorable_json_turns_are_a_400_before_the_provider(started, alice, simulator, body):
+    sid = started["session_id"]
+    response = await post_turn(client_for(alice), sid, body)
+    assert (response.status_code, response.json()) == (400, {"error": "invalid JSON body"})
+    assert simulator.log() == []
+    assert (await session_row(sid)).status == "created"
+
+
+async def test_a_nul_in_the_multipart_text_field_is_a_400_before_the_provider(
+    started, alice, simulator
+):
+    sid = started["session_id"]
+    response = await post_turn(client_for(alice), sid, multipart={"text": "hi \0 there"})
+    assert response.status_code == 400
+    assert "NUL" in response.json()["error"]
+    assert simulator.log() == []
+    assert (await session_row(sid)).status == "created"
+
+
+@pytest.mark.parametrize(
     ("fault", "expected"),
     [
         ({"kind": "http_error", "status": 401, "message": "User not found."},

@@ -68,6 +68,11 @@ def test_it_accepts_typed_turns_and_end():
     ("raw", "code"),
     [
         ("{not json", "invalid_json"),
+        ('{"type": "input_text", "text": "hi \\ud800"}', "invalid_json"),
+        ('{"type": "input_text", "text": "hi \\u0000"}', "invalid_json"),
+        ('{"type": "input_text", "text": "hi", "n": NaN}', "invalid_json"),
+        ('{"type": "input_text", "text": "hi", "n": -1e999}', "invalid_json"),
+        ("[" * 10_000 + "]" * 10_000, "invalid_json"),
         ("[1, 2]", "unknown_event"),
         ('{"type": "response.create"}', "unknown_event"),
         ('{"type": "input_text"}', "invalid_event"),

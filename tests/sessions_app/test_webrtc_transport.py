@@ -97,6 +97,8 @@ async def test_a_call_carries_audio_and_events_both_ways_until_the_browser_ends_
     assert (await peer.until("turn.assistant"))["text"] == "You said: hi"
     peer.send("{not json")
     assert (await peer.until("error"))["code"] == "invalid_json"
+    peer.send('{"type": "input_text", "text": "\\ud800"}')  # failed the call on PostgreSQL
+    assert (await peer.until("error"))["code"] == "invalid_json"
     peer.send({"type": "made.up"})
     assert (await peer.until("error"))["code"] == "unknown_event"
     peer.send({"type": "input_text", "text": ""})

@@ -24,6 +24,14 @@ NUL_TURN = {
     "type": "conversation.item.create",
     "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "\0"}]},
 }
+SURROGATE_TURN = {
+    "type": "conversation.item.create",
+    "item": {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "\ud800"}],
+    },
+}
 HOSTILE = [
     ({"bytes_data": b"\x00\x01binary"}, "invalid_event"),
     ({"text_data": "x" * (LIMIT + 1)}, "frame_too_large"),
@@ -32,6 +40,9 @@ HOSTILE = [
     ({"text_data": "[" * 100 + "]" * 100}, "invalid_json"),
     ({"text_data": json.dumps(NUL_TURN)}, "invalid_json"),
     ({"text_data": "NaN"}, "invalid_json"),
+    ({"text_data": json.dumps(SURROGATE_TURN)}, "invalid_json"),
+    ({"text_data": '{"type": "x", "n": 1e999}'}, "invalid_json"),
+    ({"text_data": '{"type": "x", "n": -Infinity}'}, "invalid_json"),
 ]
 REALTIME_ONLY = [
     ({"text_data": "[]"}, "invalid_event"),
