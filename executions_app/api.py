@@ -7,6 +7,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -37,7 +38,13 @@ from executions_app.services.creation import (
     ExecutionRequest,
     execution_create,
 )
-from executions_app.services.status import StatusRejected, execution_report_status
+from executions_app.services.status import (
+    StatusRejected,
+    execution_fail_unreadable_callback,
+    execution_report_status,
+    not_waiting,
+    waits_for_callback,
+)
 from executions_app.waiting import wait_for_execution_end
 
 EXECUTION_NOT_FOUND = {"error": "execution not found"}
@@ -193,14 +200,19 @@ class ExecutionStatusCallbackView(APIView):
         if execution is None:
             return Response(EXECUTION_NOT_FOUND, status=404)
         if not selectors.principal_executes(principal, execution):
-            return Response(
-                {
-                    "error": "forbidden",
-                    "message": "only the executing agent node may report status",
-                },
-                status=403,
-            )
-        serializer = StatusCallbackInSerializer(data=request.data)
+            return Response(NOT_THE_EXECUTOR, status=403)
+        if not waits_for_callback(execution):  # before the body is read: it changes nothing
+            rejected = not_waiting(execution)
+            return Response(rejected.body, status=rejected.status)
+        try:
+            data = request.data
+        except ParseError as exc:
+            # The awaited answer cannot be read: the execution fails with the reason, and
+            # the agent gets the parse error.
+            reason = f"the agent's status callback could not be read: {exc.detail}"
+            execution_fail_unreadable_callback(execution=execution, reason=reason)
+            raise
+        serializer = StatusCallbackInSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         try:
             execution = execution_report_status(execution=execution, **serializer.validated_data)

@@ -27,9 +27,8 @@ def execution_get_for(*, principal: Principal, execution_id: str) -> Execution |
 
 
 def principal_executes(principal: Principal, execution: Execution) -> bool:
-    """May report the execution's status: an admin or the agent of the executing node."""
-    if principal.is_admin:
-        return True
+    """May report the execution's status: the agent of the node it was dispatched to
+    (not an admin: the callback is that node's answer, decision 0016)."""
     node = execution.target.node
     return principal.role == Role.AGENT and (
         principal.node_id == node.node_id or principal.id == node.owner

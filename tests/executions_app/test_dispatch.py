@@ -64,7 +64,7 @@ def test_a_2xx_answer_succeeds_with_its_result_and_the_agent_got_every_header(al
     assert call.headers["X-Run-ID"] == accepted["run_id"]
     assert call.headers["X-Workflow-ID"] == accepted["workflow_id"]
     assert call.headers["X-Session-ID"] == "sess_abc"
-    assert call.headers["X-Actor-ID"] == "caller-7"
+    assert call.headers["X-Actor-ID"] == f"key:{alice.key.pk}", "a caller only claims an actor"
     body = alice.client().get(f"/api/v1/executions/{accepted['execution_id']}").json()
     assert body["status"] == "succeeded"
     assert body["session_id"] == "sess_abc"

@@ -62,8 +62,10 @@ ROUTES = [
             admin_status=400),
     IdRoute("execution", "get", "/api/v1/executions/{eid}"),
     IdRoute("provenance", "get", "/api/v1/executions/{eid}/provenance"),
+    # only the node the execution was dispatched to may answer for it, not even an admin
     IdRoute(
-        "status callback", "post", "/api/v1/executions/{eid}/status", {"status": "succeeded"}
+        "status callback", "post", "/api/v1/executions/{eid}/status", {"status": "succeeded"},
+        admin_status=403,
     ),
     IdRoute("workflow dag", "get", "/api/v1/workflows/{wid}/dag"),
     IdRoute("execute in a session", "post", TOOL, headers={"HTTP_X_SESSION_ID": "{sid}"},
