@@ -1,4 +1,4 @@
-"""The approvals page: staff review proposed tags, per tag or per target, with a reason."""
+"""The approvals page: admins (superusers) review proposed tags, per tag or per target."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from django.views.decorators.http import require_POST
 
 from access_app import selectors
 from access_app.models import TagStatus, Target
-from access_app.principals import Principal
+from access_app.principals import Principal, user_is_admin
 from access_app.serializers import target_out
 from access_app.services.approvals import target_tags_decide
 
-staff_required = user_passes_test(lambda user: user.is_active and user.is_staff)
+admin_required = user_passes_test(user_is_admin)  # is_staff alone is not enough
 
 
-@staff_required
+@admin_required
 def approvals(request):
     pending = [
         target_out(t) | {"pk": t.pk, "node": t.node} for t in selectors.targets_with_pending_tags()
@@ -43,7 +43,7 @@ def approvals(request):
     )
 
 
-@staff_required
+@admin_required
 @require_POST
 def approvals_decide(request):
     target = get_object_or_404(Target.objects.select_related("node"), pk=request.POST.get("target"))

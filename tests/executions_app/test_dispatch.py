@@ -259,7 +259,7 @@ def test_the_dag_links_a_child_to_its_parent_and_the_page_draws_it(
     ]
     assert dag["edges"] == [{"from": parent["execution_id"], "to": child["execution_id"]}]
     assert {n["session_id"] for n in dag["nodes"]} == {"sess_dag"}
-    staff = django_user_model.objects.create_user("ops", password="pw-ops-123", is_staff=True)
+    staff = django_user_model.objects.create_superuser("ops", password="pw-ops-123")
     client.force_login(staff)
     html = client.get(f"/workflows/{parent['workflow_id']}/").content.decode()
     assert html.count('<g class="node status-') == 2
