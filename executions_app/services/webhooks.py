@@ -28,20 +28,19 @@ from executions_app.models import Execution, Status, WebhookStatus
 
 log = logging.getLogger(__name__)
 
+SIGNATURE_HEADER = "X-AgentField-Signature"
 MAX_HEADERS = 20
 MAX_HEADER_LENGTH = 512
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}")  # an RFC 9110 token
 HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")  # printable ASCII: no CR, LF, NUL, no UTF-8
 # Set by the control plane (or by HTTP itself), never by the caller.
 RESERVED_HEADERS = frozenset(
-    ["host", "content-type", "content-length", "transfer-encoding", "connection"]
-    + ["x-agentfield-signature"]
-)
+    {"host", "content-type", "content-length", "transfer-encoding", "connection"}
+) | {SIGNATURE_HEADER.lower()}
 MAX_SECRET_LENGTH = 4096
 MAX_ATTEMPTS = 5
 MAX_BACKOFF_SECONDS = 300
 DELIVERY_TIMEOUT_SECONDS = 10
-SIGNATURE_HEADER = "X-AgentField-Signature"
 
 
 @dataclass(frozen=True)
