@@ -68,6 +68,7 @@ class Lineage:
     session_id: str
     inherited: bool  # the session came from a visible parent
     parent: Execution | None = None
+    chosen_run: bool = False  # X-Run-ID: claimed once access is granted
 
 
 def _run_claim(principal: Principal, run_id: str) -> None:
@@ -75,9 +76,8 @@ def _run_claim(principal: Principal, run_id: str) -> None:
 
     The claim is one INSERT on a unique column (its own autocommit, or a savepoint), so of
     two callers racing for a new run id exactly one gets it; the other finds it taken.
+    Made only once access is granted, so a refused caller cannot squat a run id.
     """
-    if not RUN_ID_PATTERN.match(run_id):
-        raise ExecutionRefused(400, {"error": "X-Run-ID is not a valid run id"})
     run, _ = WorkflowRun.objects.get_or_create(run_id=run_id, defaults={"owner": principal.id})
     if executions_visible_to(principal).filter(run_id=run_id).exists():
         return  # a run the caller already takes part in (or may see, as an admin)
@@ -103,8 +103,9 @@ def _lineage(principal: Principal, request: ExecutionRequest) -> Lineage:
             parent.run_id, parent.workflow_id, parent.depth + 1, session_id, inherited, parent
         )
     if request.run_id:
-        _run_claim(principal, request.run_id)
-        return Lineage(request.run_id, request.run_id, 0, request.session_id, False)
+        if not RUN_ID_PATTERN.match(request.run_id):
+            raise ExecutionRefused(400, {"error": "X-Run-ID is not a valid run id"})
+        return Lineage(request.run_id, request.run_id, 0, request.session_id, False, None, True)
     run_id = new_run_id()
     return Lineage(run_id, run_id, 0, request.session_id, False)
 
@@ -152,6 +153,8 @@ def execution_create(*, principal: Principal, request: ExecutionRequest) -> Acce
         decision = access_check(caller=caller, target=target, input=request.input)
     if isinstance(decision, AccessDenied):
         raise ExecutionRefused(decision.status, decision.body())
+    if lineage.chosen_run:
+        _run_claim(principal, lineage.run_id)
     webhook_error = ""
     spec = None
     if request.webhook:

@@ -43,6 +43,14 @@ def test_a_run_id_claimed_by_one_caller_is_404_for_another_even_before_it_has_an
 
 
 @pytest.mark.django_db
+def test_a_refused_caller_claims_no_run_id(alice, make_caller, node):
+    stranger = make_caller("caller", tags=["team:z"])
+    assert submit(stranger, "run_wanted").status_code == 403
+    assert not WorkflowRun.objects.filter(run_id="run_wanted").exists()
+    assert submit(alice, "run_wanted").status_code == 202
+
+
+@pytest.mark.django_db
 def test_a_generated_run_id_of_another_caller_stays_404(alice, bob, node):
     generated = alice.client().post(
         f"/api/v1/execute/async/{NODE}.resolve_voice_turn", {"input": {}}, format="json"
