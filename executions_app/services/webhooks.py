@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -177,10 +178,10 @@ class PinnedTransport(httpx.HTTPTransport):
     """An httpx transport bound to a validated address: it connects there, while the Host
     header, TLS SNI and certificate check still use the URL's host. No proxy, no DNS."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, *, ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__(trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             network_backend=_PinnedBackend(address),
         )
 
