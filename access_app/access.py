@@ -131,15 +131,18 @@ def target_approved_tags(target: Target) -> list[str]:
 def access_check(
     *, caller: HasTags, target: Target, input: Mapping[str, Any] | None
 ) -> AccessResult:
-    """Allow, or a typed denial. Admin callers skip the policies, never the approvals."""
+    """Allow, or a typed denial. Admin callers skip the policies, never the approvals.
+
+    ``input`` is the payload the target will be handed, as is: constraints judge it."""
     denial = target_approval_denial(target)
     if denial is not None:
         return denial
     if caller.is_admin:
         return AccessAllowed()
+    # ``input`` is exactly what the agent will receive. Upstream's middleware read the raw
+    # body and unwrapped ``{"input": ...}``; our callers pass the unwrapped payload, so a
+    # second unwrap would judge a nested ``input`` object the agent never sees as its own.
     params = input if isinstance(input, Mapping) else {}
-    if isinstance(params.get("input"), Mapping):
-        params = params["input"]
     outcome = evaluate_policies(
         policies_enabled(),
         caller_tags=list(caller.tags),

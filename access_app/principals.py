@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from access_app.models import ApiKey, Role
 
 
+def user_is_admin(user) -> bool:
+    """A browser login is an admin (API, pages, approvals) when it is an active superuser."""
+    return bool(user.is_active and user.is_superuser)
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling. ``id`` is the stable owner string stored on the rows they create."""
@@ -54,5 +59,7 @@ class Principal:
     def from_user(cls, user) -> Principal:
         profile = getattr(user, "caller_profile", None)
         tags = tuple(profile.tags or ()) if profile is not None else ()
-        role = Role.ADMIN if (user.is_staff or user.is_superuser) else Role.CALLER
+        # Superusers only: ``is_staff`` merely opens the Django admin, where a staff user
+        # sees what their model permissions allow; it never makes an API admin.
+        role = Role.ADMIN if user_is_admin(user) else Role.CALLER
         return cls(id=f"user:{user.pk}", role=role, tags=tags, name=user.get_username())

@@ -1,4 +1,4 @@
-"""The approvals page: staff review proposed tags, per tag or per target, with a reason."""
+"""The approvals page: admins (superusers) review proposed tags, per tag or per target."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from django.views.decorators.http import require_POST
 
 from access_app import selectors
 from access_app.models import TagStatus, Target
-from access_app.principals import Principal
+from access_app.principals import Principal, user_is_admin
 from access_app.reach import reach_changes
 from access_app.serializers import target_out
 from access_app.services.approvals import ChangedSinceSeen, target_seen, target_tags_decide
 
-staff_required = user_passes_test(lambda user: user.is_active and user.is_staff)
+admin_required = user_passes_test(user_is_admin)  # is_staff alone is not enough
 
 
 def _shown(value: object) -> str | None:
@@ -26,7 +26,7 @@ def _shown(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-@staff_required
+@admin_required
 def approvals(request):
     pending = [
         target_out(t)
@@ -72,7 +72,7 @@ def approvals(request):
     )
 
 
-@staff_required
+@admin_required
 @require_POST
 def approvals_decide(request):
     target = get_object_or_404(Target.objects.select_related("node"), pk=request.POST.get("target"))

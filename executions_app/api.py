@@ -7,6 +7,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -40,7 +41,13 @@ from executions_app.services.creation import (
     execution_create,
 )
 from executions_app.services.node_reports import execution_logs_record, workflow_event_record
-from executions_app.services.status import StatusRejected, execution_report_status
+from executions_app.services.status import (
+    StatusRejected,
+    execution_fail_unreadable_callback,
+    execution_report_status,
+    not_waiting,
+    waits_for_callback,
+)
 from executions_app.waiting import wait_for_execution_end
 
 EXECUTION_NOT_FOUND = {"error": "execution not found"}
@@ -196,14 +203,19 @@ class ExecutionStatusCallbackView(APIView):
         if execution is None:
             return Response(EXECUTION_NOT_FOUND, status=404)
         if not selectors.principal_executes(principal, execution):
-            return Response(
-                {
-                    "error": "forbidden",
-                    "message": "only the executing agent node may report status",
-                },
-                status=403,
-            )
-        serializer = StatusCallbackInSerializer(data=request.data)
+            return Response(NOT_THE_EXECUTOR, status=403)
+        if not waits_for_callback(execution):  # before the body is read: it changes nothing
+            rejected = not_waiting(execution)
+            return Response(rejected.body, status=rejected.status)
+        try:
+            data = request.data
+        except ParseError as exc:
+            # The awaited answer cannot be read: the execution fails with the reason, and
+            # the agent gets the parse error.
+            reason = f"the agent's status callback could not be read: {exc.detail}"
+            execution_fail_unreadable_callback(execution=execution, reason=reason)
+            raise
+        serializer = StatusCallbackInSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         try:
             execution = execution_report_status(execution=execution, **serializer.validated_data)
@@ -213,8 +225,8 @@ class ExecutionStatusCallbackView(APIView):
 
 
 def _executed_by(principal: Principal, execution_id: str):
-    """The execution, if ``principal`` is its executing node (or an admin): else None,
-    which the routes below answer 404, as for an execution that does not exist."""
+    """The execution, if ``principal`` is its executing node: else None, which the routes
+    below answer 404, as for an execution that does not exist."""
     execution = selectors.execution_get_for(principal=principal, execution_id=execution_id)
     if execution is None or not selectors.principal_executes(principal, execution):
         return None

@@ -93,6 +93,9 @@ class DagOutSerializer(serializers.Serializer):
 class _ProvenanceCaller(serializers.Serializer):
     principal = serializers.CharField()
     actor_id = serializers.CharField(allow_null=True)
+    claimed_actor_id = serializers.CharField(
+        required=False, help_text="an X-Actor-ID the caller could not delegate (only if any)"
+    )
     tags = serializers.ListField(child=serializers.CharField())
 
 

@@ -27,6 +27,21 @@ class WebhookStatus(models.TextChoices):
     FAILED = "failed", "failed"
 
 
+class WorkflowRun(models.Model):
+    """A run id a caller chose (``X-Run-ID``), claimed by the first who used it.
+
+    The unique row is the claim: two callers racing for one new run id cannot both get it.
+    Run ids the control plane generates are unguessable and need no row.
+    """
+
+    run_id = models.CharField(max_length=64, unique=True)
+    owner = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.run_id} ({self.owner})"
+
+
 class Execution(models.Model):
     execution_id = models.CharField(max_length=64, unique=True)
     run_id = models.CharField(max_length=64, db_index=True)
@@ -49,6 +64,8 @@ class Execution(models.Model):
     # Who and from where: the provenance record is built from these columns.
     owner = models.CharField(max_length=100, db_index=True)
     actor_id = models.CharField(max_length=200, blank=True, default="")
+    # An X-Actor-ID from a caller who may not delegate: kept as a claim, never as the actor.
+    claimed_actor_id = models.CharField(max_length=200, blank=True, default="")
     session_id = models.CharField(max_length=100, blank=True, default="", db_index=True)
     caller_tags = models.JSONField(default=list, blank=True)
     target_tags = models.JSONField(default=list, blank=True)

@@ -38,13 +38,16 @@ def _iso(moment) -> str | None:
 
 def provenance_record(execution: Execution) -> dict[str, Any]:
     """Everything the signature covers, built only from stored columns."""
+    caller: dict[str, Any] = {
+        "principal": execution.owner,
+        "actor_id": execution.actor_id or None,
+        "tags": list(execution.caller_tags),
+    }
+    if execution.claimed_actor_id:  # only when there is one: older records verify unchanged
+        caller["claimed_actor_id"] = execution.claimed_actor_id
     return {
         "execution_id": execution.execution_id,
-        "caller": {
-            "principal": execution.owner,
-            "actor_id": execution.actor_id or None,
-            "tags": list(execution.caller_tags),
-        },
+        "caller": caller,
         "target": {
             "name": execution.target_name,
             "type": execution.target_type,

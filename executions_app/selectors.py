@@ -26,8 +26,9 @@ def execution_get_for(*, principal: Principal, execution_id: str) -> Execution |
 
 
 def principal_executes(principal: Principal, execution: Execution) -> bool:
-    """May report the execution's status: an admin or the agent of the executing node."""
-    return principal.acts_as_node(execution.target.node.node_id)
+    """May report the execution's status: the agent of the node it was dispatched to
+    (not an admin: the callback is that node's answer, decision 0016)."""
+    return principal.role == Role.AGENT and principal.acts_as_node(execution.target.node.node_id)
 
 
 def workflow_executions_for(*, principal: Principal, workflow_id: str) -> list[Execution]:

@@ -70,6 +70,7 @@ class ExecutionOutSerializer(ExecuteAcceptedSerializer):
         "error_category",
         "session_id",
         "actor_id",
+        "claimed_actor_id",
         "parent_execution_id",
         "webhook_status",
     )
@@ -79,6 +80,7 @@ class ExecutionOutSerializer(ExecuteAcceptedSerializer):
     error = serializers.CharField(source="error_message", allow_null=True)
     error_category = serializers.CharField(allow_null=True)
     actor_id = serializers.CharField(allow_null=True)
+    claimed_actor_id = serializers.CharField(allow_null=True)
     parent_execution_id = serializers.CharField(allow_null=True)
     started_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)

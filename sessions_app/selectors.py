@@ -57,6 +57,16 @@ def session_target_get(node_id: str, name: str) -> Target | None:
     return session_targets_live().filter(node__node_id=node_id, name=name).first()
 
 
+def session_target_startable_by(principal: Principal, node_id: str, name: str) -> Target | None:
+    """The live session target, if ``access_check`` lets ``principal`` start it; else None
+    (as for a target that does not exist)."""
+    target = session_target_get(node_id, name)
+    if target is None:
+        return None
+    allowed = access_check(caller=principal, target=target, input=None)
+    return target if isinstance(allowed, AccessAllowed) else None
+
+
 def node_link_is_live(node: AgentNode) -> bool:
     return AgentLink.objects.filter(
         node=node, last_seen_at__gte=timezone.now() - LINK_STALE_AFTER

@@ -50,8 +50,9 @@ def voice_page(request, target: str):
         node_id, name = split_session_target(target)
     except SessionStateError:
         raise Http404("session target must be <node>.<session>") from None
-    session_target = selectors.session_target_get(node_id, name)
-    if session_target is None:
+    principal = Principal.from_user(request.user)
+    session_target = selectors.session_target_startable_by(principal, node_id, name)
+    if session_target is None:  # unknown, or not startable by this caller: the same 404
         raise Http404("session not registered")
     definition = session_target.definition or {}
     config = {

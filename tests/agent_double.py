@@ -66,7 +66,8 @@ class AgentDouble:
                 if status is None:  # hang up without an answer, as a crashing node would
                     self.close_connection = True
                     return
-                data = json.dumps(payload).encode()
+                # bytes go out as they are (for answers json.dumps would not write)
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from access_app.selectors import target_with_node
+from executions_app.answers import UnstorableAnswer, answer_check, answer_loads, safe_text
 from executions_app.models import Execution, Status
 from executions_app.queue import enqueue_dispatch_on_commit
 from executions_app.services.lifecycle import execution_finish, execution_finish_claimed
@@ -84,7 +85,18 @@ def _agent_headers(execution: Execution) -> dict[str, str]:
 
 
 def _body_text(response: httpx.Response) -> str:
-    return response.text[:2000] or f"HTTP {response.status_code}"
+    return safe_text(response.text[:2000]) or f"HTTP {response.status_code}"
+
+
+def _result_of(response: httpx.Response) -> Any:
+    """The JSON answer, or its text when it is not JSON; ``UnstorableAnswer`` if neither
+    can be stored."""
+    try:
+        return answer_loads(response.content)
+    except UnstorableAnswer:
+        raise
+    except ValueError:
+        return answer_check(response.text)
 
 
 def call_agent(execution: Execution) -> AgentOutcome:
@@ -109,9 +121,9 @@ def call_agent(execution: Execution) -> AgentOutcome:
         return AgentOutcome("accepted")
     if response.is_success:
         try:
-            result = response.json()
-        except ValueError:
-            result = response.text
+            result = _result_of(response)
+        except UnstorableAnswer as exc:
+            return AgentOutcome("agent_error", error=str(exc))
         return AgentOutcome("succeeded", result=result)
     if response.status_code >= 500:
         return AgentOutcome(

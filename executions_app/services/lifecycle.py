@@ -100,23 +100,26 @@ def execution_finish(
     status_reason: str = "",
     duration_ms: int | None = None,
     only_if_claimed_by: str | None = None,
-    allow_terminal: bool = False,
+    only_if_awaiting_callback: bool = False,
 ) -> Execution | None:
     """Write a terminal status, sign the record, and tell waiters and the webhook.
 
-    Returns None when the row was not in a state that allows it (already finished, or
-    claimed by someone else), so a late or duplicate writer changes nothing.
+    Returns None when the row was not in a state that allows it (already finished, claimed
+    by someone else, or not waiting for the agent's callback), so a late or duplicate
+    writer changes nothing: a record is finished, and signed, once.
     """
     assert status in TERMINAL_STATUSES
     with transaction.atomic():
         execution = Execution.objects.select_for_update().filter(execution_id=execution_id).first()
         if execution is None:
             return None
-        if execution.is_terminal and not allow_terminal:
+        if execution.is_terminal:
             return None
         if only_if_claimed_by is not None and (
             execution.status != Status.RUNNING or execution.claimed_by != only_if_claimed_by
         ):
+            return None
+        if only_if_awaiting_callback and not execution.awaiting_callback:
             return None
         webhook = _apply_finish(
             execution,

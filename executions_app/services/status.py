@@ -1,10 +1,16 @@
-"""The agent's status callback (``POST /executions/<id>/status``) for calls it answered 202."""
+"""The agent's status callback (``POST /executions/<id>/status``) for calls it answered 202.
+
+Finished is final: a callback is taken only while the execution waits for it (the node
+answered 202 and nothing has ended it since); anything else is a 409 that changes nothing,
+so a terminal record and its signature are written once (decision 0016).
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from executions_app.answers import UnstorableAnswer, answer_check
 from executions_app.models import TERMINAL_STATUSES, Execution, Status
 from executions_app.services.lifecycle import execution_finish
 from executions_app.statuses import normalize_status
@@ -23,6 +29,34 @@ def _error_text(error: Any) -> str:
     return error if isinstance(error, str) else json.dumps(error, default=str)
 
 
+def waits_for_callback(execution: Execution) -> bool:
+    return execution.status == Status.RUNNING and execution.awaiting_callback
+
+
+def not_waiting(execution: Execution) -> StatusRejected:
+    """The 409 for a callback the execution does not wait for (as it is now)."""
+    if execution.is_terminal:
+        error = f"execution {execution.execution_id} is already {execution.status}"
+    else:
+        error = f"execution {execution.execution_id} is not waiting for a status callback"
+    return StatusRejected(409, {"error": error, "status": execution.status})
+
+
+def _current(execution: Execution) -> Execution:
+    return Execution.objects.filter(pk=execution.pk).first() or execution
+
+
+def execution_fail_unreadable_callback(*, execution: Execution, reason: str) -> Execution | None:
+    """The awaited callback could not be read or stored: the execution fails, clearly."""
+    return execution_finish(
+        execution.execution_id,
+        status=Status.FAILED,
+        error_category="agent_error",
+        error_message=reason,
+        only_if_awaiting_callback=True,
+    )
+
+
 def execution_report_status(
     *,
     execution: Execution,
@@ -32,9 +66,20 @@ def execution_report_status(
     duration_ms: int | None = None,
     status_reason: str = "",
 ) -> Execution:
+    if not waits_for_callback(execution):
+        raise not_waiting(execution)
     normalized = normalize_status(status)
     if normalized is None:
         raise StatusRejected(400, {"error": f"unsupported status '{status}'"})
+    try:
+        answer_check(
+            {"result": result, "error": error, "status_reason": status_reason},
+            what="the agent's status callback",
+        )
+    except UnstorableAnswer as exc:
+        if execution_fail_unreadable_callback(execution=execution, reason=str(exc)) is None:
+            raise not_waiting(_current(execution)) from None
+        raise StatusRejected(400, {"error": "unstorable_answer", "message": str(exc)}) from None
     if normalized in TERMINAL_STATUSES:
         finished = execution_finish(
             execution.execution_id,
@@ -44,17 +89,15 @@ def execution_report_status(
             error_category="agent_error" if normalized == Status.FAILED else "",
             status_reason=status_reason,
             duration_ms=duration_ms,
-            allow_terminal=True,
+            only_if_awaiting_callback=True,
         )
-        return finished or execution
-    updated = Execution.objects.filter(pk=execution.pk, status__in=[Status.QUEUED, Status.RUNNING])
-    if not updated.update(status=Status.RUNNING, status_reason=status_reason[:300]):
-        raise StatusRejected(
-            409,
-            {
-                "error": f"execution {execution.execution_id} is already {execution.status}",
-                "status": execution.status,
-            },
-        )
+        if finished is None:
+            raise not_waiting(_current(execution))
+        return finished
+    waiting = Execution.objects.filter(
+        pk=execution.pk, status=Status.RUNNING, awaiting_callback=True
+    )
+    if not waiting.update(status_reason=status_reason[:300]):
+        raise not_waiting(_current(execution))
     execution.refresh_from_db()
     return execution

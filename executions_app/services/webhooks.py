@@ -1,4 +1,8 @@
-"""Execution webhooks as upstream: validated at submission, signed, retried with a bound."""
+"""Execution webhooks as upstream: validated at submission, signed, retried with a bound.
+
+A webhook URL is the caller's choice, so it reaches only global addresses, and each
+delivery connects to the address it validated (resolve once, check, pin).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,15 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import socket
+import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from django.conf import settings
 from django.db.models import F
@@ -21,13 +29,19 @@ from executions_app.models import Execution, Status, WebhookStatus
 
 log = logging.getLogger(__name__)
 
+SIGNATURE_HEADER = "X-AgentField-Signature"
 MAX_HEADERS = 20
 MAX_HEADER_LENGTH = 512
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}")  # an RFC 9110 token
+HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")  # printable ASCII: no CR, LF, NUL, no UTF-8
+# Set by the control plane (or by HTTP itself), never by the caller.
+RESERVED_HEADERS = frozenset(
+    {"host", "content-type", "content-length", "transfer-encoding", "connection"}
+) | {SIGNATURE_HEADER.lower()}
 MAX_SECRET_LENGTH = 4096
 MAX_ATTEMPTS = 5
 MAX_BACKOFF_SECONDS = 300
 DELIVERY_TIMEOUT_SECONDS = 10
-SIGNATURE_HEADER = "X-AgentField-Signature"
 
 
 @dataclass(frozen=True)
@@ -41,59 +55,135 @@ class InvalidWebhook(ValueError):
     pass
 
 
-def _address_is_private(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_reserved
-        or ip.is_multicast
-        or ip.is_unspecified
-    )
+Resolver = Callable[[str, int], list[str]]
 
 
-def _host_is_private(host: str) -> bool:
-    """True if ``host`` is, or resolves to, a loopback, private or otherwise internal address."""
-    try:
-        return _address_is_private(host.strip("[]"))
-    except ValueError:
-        pass
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        return True
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        raise InvalidWebhook(f"webhook host {host!r} does not resolve") from None
-    return any(_address_is_private(info[4][0]) for info in infos)
+def system_resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` has now (one DNS answer); tests inject their own."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def webhook_validate(raw: dict[str, Any]) -> WebhookSpec:
-    url = str(raw.get("url") or "").strip()
+def address_is_global(address: str) -> bool:
+    """True for a globally routable unicast address: never loopback, private, shared (CGNAT),
+    link-local (cloud metadata), reserved, multicast or unspecified, nor such an IPv4
+    address written as IPv6."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d is that IPv4 address
+            return address_is_global(str(ip.ipv4_mapped))
+        embedded = ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None and not address_is_global(str(embedded)):
+            return False
+    return ip.is_global and not ip.is_multicast
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """Where one delivery goes: the URL as given, and the one address it may connect to."""
+
+    url: str
+    host: str
+    port: int
+    address: str
+
+
+def webhook_target(url: str, *, resolve: Resolver = system_resolve) -> WebhookTarget:
+    """Resolve the URL's host once and validate every address it has.
+
+    Unless ``AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS`` is set (tests, closed networks), only global
+    addresses pass; the delivery then connects to the address returned here and nowhere
+    else, so a second DNS answer cannot point it at an internal service.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidWebhook("webhook url must be an http(s) URL")
     if parts.username or parts.password:
         raise InvalidWebhook("webhook url must not contain credentials")
-    if not settings.AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS and _host_is_private(parts.hostname):
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise InvalidWebhook("webhook url has an invalid port") from None
+    host = parts.hostname
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        try:
+            addresses = resolve(host, port)
+        except (OSError, UnicodeError):
+            addresses = []
+        if not addresses:
+            raise InvalidWebhook(f"webhook host {host!r} does not resolve") from None
+    private_allowed = settings.AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS
+    if not private_allowed and not all(address_is_global(a) for a in addresses):
         raise InvalidWebhook(
-            "webhook url points to a loopback or private address "
-            "(set AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS to allow it)"
+            "webhook url points to an address that is not global (loopback, private, "
+            "link-local or reserved); set AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS to allow it"
         )
-    secret = str(raw.get("secret") or "")
-    if len(secret) > MAX_SECRET_LENGTH:
-        raise InvalidWebhook(f"webhook secret is longer than {MAX_SECRET_LENGTH} characters")
-    headers = raw.get("headers") or {}
+    return WebhookTarget(url=url, host=host, port=port, address=addresses[0])
+
+
+def _header_problem(name: Any, value: Any) -> str | None:
+    if not isinstance(name, str) or not HEADER_NAME.fullmatch(name):
+        return f"webhook header name {name!r} must be an HTTP token"
+    if name.lower() in RESERVED_HEADERS:
+        return f"webhook header {name!r} is set by the control plane"
+    if not isinstance(value, str) or len(name) + len(value) > MAX_HEADER_LENGTH:
+        return f"webhook header {name!r} is invalid or too long"
+    if not HEADER_VALUE.fullmatch(value):
+        return f"webhook header {name!r} must be printable ASCII"
+    return None
+
+
+def webhook_headers_check(headers: Any) -> dict[str, str]:
+    """Caller-chosen headers: at most ``MAX_HEADERS`` token names with printable ASCII
+    values (no CR, LF or other control characters, nothing beyond ASCII); the ones the
+    control plane sets itself are refused."""
     if not isinstance(headers, dict) or len(headers) > MAX_HEADERS:
         raise InvalidWebhook(f"webhook headers must be an object of at most {MAX_HEADERS}")
     for name, value in headers.items():
-        if (
-            not isinstance(value, str)
-            or len(name) > MAX_HEADER_LENGTH
-            or len(value) > (MAX_HEADER_LENGTH)
-        ):
-            raise InvalidWebhook(f"webhook header {name!r} is invalid or too long")
-    return WebhookSpec(url=url, secret=secret, headers=dict(headers))
+        problem = _header_problem(name, value)
+        if problem:
+            raise InvalidWebhook(problem)
+    return dict(headers)
+
+
+def webhook_validate(raw: dict[str, Any], *, resolve: Resolver = system_resolve) -> WebhookSpec:
+    url = str(raw.get("url") or "").strip()
+    webhook_target(url, resolve=resolve)
+    secret = str(raw.get("secret") or "")
+    if len(secret) > MAX_SECRET_LENGTH:
+        raise InvalidWebhook(f"webhook secret is longer than {MAX_SECRET_LENGTH} characters")
+    headers = webhook_headers_check(raw.get("headers") or {})
+    return WebhookSpec(url=url, secret=secret, headers=headers)
+
+
+class _PinnedBackend(httpcore.SyncBackend):
+    """Opens every TCP connection to one address, whatever host the request names."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        return super().connect_tcp(
+            self.address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+
+class PinnedTransport(httpx.HTTPTransport):
+    """An httpx transport bound to a validated address: it connects there, while the Host
+    header, TLS SNI and certificate check still use the URL's host. No proxy, no DNS."""
+
+    def __init__(self, address: str, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
+            network_backend=_PinnedBackend(address),
+        )
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -136,7 +226,29 @@ def webhook_backoff(attempt: int) -> float:
     return min(settings.AGENTFIELD_WEBHOOK_RETRY_BASE * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
 
 
-def webhook_deliver(execution_id: str) -> float | None:
+def _post(execution: Execution, body: bytes, resolve: Resolver) -> str:
+    """One delivery attempt; the error ("" on success). Resolve once, validate, connect to
+    that address."""
+    try:
+        target = webhook_target(execution.webhook_url, resolve=resolve)
+        headers = webhook_headers_check(execution.webhook_headers or {})
+    except InvalidWebhook as exc:
+        return str(exc)
+    headers = {**headers, "Content-Type": "application/json"}
+    if execution.webhook_secret:
+        headers[SIGNATURE_HEADER] = sign(execution.webhook_secret, body)
+    transport = PinnedTransport(target.address)
+    try:
+        with httpx.Client(
+            transport=transport, timeout=DELIVERY_TIMEOUT_SECONDS, trust_env=False
+        ) as client:
+            response = client.post(target.url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+    return "" if response.is_success else f"HTTP {response.status_code}"
+
+
+def webhook_deliver(execution_id: str, *, resolve: Resolver = system_resolve) -> float | None:
     """Try one delivery. Returns the delay before the next try, or None when done."""
     claimed = Execution.objects.filter(
         execution_id=execution_id,
@@ -146,16 +258,7 @@ def webhook_deliver(execution_id: str) -> float | None:
         return None
     execution = Execution.objects.get(execution_id=execution_id)
     body = json.dumps(webhook_payload(execution), separators=(",", ":"), default=str).encode()
-    headers = {**execution.webhook_headers, "Content-Type": "application/json"}
-    if execution.webhook_secret:
-        headers[SIGNATURE_HEADER] = sign(execution.webhook_secret, body)
-    try:
-        response = httpx.post(
-            execution.webhook_url, content=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS
-        )
-        error = "" if response.is_success else f"HTTP {response.status_code}"
-    except httpx.HTTPError as exc:
-        error = type(exc).__name__
+    error = _post(execution, body, resolve)
     if not error:
         Execution.objects.filter(pk=execution.pk).update(
             webhook_status=WebhookStatus.DELIVERED, webhook_last_error=""
@@ -164,7 +267,7 @@ def webhook_deliver(execution_id: str) -> float | None:
     final = execution.webhook_attempts >= MAX_ATTEMPTS
     Execution.objects.filter(pk=execution.pk).update(
         webhook_status=WebhookStatus.FAILED if final else WebhookStatus.PENDING,
-        webhook_last_error=error,
+        webhook_last_error=error[:500],
     )
     log.info(
         "webhook for %s failed (%s), attempt %s", execution_id, error, execution.webhook_attempts

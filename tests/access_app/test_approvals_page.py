@@ -41,6 +41,9 @@ def test_it_sends_anonymous_and_non_staff_users_to_the_login(client, registered)
     response = client.get(PAGE)
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+    staff_only = get_user_model().objects.create_user("desk", password="pw-desk-123", is_staff=True)
+    client.force_login(staff_only)
+    assert client.get(PAGE).status_code == 302, "is_staff alone does not decide tags"
 
 
 @pytest.mark.django_db

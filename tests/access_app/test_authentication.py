@@ -134,8 +134,13 @@ def test_a_logged_in_browser_user_acts_with_the_tags_on_their_profile():
     assert body["tags"] == ["support:voice"]
 
 
-def test_a_staff_user_acts_as_admin():
-    user = get_user_model().objects.create_user("root2", password="pw", is_staff=True)
+def test_a_superuser_acts_as_admin_and_is_staff_alone_does_not():
+    staff = get_user_model().objects.create_user("staff2", password="pw", is_staff=True)
     client = APIClient()
-    client.force_login(user)
+    client.force_login(staff)
+    assert client.get("/api/v1/me").json()["role"] == "caller"
+    assert client.get("/api/v1/admin/api-keys").status_code == 403
+    root = get_user_model().objects.create_superuser("root2", password="pw")
+    client.force_login(root)
+    assert client.get("/api/v1/me").json()["role"] == "admin"
     assert client.get("/api/v1/admin/api-keys").status_code == 200

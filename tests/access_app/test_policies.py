@@ -201,8 +201,17 @@ def test_allow_functions_that_do_not_match_pass_to_the_next_policy(reasoner):
 )
 def test_constraints_on_input_params(reasoner, operator, value, amount, allowed):
     policy(constraints={"amount": {"operator": operator, "value": value}})
-    result = check(reasoner, params={"input": {"amount": amount}})
+    result = check(reasoner, params={"amount": amount})
     assert isinstance(result, AccessAllowed) is allowed
+
+
+def test_constraints_judge_the_payload_itself_not_an_input_object_inside_it(reasoner):
+    policy(constraints={"amount": {"operator": "<=", "value": 100}})
+    smuggled = {"amount": 1_000_000, "input": {"amount": 1}}
+    assert check(reasoner, params=smuggled).error == "access_denied"
+    assert isinstance(
+        check(reasoner, params={"amount": 5, "input": {"amount": 10**6}}), AccessAllowed
+    )
 
 
 def test_a_missing_constrained_param_denies(reasoner):

@@ -64,7 +64,7 @@ def test_a_2xx_answer_succeeds_with_its_result_and_the_agent_got_every_header(al
     assert call.headers["X-Run-ID"] == accepted["run_id"]
     assert call.headers["X-Workflow-ID"] == accepted["workflow_id"]
     assert call.headers["X-Session-ID"] == "sess_abc"
-    assert call.headers["X-Actor-ID"] == "caller-7"
+    assert call.headers["X-Actor-ID"] == f"key:{alice.key.pk}", "a caller only claims an actor"
     body = alice.client().get(f"/api/v1/executions/{accepted['execution_id']}").json()
     assert body["status"] == "succeeded"
     assert body["session_id"] == "sess_abc"
@@ -259,7 +259,7 @@ def test_the_dag_links_a_child_to_its_parent_and_the_page_draws_it(
     ]
     assert dag["edges"] == [{"from": parent["execution_id"], "to": child["execution_id"]}]
     assert {n["session_id"] for n in dag["nodes"]} == {"sess_dag"}
-    staff = django_user_model.objects.create_user("ops", password="pw-ops-123", is_staff=True)
+    staff = django_user_model.objects.create_superuser("ops", password="pw-ops-123")
     client.force_login(staff)
     html = client.get(f"/workflows/{parent['workflow_id']}/").content.decode()
     assert html.count('<g class="node status-') == 2

@@ -74,7 +74,9 @@ def test_the_x_headers_are_honoured_and_stored(alice, node):
     assert body["session_id"] == "sess_1"
     assert body["run_id"] == body["workflow_id"] == "run_custom"
     row = Execution.objects.get(execution_id=body["execution_id"])
-    assert (row.session_id, row.actor_id) == ("sess_1", "user-42")
+    # a caller key may not delegate: the actor is the caller, the header a claim beside it
+    assert (row.session_id, row.actor_id) == ("sess_1", f"key:{alice.key.pk}")
+    assert row.claimed_actor_id == "user-42"
 
 
 def test_a_child_call_inherits_its_parents_workflow_and_session(alice, node, make_caller):

@@ -66,8 +66,10 @@ ROUTES = [
             admin_status=400),
     IdRoute("execution", "get", "/api/v1/executions/{eid}"),
     IdRoute("provenance", "get", "/api/v1/executions/{eid}/provenance"),
+    # only the node the execution was dispatched to may answer for it, not even an admin
     IdRoute(
-        "status callback", "post", "/api/v1/executions/{eid}/status", {"status": "succeeded"}
+        "status callback", "post", "/api/v1/executions/{eid}/status", {"status": "succeeded"},
+        admin_status=403,
     ),
     IdRoute("workflow dag", "get", "/api/v1/workflows/{wid}/dag"),
     IdRoute("execute as a child", "post", TOOL,
@@ -173,8 +175,11 @@ def test_a_client_secret_stops_working_when_its_session_ends(world):
 PAGES = ["/session-instances/{sid}/", "/workflows/{wid}/"]
 
 
-def logged_in(username: str, *, staff: bool = False) -> Client:
-    user = get_user_model().objects.create_user(username, password="pw-12345678", is_staff=staff)
+def logged_in(username: str, *, staff: bool = False, superuser: bool = False) -> Client:
+    """``staff`` alone opens the Django admin only; a superuser is an admin everywhere."""
+    user = get_user_model().objects.create_user(
+        username, password="pw-12345678", is_staff=staff or superuser, is_superuser=superuser
+    )
     CallerProfile.objects.create(user=user, tags=["team:a"])
     client = Client()
     client.force_login(user)
@@ -184,7 +189,8 @@ def logged_in(username: str, *, staff: bool = False) -> Client:
 @pytest.fixture
 def page_world(make_caller) -> tuple[dict[str, str], Client, Client, Client]:
     session_world(make_caller("admin", name="root").client(), transport="websocket")
-    a, b, staff = logged_in("page-a"), logged_in("page-b"), logged_in("staff", staff=True)
+    a, b = logged_in("page-a"), logged_in("page-b")
+    staff = logged_in("root-user", superuser=True)
     sid = a.post(
         f"/api/v1/session-targets/{VOICE_NODE}.voice/start", "{}", content_type="application/json"
     ).json()["session_id"]
@@ -204,6 +210,7 @@ def test_pages_of_as_are_a_plain_404_for_b_and_open_to_staff(page_world, page):
     assert on_a.status_code == on_missing.status_code == 404
     assert on_a.content == on_missing.content
     assert staff.get(page.format(**ids)).status_code == 200
+    assert logged_in("staff-only", staff=True).get(page.format(**ids)).status_code == 404
 
 
 # --- the realtime WebSocket ---------------------------------------------------------------

@@ -55,6 +55,15 @@ def test_the_voice_page_carries_its_configuration(world):
     assert logged_in("erin", []).get("/sessions/nope.voice/").status_code == 404
 
 
+def test_the_voice_page_of_a_target_the_user_may_not_start_is_the_same_404(world):
+    dave = logged_in("dave", ["team:z"])
+    forbidden = dave.get(f"/sessions/{VOICE_NODE}.voice/")
+    missing = dave.get("/sessions/nope.voice/")
+    assert forbidden.status_code == missing.status_code == 404
+    assert forbidden.content == missing.content
+    assert "voice-config" not in forbidden.content.decode()
+
+
 def test_the_voice_page_explains_a_session_it_cannot_call(admin):
     session_world(admin.client(), transport="websocket")
     page = logged_in("carol", ["team:a"]).get(f"/sessions/{VOICE_NODE}.voice/")

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 import wave
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 
 from access_app.models import AccessPolicy, CallerProfile
@@ -135,16 +137,29 @@ def test_a_spoken_call_in_chromium_runs_the_example_and_plays_its_answer(voice_w
     assert execution.result["spoken_response"] == ORDER_1042
 
 
-def test_a_caller_whose_tags_do_not_allow_the_session_sees_access_denied(voice_world):
+def _in_a_thread(work) -> None:
+    """ORM work while Playwright's event loop runs in this thread."""
+    thread = threading.Thread(target=lambda: (work(), connection.close()))
+    thread.start()
+    thread.join(30)
+
+
+def test_a_caller_whose_access_ends_after_the_page_loaded_sees_access_denied(voice_world):
+    """The page of a target the caller may not start is a 404; one whose access ends while
+    it is open says so when the call is refused."""
     server = voice_world
     microphone = speech_wav("Hello.")
-    cookie = login_cookie(server.base_url, "dave", ["team:z"])
+    cookie = login_cookie(server.base_url, "dave", ["team:a"])
     with chromium_page([*MEDIA_ARGS, f"--use-file-for-fake-audio-capture={microphone}"]) as page:
         page.context.add_cookies([cookie])
-        page.goto(f"{server.base_url}/sessions/{VOICE_NODE}.voice/")
+        assert page.goto(f"{server.base_url}/sessions/{VOICE_NODE}.voice/").status == 200
+        _in_a_thread(
+            lambda: CallerProfile.objects.filter(user__username="dave").update(tags=["team:z"])
+        )
         page.click("#start")
         page.wait_for_selector("#error:not([hidden])", timeout=15_000)
         assert page.inner_text("#error").startswith("Access denied")
         assert page.get_attribute("#status", "data-state") == "failed"
         page.screenshot(path=str(ARTIFACTS / "voice-call-denied.png"), full_page=True)
+        assert page.goto(f"{server.base_url}/sessions/{VOICE_NODE}.voice/").status == 404
     assert not SessionInstance.objects.exists()
