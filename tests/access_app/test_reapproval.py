@@ -95,7 +95,7 @@ def test_the_approvals_page_shows_the_old_and_the_new_definition(approved, agent
     from django.contrib.auth.models import User
 
     register(agent, sessions=[session_def(tools=["support.resolve_voice_turn", "billing.refund"])])
-    staff = User.objects.create_user("ops", password="pw", is_staff=True)
+    staff = User.objects.create_superuser("ops", password="pw")
     client.force_login(staff)
     page = client.get("/access/approvals/").content.decode()
     assert 'data-definition="voice-support-af.voice"' in page
@@ -245,7 +245,7 @@ def test_a_decision_on_the_page_is_refused_when_the_target_changed_since_it_was_
     seen = target_seen(session())
     # The node registers again, wider, before the admin presses approve.
     register(agent, sessions=[session_def(handler=True, tools=["billing.refund"])])
-    client.force_login(User.objects.create_user("ops", password="pw", is_staff=True))
+    client.force_login(User.objects.create_superuser("ops", password="pw"))
     response = client.post(
         "/access/approvals/decide",
         {"target": session().pk, "op": "approved|*", "seen": seen},
