@@ -3,6 +3,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
 from access_app.models import ApiKey, CallerProfile
+from access_app.services.api_keys import api_key_revoke
+
+
+@admin.action(description="Revoke selected keys")
+def revoke_keys(modeladmin, request, queryset):
+    keys = list(queryset.filter(revoked_at__isnull=True))
+    for key in keys:
+        api_key_revoke(key=key)  # also closes the WebSockets the key opened
+    modeladmin.message_user(request, f"Revoked {len(keys)} key(s).")
 
 
 @admin.register(ApiKey)
@@ -10,7 +19,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ("name", "prefix", "role", "tags", "node_id", "created_at", "revoked_at")
     list_filter = ("role",)
     search_fields = ("name", "prefix", "node_id")
-    readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at")
+    # Revocation goes through the action (the service), which closes the key's sockets.
+    readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at", "revoked_at")
+    actions = [revoke_keys]
     fields = (
         "name",
         "role",

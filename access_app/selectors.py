@@ -22,6 +22,11 @@ def api_keys_list() -> QuerySet[ApiKey]:
     return ApiKey.objects.order_by("-created_at")
 
 
+def api_key_is_active(key_id: int) -> bool:
+    """Whether the key still exists unrevoked (a socket it opened rechecks this)."""
+    return ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True).exists()
+
+
 def _with_targets(nodes: QuerySet[AgentNode]) -> QuerySet[AgentNode]:
     targets = Target.objects.filter(active=True).prefetch_related("tag_rows")
     return nodes.prefetch_related(Prefetch("targets", queryset=targets, to_attr="live_targets"))

@@ -14,7 +14,9 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from access_app.authentication import credential_from_headers
 from access_app.principals import Principal
+from access_app.socket_credentials import REVOKED_MESSAGE, CredentialFollower
 from sessions_app import selectors
 from sessions_app.authentication import session_client_principal
 from sessions_app.models import SessionInstance, SessionStatus
@@ -23,6 +25,7 @@ from sessions_app.providers.base import ProviderEvent, ProviderUnavailable
 from sessions_app.runtime.session import SessionRuntime
 from sessions_app.runtime.sink import Notice
 from sessions_app.services.lifecycle import SessionStateError, session_connect, session_finish
+from sessions_app.services.starting import CLIENT_SECRET_PREFIX
 from sessions_app.transports.realtime_events import (
     ClientEventError,
     client_command,
@@ -41,9 +44,34 @@ class Refused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+# Browsers cannot set headers on a WebSocket: they offer the secret as a subprotocol,
+# beside ``realtime`` (OpenAI's browser convention), which is the one echoed back.
+SECRET_SUBPROTOCOL = "agentfield-client-secret."
+ECHOED_SUBPROTOCOL = "realtime"
+
+
+def client_secret_of(scope) -> str:
+    """A session client secret from ``Authorization: Bearer``, a subprotocol or the URL."""
+    headers = {
+        name.decode("latin1").lower(): value.decode("latin1") for name, value in scope["headers"]
+    }
+    credential = credential_from_headers(headers) or ""
+    if credential.startswith(CLIENT_SECRET_PREFIX):
+        return credential
+    for protocol in scope.get("subprotocols") or ():
+        if protocol.startswith(SECRET_SUBPROTOCOL):
+            return protocol.removeprefix(SECRET_SUBPROTOCOL)
+    query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+    return (query.get("client_secret") or [""])[0]
+
+
+def answered_subprotocol(scope) -> str | None:
+    """The subprotocol to accept with: never the one carrying the secret."""
+    return ECHOED_SUBPROTOCOL if ECHOED_SUBPROTOCOL in (scope.get("subprotocols") or ()) else None
+
+
 @database_sync_to_async
-def _open_session(principal: Principal | None, query: bytes, session_id: str) -> SessionInstance:
-    secret = (parse_qs(query.decode("latin1")).get("client_secret") or [""])[0]
+def _open_session(principal: Principal | None, secret: str, session_id: str) -> SessionInstance:
     if secret:
         principal = session_client_principal(secret)
     if principal is None:
@@ -64,21 +92,22 @@ def _open_session(principal: Principal | None, query: bytes, session_id: str) ->
         raise Refused(exc.status, "session_state", exc.body["error"]) from None
 
 
-class RealtimeConsumer(AsyncWebsocketConsumer):
+class RealtimeConsumer(CredentialFollower, AsyncWebsocketConsumer):
     runtime: SessionRuntime | None = None
+    _release_code: int | None = None
 
     async def connect(self) -> None:
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
         try:
             session = await _open_session(
-                self.scope.get("principal"), self.scope.get("query_string", b""), session_id
+                self.scope.get("principal"), client_secret_of(self.scope), session_id
             )
         except Refused as refused:
-            await self.accept()
+            await self.accept(answered_subprotocol(self.scope))
             await self._send(error_event(refused.code, refused.message, status=refused.status))
             await self.close(code=4000 + refused.status)
             return
-        await self.accept()
+        await self.accept(answered_subprotocol(self.scope))
         try:
             adapter = adapter_for(session.provider)
         except ProviderUnavailable as exc:
@@ -88,7 +117,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.close(code=4502)
             return
         self.runtime = SessionRuntime(session, adapter, sink=self)
-        await self.runtime.start()
+        if await self.runtime.start():
+            await self.follow_credential(self.scope.get("principal"))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         if self.runtime is None or self.runtime.finished.is_set():
@@ -106,7 +136,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         await getattr(self.runtime, command.name)(**command.args)
 
+    async def credential_revoked_close(self) -> None:
+        await self._send(error_event("unauthorized", REVOKED_MESSAGE, status=401))
+        self._release_code = 4401
+        if self.runtime is not None and not self.runtime.finished.is_set():
+            await self.runtime.end(SessionStatus.ENDED, REVOKED_MESSAGE)
+        else:
+            await self.close(code=4401)
+
     async def disconnect(self, code: int) -> None:
+        await self.stop_following_credential()
         if self.runtime is not None and not self.runtime.finished.is_set():
             await self.runtime.end(SessionStatus.ENDED, "client disconnected")
 
@@ -124,7 +163,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         """The client plays what it received; nothing is held here."""
 
     async def release(self, status: str, reason: str) -> None:
-        await self.close(code=1000 if status == SessionStatus.ENDED else 1011)
+        code = 1000 if status == SessionStatus.ENDED else 1011
+        await self.close(code=self._release_code or code)
 
     async def _send(self, message: dict) -> None:
         await self.send(text_data=json.dumps(message, default=str))
