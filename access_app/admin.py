@@ -2,8 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+from access_app.forms import ThrottledAdminAuthenticationForm
 from access_app.models import ApiKey, CallerProfile
 from access_app.services.api_keys import api_key_revoke
+
+# Says so when failed logins are throttled (services.login_throttle).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.action(description="Revoke selected keys")
