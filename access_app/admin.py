@@ -2,7 +2,20 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+from access_app.forms import ThrottledAdminAuthenticationForm
 from access_app.models import ApiKey, CallerProfile
+from access_app.services.api_keys import api_key_revoke
+
+# Says so when failed logins are throttled (services.login_throttle).
+admin.site.login_form = ThrottledAdminAuthenticationForm
+
+
+@admin.action(description="Revoke selected keys")
+def revoke_keys(modeladmin, request, queryset):
+    keys = list(queryset.filter(revoked_at__isnull=True))
+    for key in keys:
+        api_key_revoke(key=key)  # also closes the WebSockets the key opened
+    modeladmin.message_user(request, f"Revoked {len(keys)} key(s).")
 
 
 @admin.register(ApiKey)
@@ -19,7 +32,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
     )
     list_filter = ("role", "node_claimed")
     search_fields = ("name", "prefix", "node_id")
-    readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at")
+    # Revocation goes through the action (the service), which closes the key's sockets.
+    readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at", "revoked_at")
+    actions = [revoke_keys]
     fields = (
         "name",
         "role",

@@ -28,6 +28,11 @@ def api_keys_list() -> QuerySet[ApiKey]:
 _PROPOSED_TAGS = Prefetch("tag_rows", queryset=TargetTag.objects.filter(proposed=True))
 
 
+def api_key_is_active(key_id: int) -> bool:
+    """Whether the key still exists unrevoked (a socket it opened rechecks this)."""
+    return ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True).exists()
+
+
 def _with_targets(nodes: QuerySet[AgentNode]) -> QuerySet[AgentNode]:
     targets = Target.objects.filter(active=True).prefetch_related(_PROPOSED_TAGS)
     return nodes.prefetch_related(Prefetch("targets", queryset=targets, to_attr="live_targets"))

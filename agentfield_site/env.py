@@ -149,6 +149,37 @@ def env_url(
     return value
 
 
+def env_origin_list(
+    name: str, default: list[str], *, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Comma-separated origins such as ``https://app.example.com`` (``https://*.example.com``
+    for subdomains): a scheme, a host, an optional port, no path."""
+    from urllib.parse import urlsplit
+
+    origins = env_list(name, default, environ=environ)
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+            raise EnvError(name, "comma-separated origins such as https://app.example.com", origin)
+    return [origin.rstrip("/") for origin in origins]
+
+
+def env_header_match(
+    name: str, *, environ: Mapping[str, str] | None = None
+) -> tuple[str, str] | None:
+    """``Header-Name: value`` as Django's ``(HTTP_HEADER_NAME, value)`` pair; None if unset."""
+    value = _raw(name, environ)
+    if value is None:
+        return None
+    header, colon, expected = value.partition(":")
+    header, expected = header.strip(), expected.strip()
+    if not colon or not expected or not re.fullmatch(r"[A-Za-z0-9-]+", header):
+        raise EnvError(
+            name, "a header and the value it must have, such as X-Forwarded-Proto: https", value
+        )
+    return "HTTP_" + header.upper().replace("-", "_"), expected
+
+
 def env_ip_list(
     name: str, default: list[str], *, environ: Mapping[str, str] | None = None
 ) -> list[str]:

@@ -18,10 +18,12 @@ from agentfield_site.env import (
     env_bool,
     env_choice,
     env_float,
+    env_header_match,
     env_int,
     env_ip_list,
     env_list,
     env_network_list,
+    env_origin_list,
     env_port_range,
     env_rate,
     env_str,
@@ -65,6 +67,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "agentfield_site.apps.SiteConfig",
     "access_app",
     "executions_app",
     "sessions_app",
@@ -73,6 +76,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Django's own middleware, as subclasses that skip the thread hop per hook under ASGI.
     "agentfield_site.loop_middleware.SecurityMiddleware",
+    "agentfield_site.middleware.ContentSecurityPolicyMiddleware",
     "access_app.middleware.ApiRequestGuardMiddleware",
     "agentfield_site.middleware.StaticFilesMiddleware",
     "agentfield_site.loop_middleware.SessionMiddleware",
@@ -218,6 +222,8 @@ SPECTACULAR_SETTINGS = {
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Django's model backend, refusing logins after too many failures (decision 0018).
+AUTHENTICATION_BACKENDS = ["access_app.backends.ThrottledModelBackend"]
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/"
 
@@ -229,6 +235,30 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+# --- Deployment behind TLS (manage.py check --deploy; decision 0018) --------------------
+# Django's own names, read from the environment. Off by default: `make run` and the tests
+# serve plain HTTP on loopback, where a secure cookie would never come back.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# A load balancer's probe speaks plain HTTP to the process.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# "X-Forwarded-Proto: https": the header a TLS-terminating proxy sets (and strips from
+# clients). Also makes a WebSocket handshake https for the origin check.
+SECURE_PROXY_SSL_HEADER = env_header_match("SECURE_PROXY_SSL_HEADER")
+# Other origins whose pages may post forms and open WebSockets here.
+CSRF_TRUSTED_ORIGINS = env_origin_list("CSRF_TRUSTED_ORIGINS", [])
+# Failed logins (admin login or any form that authenticates): refused for the rest of the
+# window after this many failures per user name and client address, or per address.
+AGENTFIELD_LOGIN_MAX_FAILURES = env_int("AGENTFIELD_LOGIN_MAX_FAILURES", 5, minimum=1)
+AGENTFIELD_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int(
+    "AGENTFIELD_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1
+)
+AGENTFIELD_LOGIN_LOCKOUT_SECONDS = env_int("AGENTFIELD_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -338,6 +368,31 @@ AGENTFIELD_WEBRTC_TURN_CREDENTIAL = env_str("AGENTFIELD_WEBRTC_TURN_CREDENTIAL")
 AGENTFIELD_WEBRTC_ICE_HOSTS = env_ip_list("AGENTFIELD_WEBRTC_ICE_HOSTS", [])
 # UDP ports for host candidates, "LOW-HIGH"; unset: any ephemeral port.
 AGENTFIELD_WEBRTC_PORT_RANGE = env_port_range("AGENTFIELD_WEBRTC_PORT_RANGE")
+
+
+def _peer_networks(name: str, default: tuple[str, ...]) -> list[str]:
+    """CIDR networks (normalised; host bits set is an error) and the word ``global``."""
+    import ipaddress
+
+    networks = []
+    for item in env_list(name, list(default)):
+        if item.lower() == "global":
+            networks.append("global")
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=True)))
+        except ValueError:
+            raise EnvError(name, "comma-separated CIDR networks or the word global", item) from None
+    return networks
+
+
+# Where the browser's offered ICE candidates may point: our peer sends UDP to them. Default:
+# global and private addresses; link-local, metadata addresses and mDNS names never, and
+# with loopback-only ICE hosts (tests, make run) loopback only.
+AGENTFIELD_WEBRTC_PEER_NETWORKS = _peer_networks(
+    "AGENTFIELD_WEBRTC_PEER_NETWORKS",
+    ("global", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"),
+)
 # A peer not connected this many seconds after the answer fails its session.
 AGENTFIELD_WEBRTC_CONNECT_TIMEOUT = env_float(
     "AGENTFIELD_WEBRTC_CONNECT_TIMEOUT", 30.0, minimum=1.0

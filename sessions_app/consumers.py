@@ -19,6 +19,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
 from access_app.selectors import principal_still_acts_as
+from access_app.socket_credentials import REVOKED_MESSAGE, CredentialFollower
 from sessions_app.notify import session_group
 from sessions_app.services.lifecycle import HELD_BY_NO_PROCESS
 from sessions_app.services.links import (
@@ -36,7 +37,7 @@ LINK_HEARTBEAT_SECONDS = 15.0
 FROM_NODE = {"session.say", "session.end", "session.error"}
 
 
-class AgentLinkConsumer(ReleasesOnExit, AsyncJsonWebsocketConsumer):
+class AgentLinkConsumer(ReleasesOnExit, CredentialFollower, AsyncJsonWebsocketConsumer):
     node = None
     _beat: asyncio.Task | None = None
 
@@ -53,15 +54,21 @@ class AgentLinkConsumer(ReleasesOnExit, AsyncJsonWebsocketConsumer):
         await database_sync_to_async(link_open)(self.node, self.channel_name)
         self._beat = asyncio.create_task(self._heartbeat())
         await self.send_json({"type": "link.ready", "node_id": node_id})
+        await self.follow_credential(self.scope.get("principal"))
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(LINK_HEARTBEAT_SECONDS)
             await database_sync_to_async(link_touch)(self.node, self.channel_name)
 
+    async def credential_revoked_close(self) -> None:
+        await self._error("unauthorized", REVOKED_MESSAGE)
+        await self.close(code=4401)
+
     async def on_exit(self, *, failed: bool) -> None:
-        """However the link ended: stop its heartbeat and drop its row, so no turn is sent
-        to a channel nobody reads."""
+        """However the link ended: stop following its key and its heartbeat and drop its
+        row, so no turn is sent to a channel nobody reads."""
+        await self.stop_following_credential()
         if self._beat is not None:
             self._beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

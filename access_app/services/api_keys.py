@@ -5,10 +5,11 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from access_app.models import ApiKey, Role, hash_secret
+from access_app.socket_credentials import credential_revoked_notify
 from access_app.tags import normalize_tags
 
 KEY_SCHEME = "af"
@@ -60,4 +61,10 @@ def api_key_authenticate(plaintext: str) -> ApiKey | None:
 
 
 def api_key_revoke(*, key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke the key; once committed, the WebSockets it opened are told to close."""
+    revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if revoked:
+        principal_id = f"key:{key.pk}"
+        transaction.on_commit(lambda: credential_revoked_notify(principal_id))

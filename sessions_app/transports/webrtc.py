@@ -114,8 +114,7 @@ class WebRTCCall:
 
     async def answer(self, session: SessionInstance, sdp: str) -> str:
         """Take the offer, claim the session, open the provider, then answer (ICE gathered)."""
-        if self.ice.loopback_only:
-            sdp = webrtc_ice.loopback_candidates_only(sdp)
+        sdp = webrtc_ice.remote_candidates_kept(sdp, self.ice)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:

@@ -5,6 +5,10 @@ process, both reading the policy in force when a peer gathers: host candidates c
 ``IcePolicy.hosts`` (aioice itself never offers loopback), and host sockets bind inside
 ``IcePolicy.port_range``. No ICE server is used unless one is configured: aiortc would
 otherwise ask Google's public STUN server.
+
+The browser's offer names the addresses our peer will send UDP to (connectivity checks):
+``remote_candidates_kept`` drops every candidate outside ``IcePolicy.peer_networks``, and
+always link-local, metadata, multicast and unspecified addresses and mDNS names.
 """
 
 from __future__ import annotations
@@ -26,6 +30,26 @@ from aiortc import RTCConfiguration, RTCIceServer
 log = logging.getLogger(__name__)
 
 
+GLOBAL = "global"  # in peer_networks: every globally routable address
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+DEFAULT_PEER_NETWORKS = (GLOBAL, *PRIVATE_NETWORKS)
+# Never sent to, whatever peer_networks says: where cloud metadata services answer
+# (link-local), their other addresses, and nothing-addresses.
+NEVER_PEER_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "169.254.0.0/16",
+        "fe80::/10",
+        "fd00:ec2::254/128",  # AWS metadata over IPv6
+        "100.100.100.200/32",  # Alibaba Cloud metadata
+        "0.0.0.0/8",
+        "255.255.255.255/32",
+    )
+)
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
 @dataclass(frozen=True)
 class IcePolicy:
     servers: tuple[str, ...] = ()  # stun:, turn:, turns: URLs
@@ -33,10 +57,29 @@ class IcePolicy:
     turn_credential: str = ""
     hosts: tuple[str, ...] = ()  # empty: every interface but loopback
     port_range: tuple[int, int] | None = None
+    # Where offered candidates may point (CIDRs and "global"); loopback mode: loopback only.
+    peer_networks: tuple[str, ...] = DEFAULT_PEER_NETWORKS
 
     @property
     def loopback_only(self) -> bool:
         return bool(self.hosts) and all(ipaddress.ip_address(h).is_loopback for h in self.hosts)
+
+    def peer_may_reach(self, host: str) -> bool:
+        """Whether our peer may send to a remote candidate's address (mDNS names: never)."""
+        address = _as_address(host)
+        if address is None or address.is_multicast or address.is_unspecified:
+            return False
+        if address.is_link_local or any(address in net for net in NEVER_PEER_NETWORKS):
+            return False
+        if self.loopback_only:
+            return address.is_loopback
+        for network in self.peer_networks:
+            if network == GLOBAL:
+                if address.is_global:
+                    return True
+            elif address in ipaddress.ip_network(network):
+                return True
+        return False
 
     def configuration(self) -> RTCConfiguration:
         return RTCConfiguration(iceServers=[self._server(url) for url in self.servers])
@@ -49,20 +92,27 @@ class IcePolicy:
         )
 
 
-def loopback_candidates_only(sdp: str) -> str:
-    """The SDP without ICE candidates outside 127.0.0.0/8 or ::1 (mDNS names included).
+def _as_address(host: str) -> Address | None:
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:  # an mDNS name, or garbage
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
-    A peer that offers loopback only could not reach them anyway; dropping them also spares
-    aioice's multicast lookups of ``.local`` names.
+
+def remote_candidates_kept(sdp: str, policy: IcePolicy) -> str:
+    """The offer without the ICE candidates our peer may not send to (``peer_may_reach``).
+
+    Dropping mDNS names also spares aioice's multicast lookups of ``.local`` names. The
+    rest of the SDP is left as it is.
     """
     kept = []
     for line in sdp.splitlines():
         if line.startswith("a=candidate:"):
             fields = line.split()
-            try:
-                if len(fields) < 5 or not ipaddress.ip_address(fields[4]).is_loopback:
-                    continue
-            except ValueError:  # an mDNS name
+            if len(fields) < 5 or not policy.peer_may_reach(fields[4]):
                 continue
         kept.append(line)
     return "\r\n".join(kept) + "\r\n"
@@ -77,6 +127,7 @@ def policy_from_settings() -> IcePolicy:
         turn_credential=settings.AGENTFIELD_WEBRTC_TURN_CREDENTIAL,
         hosts=tuple(settings.AGENTFIELD_WEBRTC_ICE_HOSTS),
         port_range=settings.AGENTFIELD_WEBRTC_PORT_RANGE,
+        peer_networks=tuple(settings.AGENTFIELD_WEBRTC_PEER_NETWORKS),
     )
 
 

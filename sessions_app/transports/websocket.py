@@ -17,7 +17,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from access_app.authentication import credential_from_headers
 from access_app.principals import Principal
+from access_app.socket_credentials import REVOKED_MESSAGE, CredentialFollower
 from access_app.throttling import REALTIME_CONNECT_SCOPE, principal_identity, rate_take
 from sessions_app import selectors
 from sessions_app.authentication import session_client_principal
@@ -27,6 +29,7 @@ from sessions_app.providers.base import ProviderEvent, ProviderUnavailable
 from sessions_app.runtime.session import SessionRuntime
 from sessions_app.runtime.sink import Notice
 from sessions_app.services.lifecycle import SessionStateError, session_connect, session_finish
+from sessions_app.services.starting import CLIENT_SECRET_PREFIX
 from sessions_app.transports.realtime_events import (
     ClientEventError,
     client_command,
@@ -45,9 +48,34 @@ class Refused(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
+# Browsers cannot set headers on a WebSocket: they offer the secret as a subprotocol,
+# beside ``realtime`` (OpenAI's browser convention), which is the one echoed back.
+SECRET_SUBPROTOCOL = "agentfield-client-secret."
+ECHOED_SUBPROTOCOL = "realtime"
+
+
+def client_secret_of(scope) -> str:
+    """A session client secret from ``Authorization: Bearer``, a subprotocol or the URL."""
+    headers = {
+        name.decode("latin1").lower(): value.decode("latin1") for name, value in scope["headers"]
+    }
+    credential = credential_from_headers(headers) or ""
+    if credential.startswith(CLIENT_SECRET_PREFIX):
+        return credential
+    for protocol in scope.get("subprotocols") or ():
+        if protocol.startswith(SECRET_SUBPROTOCOL):
+            return protocol.removeprefix(SECRET_SUBPROTOCOL)
+    query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+    return (query.get("client_secret") or [""])[0]
+
+
+def answered_subprotocol(scope) -> str | None:
+    """The subprotocol to accept with: never the one carrying the secret."""
+    return ECHOED_SUBPROTOCOL if ECHOED_SUBPROTOCOL in (scope.get("subprotocols") or ()) else None
+
+
 @database_sync_to_async
-def _open_session(principal: Principal | None, query: bytes, session_id: str) -> SessionInstance:
-    secret = (parse_qs(query.decode("latin1")).get("client_secret") or [""])[0]
+def _open_session(principal: Principal | None, secret: str, session_id: str) -> SessionInstance:
     if secret:
         principal = session_client_principal(secret)
     if principal is None:
@@ -77,18 +105,19 @@ def _open_session(principal: Principal | None, query: bytes, session_id: str) ->
         raise Refused(exc.status, "session_state", exc.body["error"]) from None
 
 
-class RealtimeConsumer(ReleasesOnExit, AsyncWebsocketConsumer):
+class RealtimeConsumer(ReleasesOnExit, CredentialFollower, AsyncWebsocketConsumer):
     runtime: SessionRuntime | None = None
     _claimed: SessionInstance | None = None  # connecting, before the runtime holds it
+    _release_code: int | None = None
 
     async def connect(self) -> None:
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
         try:
             session = await _open_session(
-                self.scope.get("principal"), self.scope.get("query_string", b""), session_id
+                self.scope.get("principal"), client_secret_of(self.scope), session_id
             )
         except Refused as refused:
-            await self.accept()
+            await self.accept(answered_subprotocol(self.scope))
             event = error_event(
                 refused.code, refused.message, status=refused.status, **refused.extra
             )
@@ -96,7 +125,7 @@ class RealtimeConsumer(ReleasesOnExit, AsyncWebsocketConsumer):
             await self.close(code=4000 + refused.status)
             return
         self._claimed = session
-        await self.accept()
+        await self.accept(answered_subprotocol(self.scope))
         try:
             adapter = adapter_for(session.provider)
         except ProviderUnavailable as exc:
@@ -106,7 +135,8 @@ class RealtimeConsumer(ReleasesOnExit, AsyncWebsocketConsumer):
             await self.close(code=4502)
             return
         self.runtime = SessionRuntime(session, adapter, sink=self)
-        await self.runtime.start()
+        if await self.runtime.start():
+            await self.follow_credential(self.scope.get("principal"))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         if self.runtime is None or self.runtime.finished.is_set():
@@ -129,9 +159,18 @@ class RealtimeConsumer(ReleasesOnExit, AsyncWebsocketConsumer):
             message = "the event could not be handled; the call goes on"
             await self._send(error_event("internal_error", message, event_id=event_id))
 
+    async def credential_revoked_close(self) -> None:
+        await self._send(error_event("unauthorized", REVOKED_MESSAGE, status=401))
+        self._release_code = 4401
+        if self.runtime is not None and not self.runtime.finished.is_set():
+            await self.runtime.end(SessionStatus.ENDED, REVOKED_MESSAGE)
+        else:
+            await self.close(code=4401)
+
     async def on_exit(self, *, failed: bool) -> None:
         """However the consumer ended (disconnect, exception, cancellation): end the call
         and close its provider connection."""
+        await self.stop_following_credential()
         status, reason = SessionStatus.ENDED, "client disconnected"
         if failed:
             status, reason = SessionStatus.FAILED, "internal error"
@@ -155,7 +194,8 @@ class RealtimeConsumer(ReleasesOnExit, AsyncWebsocketConsumer):
         """The client plays what it received; nothing is held here."""
 
     async def release(self, status: str, reason: str) -> None:
-        await self.close(code=1000 if status == SessionStatus.ENDED else 1011)
+        code = 1000 if status == SessionStatus.ENDED else 1011
+        await self.close(code=self._release_code or code)
 
     async def _send(self, message: dict) -> None:
         await self.send(text_data=json.dumps(message, default=str))

@@ -10,9 +10,11 @@ from agentfield_site.env import (
     env_bool,
     env_choice,
     env_float,
+    env_header_match,
     env_int,
     env_ip_list,
     env_list,
+    env_origin_list,
     env_port_range,
     env_rate,
     env_url,
@@ -135,3 +137,47 @@ def test_database_and_redis_urls_select_postgres_and_redis():
     assert "postgresql" in result.stdout
     assert "RedisPubSubChannelLayer" in result.stdout
     assert "redis://127.0.0.1:6379/0" in result.stdout
+
+
+def test_origins_and_the_proxy_header_read_strictly():
+    origins = env_origin_list("X", [], environ={"X": "https://app.example.com/, https://*.x.io"})
+    assert origins == ["https://app.example.com", "https://*.x.io"]
+    assert env_header_match("X", environ={"X": "X-Forwarded-Proto: https"}) == (
+        "HTTP_X_FORWARDED_PROTO",
+        "https",
+    )
+    assert env_header_match("X", environ={}) is None
+    for bad in ("app.example.com", "ftp://x", "https://x/path"):
+        with pytest.raises(EnvError, match="CSRF_TRUSTED_ORIGINS"):
+            env_origin_list("CSRF_TRUSTED_ORIGINS", [], environ={"CSRF_TRUSTED_ORIGINS": bad})
+    for bad in ("X-Forwarded-Proto", "X Forwarded: https", "X-Forwarded-Proto:"):
+        with pytest.raises(EnvError, match="SECURE_PROXY_SSL_HEADER"):
+            env_header_match("SECURE_PROXY_SSL_HEADER", environ={"SECURE_PROXY_SSL_HEADER": bad})
+
+
+def test_the_deployment_settings_come_from_the_environment():
+    env = {
+        "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+        "SECURE_HSTS_PRELOAD": "true",
+        "SECURE_SSL_REDIRECT": "1",
+        "SESSION_COOKIE_SECURE": "yes",
+        "CSRF_COOKIE_SECURE": "on",
+        "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto: https",
+        "CSRF_TRUSTED_ORIGINS": "https://app.example.com",
+    }
+    code = f"from django.conf import settings as s; print([getattr(s, n) for n in {list(env)!r}])"
+    result = _settings_subprocess(env, code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(
+        [
+            31536000,
+            True,
+            True,
+            True,
+            True,
+            True,
+            ("HTTP_X_FORWARDED_PROTO", "https"),
+            ["https://app.example.com"],
+        ]
+    )

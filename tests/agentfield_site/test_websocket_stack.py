@@ -6,7 +6,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.urls import path
 
-from access_app.ws_auth import PrincipalMiddlewareStack, origin_validator
+from access_app.ws_auth import PrincipalMiddlewareStack, origin_allowed, origin_validator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,7 +58,11 @@ async def test_a_foreign_browser_origin_is_refused(alice):
 
 
 async def test_a_same_host_browser_origin_is_allowed(alice):
-    headers = [(b"x-api-key", alice.secret.encode()), (b"origin", b"http://127.0.0.1:8000")]
+    headers = [
+        (b"x-api-key", alice.secret.encode()),
+        (b"host", b"127.0.0.1:8000"),
+        (b"origin", b"http://127.0.0.1:8000"),
+    ]
     communicator, connected, _ = await _connect(headers)
     assert connected
     await communicator.disconnect()
@@ -81,3 +85,75 @@ def test_a_websocket_to_an_unknown_path_is_refused_cleanly_by_the_real_server(al
             assert refused.value.response.status_code == 403
         log = server.log()
     assert "Traceback" not in log and "No route found" not in log, log
+
+
+def handshake(origin: str | None, host: str = "127.0.0.1:8000", scheme: str = "ws", **headers):
+    listed = [(b"host", host.encode())] if host else []
+    if origin is not None:
+        listed.append((b"origin", origin.encode()))
+    listed += [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()]
+    return {"type": "websocket", "scheme": scheme, "headers": listed}
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "scheme"),
+    [
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", "ws"),
+        ("http://localhost", "localhost:80", "ws"),  # default ports
+        ("https://localhost", "localhost", "wss"),
+        ("https://localhost:443", "localhost", "wss"),
+        ("http://[::1]:8000", "[::1]:8000", "ws"),
+    ],
+)
+def test_the_origin_rule_admits_our_own_scheme_host_and_port(origin, host, scheme):
+    assert origin_allowed(handshake(origin, host, scheme))
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "scheme"),
+    [
+        ("http://127.0.0.1:9000", "127.0.0.1:8000", "ws"),  # another port of the same host
+        ("http://127.0.0.1", "127.0.0.1:8000", "ws"),
+        ("https://127.0.0.1:8000", "127.0.0.1:8000", "ws"),  # another scheme
+        ("http://localhost:8443", "localhost:8443", "wss"),
+        ("http://localhost:8000", "127.0.0.1:8000", "ws"),  # another host name
+        ("http://evil.example:8000", "evil.example:8000", "ws"),  # not in ALLOWED_HOSTS
+        ("null", "127.0.0.1:8000", "ws"),  # sandboxed frames, file: pages
+        ("http://127.0.0.1:8000", "", "ws"),  # no Host to compare with
+        ("http://127.0.0.1:8000/x", "127.0.0.1:8000", "ws"),
+    ],
+)
+def test_the_origin_rule_refuses_any_other_scheme_host_or_port(origin, host, scheme):
+    assert not origin_allowed(handshake(origin, host, scheme))
+
+
+def test_no_origin_is_a_server_client_and_passes():
+    assert origin_allowed(handshake(None))
+
+
+def test_the_proxy_ssl_header_makes_a_plain_handshake_https(settings):
+    proxied = handshake("https://localhost", "localhost", x_forwarded_proto="https")
+    assert not origin_allowed(proxied)
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    assert origin_allowed(proxied)
+    assert not origin_allowed(handshake("http://localhost", "localhost", x_forwarded_proto="https"))
+
+
+def test_csrf_trusted_origins_are_admitted_with_their_port(settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://app.example.com", "https://*.corp.example"]
+    assert origin_allowed(handshake("https://app.example.com"))
+    assert origin_allowed(handshake("https://app.example.com:443"))
+    assert origin_allowed(handshake("https://voice.corp.example"))
+    assert not origin_allowed(handshake("https://app.example.com:8443"))
+    assert not origin_allowed(handshake("http://app.example.com"))
+    assert not origin_allowed(handshake("https://corp.example.evil"))
+
+
+async def test_a_page_on_another_port_cannot_ride_a_login_cookie(alice):
+    headers = [
+        (b"x-api-key", alice.secret.encode()),
+        (b"host", b"127.0.0.1:8000"),
+        (b"origin", b"http://127.0.0.1:8001"),
+    ]
+    _, connected, _ = await _connect(headers)
+    assert not connected

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 
+from access_app import socket_credentials
+from access_app.models import ApiKey
+from access_app.services.api_keys import api_key_revoke
 from agentfield_site.asgi import application
 from sessions_app.models import AgentLink
 from tests.sessions_app.helpers import VOICE_NODE, session_world, start
@@ -71,3 +75,28 @@ async def test_messages_about_foreign_or_unknown_sessions_are_refused(world, nod
     await link.send_to(text_data="not json")
     assert (await link.receive_json_from())["type"] == "error"
     await link.disconnect()
+
+
+async def test_revoking_the_key_closes_the_link_it_opened(world, node_key):
+    link = await open_link(node_key.secret)
+    assert (await link.receive_json_from())["type"] == "link.ready"
+    await database_sync_to_async(api_key_revoke)(key=node_key.key)
+    message = await link.receive_json_from()
+    assert (message["type"], message["code"]) == ("error", "unauthorized")
+    assert (await link.receive_output())["code"] == 4401
+    await link.disconnect()  # what daphne reports once the close went out
+    assert not await database_sync_to_async(AgentLink.objects.exists)()
+
+
+async def test_a_key_revoked_behind_the_services_back_closes_the_link_at_its_recheck(
+    world, node_key, monkeypatch
+):
+    """Raw SQL (or another process on the in-memory channel layer) sends no message."""
+    monkeypatch.setattr(socket_credentials, "RECHECK_SECONDS", 0.05)
+    link = await open_link(node_key.secret)
+    assert (await link.receive_json_from())["type"] == "link.ready"
+    revoke = ApiKey.objects.filter(pk=node_key.key.pk).update
+    await database_sync_to_async(revoke)(revoked_at=timezone.now())
+    message = await link.receive_json_from(timeout=10)
+    assert message["code"] == "unauthorized"
+    assert (await link.receive_output(timeout=5))["code"] == 4401

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+import time
 import wave
 from pathlib import Path
 
@@ -37,6 +38,32 @@ MEDIA_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
+
+
+# The policy the page was served with, read back by a same-origin request.
+CSP_OF_THE_PAGE = "fetch(location.href).then(r => r.headers.get('content-security-policy') || '')"
+
+
+def wait_until(page, predicate: str, timeout: float) -> None:
+    """Poll ``predicate`` from outside the page: Playwright's ``wait_for_function`` evals
+    its predicate inside the page, which the Content-Security-Policy forbids."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(predicate):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {predicate}")
+        page.wait_for_timeout(100)
+
+
+def csp_violations(page) -> list[str]:
+    """Console reports of anything the Content-Security-Policy blocked, as they come."""
+    seen: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            seen.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return seen
 
 
 def speech_wav(text: str) -> Path:
@@ -101,21 +128,18 @@ def test_a_spoken_call_in_chromium_runs_the_example_and_plays_its_answer(voice_w
     ARTIFACTS.mkdir(exist_ok=True)
     cookie = login_cookie(server.base_url, "carol", ["team:a"])
     with chromium_page([*MEDIA_ARGS, f"--use-file-for-fake-audio-capture={microphone}"]) as page:
+        violations = csp_violations(page)
         page.context.add_cookies([cookie])
         page.goto(f"{server.base_url}/sessions/{VOICE_NODE}.voice/")
+        assert "script-src 'self'" in page.evaluate(CSP_OF_THE_PAGE)
         page.screenshot(path=str(ARTIFACTS / "voice-call-ready.png"), full_page=True)
         page.click("#start")
         page.wait_for_selector("#status[data-state=listening]", timeout=20_000)
         page.wait_for_selector("#transcript li.user", timeout=20_000)
         page.screenshot(path=str(ARTIFACTS / "voice-call-listening.png"), full_page=True)
         page.wait_for_selector("#tools li[data-execution] .state.status-succeeded", timeout=30_000)
-        page.wait_for_function(
-            "expected => [...document.querySelectorAll('#transcript li.assistant')]"
-            ".some(li => li.textContent.includes(expected))",
-            arg=ORDER_1042,
-            timeout=30_000,
-        )
-        page.wait_for_function("window.voiceStats.maxRms > 0.01", timeout=20_000)
+        page.locator("#transcript li.assistant", has_text=ORDER_1042).first.wait_for(timeout=30_000)
+        wait_until(page, "() => window.voiceStats.maxRms > 0.01", timeout=20)
         page.screenshot(path=str(ARTIFACTS / "voice-call-answered.png"), full_page=True)
         assert "where is my order 1042" in page.inner_text("#transcript")
         session_id = page.evaluate("window.voiceSession")
@@ -123,6 +147,7 @@ def test_a_spoken_call_in_chromium_runs_the_example_and_plays_its_answer(voice_w
         page.wait_for_selector("#status[data-state=ended]", timeout=30_000)
         assert "Thanks for calling. Goodbye!" in page.inner_text("#transcript")
         page.screenshot(path=str(ARTIFACTS / "voice-call-ended.png"), full_page=True)
+        assert violations == []  # the whole call ran under the Content-Security-Policy
 
     session = SessionInstance.objects.get(session_id=session_id)
     assert (session.status, session.end_reason) == ("ended", "the caller said goodbye")

@@ -65,18 +65,78 @@ async def test_host_sockets_bind_inside_the_port_range():
     assert found and all(host == "127.0.0.1" and 42100 <= port <= 42104 for host, port in found)
 
 
+def offered(*addresses: str) -> str:
+    lines = ["v=0", "m=audio 9 UDP/TLS/RTP/SAVPF 111"]
+    for n, address in enumerate(addresses):
+        lines.append(f"a=candidate:{n} 1 udp 2122260223 {address} {50000 + n} typ host")
+    return "\r\n".join([*lines, "a=end-of-candidates"]) + "\r\n"
+
+
+def kept_addresses(sdp: str) -> list[str]:
+    return [line.split()[4] for line in sdp.splitlines() if line.startswith("a=candidate:")]
+
+
 def test_only_loopback_candidates_survive_a_loopback_policy():
-    offer = (
-        "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
-        "a=candidate:1 1 udp 2122260223 192.168.1.20 50000 typ host\r\n"
-        "a=candidate:2 1 udp 2122260223 1f2e3d4c-aaaa.local 50001 typ host\r\n"
-        "a=candidate:3 1 udp 2122260223 127.0.0.1 50002 typ host\r\n"
-        "a=end-of-candidates\r\n"
-    )
-    kept = webrtc_ice.loopback_candidates_only(offer)
-    assert [c for c in kept.splitlines() if c.startswith("a=candidate")] == [
-        "a=candidate:3 1 udp 2122260223 127.0.0.1 50002 typ host"
-    ]
-    assert "a=end-of-candidates" in kept
-    assert IcePolicy(hosts=("127.0.0.1",)).loopback_only
-    assert not IcePolicy().loopback_only and not IcePolicy(hosts=("10.0.0.5",)).loopback_only
+    offer = offered("192.168.1.20", "1f2e3d4c-aaaa.local", "127.0.0.1", "8.8.8.8")
+    kept = webrtc_ice.remote_candidates_kept(offer, IcePolicy(hosts=("127.0.0.1",)))
+    assert kept_addresses(kept) == ["127.0.0.1"]
+    assert "a=end-of-candidates" in kept and kept.startswith("v=0\r\nm=audio")
+
+
+NEVER = [
+    "169.254.169.254",  # cloud metadata (link-local)
+    "169.254.10.1",
+    "fe80::1",
+    "fe80::1%eth0",
+    "fd00:ec2::254",  # AWS metadata over IPv6, inside the private fc00::/7
+    "100.100.100.200",  # Alibaba Cloud metadata
+    "::ffff:169.254.169.254",  # IPv4-mapped
+    "0.0.0.0",
+    "255.255.255.255",
+    "224.0.0.251",  # mDNS multicast
+    "ff02::fb",
+    "1f2e3d4c-aaaa-bbbb-cccc-0123456789ab.local",  # an mDNS name
+    "not-an-address",
+]
+
+
+def test_the_default_policy_keeps_global_and_private_and_drops_the_rest():
+    policy = IcePolicy()  # the defaults: global and private networks
+    offer = offered("203.0.113.7", "2001:db8::1", "8.8.8.8", "10.1.2.3", "192.168.1.20",
+                    "172.16.5.4", "fd12:3456::1", "127.0.0.1", "::1", *NEVER)  # fmt: skip
+    # documentation ranges (203.0.113/24, 2001:db8::/32) are not global: dropped too
+    assert kept_addresses(webrtc_ice.remote_candidates_kept(offer, policy)) == [
+        "8.8.8.8", "10.1.2.3", "192.168.1.20", "172.16.5.4", "fd12:3456::1",
+    ]  # fmt: skip
+
+
+def test_link_local_and_metadata_are_never_reached_even_when_listed():
+    policy = IcePolicy(peer_networks=("0.0.0.0/0", "::/0"))
+    assert kept_addresses(webrtc_ice.remote_candidates_kept(offered(*NEVER), policy)) == []
+    assert policy.peer_may_reach("127.0.0.1") and policy.peer_may_reach("10.0.0.1")
+
+
+def test_the_networks_setting_narrows_what_the_peer_may_reach():
+    policy = IcePolicy(peer_networks=("10.20.0.0/16",))
+    offer = offered("10.20.1.1", "10.21.1.1", "8.8.8.8", "192.168.1.1")
+    assert kept_addresses(webrtc_ice.remote_candidates_kept(offer, policy)) == ["10.20.1.1"]
+
+
+def test_the_peer_networks_come_from_settings(settings):
+    assert tuple(settings.AGENTFIELD_WEBRTC_PEER_NETWORKS) == webrtc_ice.DEFAULT_PEER_NETWORKS
+    settings.AGENTFIELD_WEBRTC_PEER_NETWORKS = ["10.20.0.0/16"]
+    assert webrtc_ice.policy_from_settings().peer_networks == ("10.20.0.0/16",)
+
+
+def test_the_peer_networks_setting_is_read_strictly(monkeypatch):
+    from agentfield_site import settings as site_settings
+    from agentfield_site.env import EnvError
+
+    monkeypatch.setenv("AGENTFIELD_WEBRTC_PEER_NETWORKS", "global, 10.0.0.0/8,fc00::/7")
+    assert site_settings._peer_networks("AGENTFIELD_WEBRTC_PEER_NETWORKS", ()) == [
+        "global", "10.0.0.0/8", "fc00::/7",
+    ]  # fmt: skip
+    for bad in ("10.0.0.1/8", "everywhere"):
+        monkeypatch.setenv("AGENTFIELD_WEBRTC_PEER_NETWORKS", bad)
+        with pytest.raises(EnvError, match="AGENTFIELD_WEBRTC_PEER_NETWORKS"):
+            site_settings._peer_networks("AGENTFIELD_WEBRTC_PEER_NETWORKS", ())

@@ -26,6 +26,9 @@ from sessions_app.transports.webrtc_media import PlaybackTrack
 LOOPBACK_ICE = webrtc_ice.IcePolicy(hosts=("127.0.0.1",))
 LOUD_RMS = 500.0
 
+# The test client drops remote candidates that are not loopback (never sends elsewhere).
+LOOPBACK = webrtc_ice.IcePolicy(hosts=("127.0.0.1",))
+
 
 def frame_rms(frame: Any) -> float:
     samples = array("h", bytes(frame.planes[0])[: frame.samples * 2 * len(frame.layout.channels)])
@@ -58,7 +61,9 @@ class BrowserPeer:
 
     async def accept(self, answer: str) -> None:
         await self.pc.setRemoteDescription(
-            RTCSessionDescription(sdp=webrtc_ice.loopback_candidates_only(answer), type="answer")
+            RTCSessionDescription(
+                sdp=webrtc_ice.remote_candidates_kept(answer, LOOPBACK), type="answer"
+            )
         )
 
     async def connected(self, timeout: float = 10) -> None:

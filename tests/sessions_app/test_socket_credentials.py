@@ -1,0 +1,138 @@
+"""Sockets follow credentials: a revoked key closes what it opened; a session's client
+secret travels in a header or a subprotocol, not only in the (logged) URL."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from access_app.models import ApiKey
+from agentfield_site.asgi import application
+from sessions_app.models import SessionInstance
+from tests.sessions_app.helpers import session_world, start
+from tests.sessions_app.realtime_client import RealtimeClient
+from tests.sessions_app.test_agent_link import open_link
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def handler_world(admin, simulator):
+    session_world(admin.client(), transport="websocket", handler=True)
+
+
+@pytest.fixture
+def operator(django_user_model):
+    user = django_user_model.objects.create_superuser("ops", password="pw-ops-12345")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def revoke_in_the_admin(operator: Client, key: ApiKey) -> None:
+    response = operator.post(
+        "/admin/access_app/apikey/",
+        {"action": "revoke_keys", "_selected_action": [key.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Revoked 1 key(s)." in response.content.decode()
+
+
+async def test_revoking_a_key_in_the_admin_closes_its_realtime_call_and_its_agent_link(
+    handler_world, admin, operator
+):
+    """An admin key may act as the node and start its sessions: one key, both sockets."""
+    link = await open_link(admin.secret)
+    assert (await link.receive_json_from())["type"] == "link.ready"
+    sid = (await database_sync_to_async(start)(admin.client())).json()["session_id"]
+    call = RealtimeClient(sid, headers=[(b"x-api-key", admin.secret.encode())])
+    await call.connect()
+    await call.until("agentfield.session.active")
+    assert (await link.receive_json_from(timeout=5))["type"] == "session.started"
+
+    await database_sync_to_async(revoke_in_the_admin)(operator, admin.key)
+
+    error = await call.until("error")
+    assert (error["error"]["code"], error["error"]["status"]) == ("unauthorized", 401)
+    assert await call.closed_code() == 4401
+    row = await database_sync_to_async(SessionInstance.objects.get)(session_id=sid)
+    assert row.status == "ended" and "revoked" in row.end_reason
+    while (message := await link.receive_json_from(timeout=5))["type"] != "error":
+        assert message["type"] == "session.ended"
+    assert message["code"] == "unauthorized"
+    assert (await link.receive_output(timeout=5))["code"] == 4401
+
+
+async def test_another_keys_revocation_leaves_the_call_alone(handler_world, admin, bob, operator):
+    link = await open_link(admin.secret)
+    await link.receive_json_from()
+    await database_sync_to_async(revoke_in_the_admin)(operator, bob.key)
+    await link.send_json_to({"type": "session.say", "session_id": "sess_nope", "text": "hi"})
+    assert (await link.receive_json_from())["message"] == "no live session with this id"
+    await link.disconnect()
+
+
+@pytest.fixture
+def ws_session(alice, admin, simulator):
+    session_world(admin.client(), transport="websocket")
+    return start(alice.client()).json()
+
+
+async def connect(path: str, *, headers=(), subprotocols=None):
+    communicator = WebsocketCommunicator(
+        application, path, headers=list(headers), subprotocols=subprotocols
+    )
+    connected, subprotocol = await communicator.connect(timeout=10)
+    assert connected
+    return communicator, subprotocol
+
+
+async def first_event_type(communicator) -> str:
+    event = await communicator.receive_json_from(timeout=10)
+    return event["type"]
+
+
+def realtime_path(ws_session) -> str:
+    return f"/api/v1/session-instances/{ws_session['session_id']}/realtime"
+
+
+async def test_the_client_secret_works_as_a_bearer_header(ws_session):
+    secret = ws_session["client_secret"]["value"]
+    communicator, _ = await connect(
+        realtime_path(ws_session), headers=[(b"authorization", f"Bearer {secret}".encode())]
+    )
+    assert await first_event_type(communicator) == "agentfield.session.active"
+    await communicator.disconnect()
+
+
+async def test_the_client_secret_works_as_a_subprotocol_which_is_never_echoed(ws_session):
+    secret = ws_session["client_secret"]["value"]
+    protocols = ["realtime", f"agentfield-client-secret.{secret}"]
+    communicator, subprotocol = await connect(realtime_path(ws_session), subprotocols=protocols)
+    assert subprotocol == "realtime"
+    assert await first_event_type(communicator) == "agentfield.session.active"
+    await communicator.disconnect()
+
+
+async def test_the_url_form_still_works(ws_session):
+    secret = ws_session["client_secret"]["value"]
+    communicator, _ = await connect(realtime_path(ws_session) + f"?client_secret={secret}")
+    assert await first_event_type(communicator) == "agentfield.session.active"
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("where", ["header", "subprotocol"])
+async def test_a_wrong_client_secret_is_401_wherever_it_is_sent(ws_session, where):
+    bad = "cs_not-the-secret"
+    headers = [(b"authorization", f"Bearer {bad}".encode())] if where == "header" else []
+    protocols = ["realtime", f"agentfield-client-secret.{bad}"] if where == "subprotocol" else None
+    communicator, subprotocol = await connect(
+        realtime_path(ws_session), headers=headers, subprotocols=protocols
+    )
+    assert subprotocol == ("realtime" if protocols else None)
+    event = await communicator.receive_json_from(timeout=10)
+    assert event["error"]["status"] == 401
+    assert (await communicator.receive_output(timeout=5))["code"] == 4401
