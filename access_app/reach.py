@@ -18,12 +18,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-# Never an agent node, whatever AGENTFIELD_AGENT_NETWORKS admits: link-local (where cloud
-# metadata services answer) and the metadata addresses themselves.
-NEVER_AGENT_NETWORKS = tuple(
-    ipaddress.ip_network(net)
-    for net in ("169.254.0.0/16", "fe80::/10", "169.254.169.254/32", "fd00:ec2::254/128")
-)
+from access_app.addresses import Address, address_allowed, as_address
+
 SESSION_REACH_FIELDS = ("provider", "transport", "model", "instructions", "handler")
 _TOOL_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-:]{0,199}$")
 _NODE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,199}$")
@@ -33,27 +29,13 @@ class BaseUrlRefused(ValueError):
     """A ``base_url`` an agent node may not register; the message says why."""
 
 
-def _as_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def agent_address_allowed(
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: Iterable[str] | None = None
-) -> bool:
+def agent_address_allowed(address: Address, networks: Iterable[str] | None = None) -> bool:
     """Inside AGENTFIELD_AGENT_NETWORKS (or ``networks``) and never link-local/metadata."""
-    if any(address in net for net in NEVER_AGENT_NETWORKS) or address.is_link_local:
-        return False
     allowed = settings.AGENTFIELD_AGENT_NETWORKS if networks is None else networks
-    return any(address in ipaddress.ip_network(net) for net in allowed)
+    return address_allowed(address, allowed)
 
 
-def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def _resolve(host: str) -> list[Address]:
     """Every address the system resolver gives for ``host`` (``localhost`` without asking)."""
     if host == "localhost" or host.endswith(".localhost"):
         return [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
@@ -61,7 +43,7 @@ def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except OSError:
         raise BaseUrlRefused(f"base_url host {host!r} does not resolve") from None
-    return [a for a in (_as_address(str(info[4][0])) for info in infos) if a is not None]
+    return [a for a in (as_address(str(info[4][0])) for info in infos) if a is not None]
 
 
 def base_url_host(base_url: str) -> str:
@@ -81,7 +63,7 @@ def base_url_check(base_url: str, *, networks: Iterable[str] | None = None) -> N
     if "@" in parts.netloc:
         raise BaseUrlRefused("base_url must not carry a user name or password")
     host = parts.hostname.lower()
-    literal = _as_address(host)
+    literal = as_address(host)
     addresses = [literal] if literal is not None else _resolve(host)
     if not addresses or not all(agent_address_allowed(a, networks) for a in addresses):
         raise BaseUrlRefused(

@@ -211,14 +211,25 @@ def env_port_range(
 
 
 def env_network_list(
-    name: str, default: list[str], *, environ: Mapping[str, str] | None = None
+    name: str,
+    default: list[str],
+    *,
+    allow_global: bool = False,
+    environ: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Comma-separated CIDR networks (``10.0.0.0/8``, ``fc00::/7``; a bare address is one
-    host), normalised; host bits set are an error, so a typo does not widen a network."""
+    host), normalised; host bits set are an error, so a typo does not widen a network.
+    With ``allow_global``, the word ``global`` stands for every globally routable address."""
     import ipaddress
 
-    items = env_list(name, default, environ=environ)
-    try:
-        return [str(ipaddress.ip_network(item, strict=True)) for item in items]
-    except ValueError:
-        raise EnvError(name, "comma-separated CIDR networks", ",".join(items)) from None
+    networks = []
+    for item in env_list(name, default, environ=environ):
+        if allow_global and item.lower() == "global":
+            networks.append("global")
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=True)))
+        except ValueError:
+            expected = "comma-separated CIDR networks" + (" or the word global" * allow_global)
+            raise EnvError(name, expected, item) from None
+    return networks

@@ -370,28 +370,13 @@ AGENTFIELD_WEBRTC_ICE_HOSTS = env_ip_list("AGENTFIELD_WEBRTC_ICE_HOSTS", [])
 AGENTFIELD_WEBRTC_PORT_RANGE = env_port_range("AGENTFIELD_WEBRTC_PORT_RANGE")
 
 
-def _peer_networks(name: str, default: tuple[str, ...]) -> list[str]:
-    """CIDR networks (normalised; host bits set is an error) and the word ``global``."""
-    import ipaddress
-
-    networks = []
-    for item in env_list(name, list(default)):
-        if item.lower() == "global":
-            networks.append("global")
-            continue
-        try:
-            networks.append(str(ipaddress.ip_network(item, strict=True)))
-        except ValueError:
-            raise EnvError(name, "comma-separated CIDR networks or the word global", item) from None
-    return networks
-
-
 # Where the browser's offered ICE candidates may point: our peer sends UDP to them. Default:
 # global and private addresses; link-local, metadata addresses and mDNS names never, and
 # with loopback-only ICE hosts (tests, make run) loopback only.
-AGENTFIELD_WEBRTC_PEER_NETWORKS = _peer_networks(
+AGENTFIELD_WEBRTC_PEER_NETWORKS = env_network_list(
     "AGENTFIELD_WEBRTC_PEER_NETWORKS",
-    ("global", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"),
+    ["global", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+    allow_global=True,
 )
 # A peer not connected this many seconds after the answer fails its session.
 AGENTFIELD_WEBRTC_CONNECT_TIMEOUT = env_float(

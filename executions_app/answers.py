@@ -10,49 +10,22 @@ and nesting deeper than the JSON readers accept. Such an answer fails the execut
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-from access_app.parsers import MAX_JSON_DEPTH
+from access_app.parsers import MAX_JSON_DEPTH, UntrustedJSONError, check_untrusted
 
 
 class UnstorableAnswer(ValueError):
     """The agent's answer cannot be stored; the message says why."""
 
 
-def _text_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "a string contains NUL (\\u0000)"
+def unstorable_reason(value: Any) -> str | None:
+    """Why ``value`` cannot be stored and rendered as JSON, or None when it can: the strict
+    reader's own checks (NUL, lone surrogates, non-finite numbers, depth)."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "a string contains a lone surrogate"
-    return None
-
-
-def unstorable_reason(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> str | None:
-    """Why ``value`` cannot be stored and rendered as JSON, or None when it can."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            problem = _text_problem(item)
-            if problem:
-                return problem
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return "a number is not finite (NaN or Infinity)"
-        elif isinstance(item, dict | list):
-            if depth > max_depth:
-                return f"it nests deeper than {max_depth} levels"
-            if isinstance(item, dict):
-                for key, inner in item.items():
-                    problem = _text_problem(key) if isinstance(key, str) else None
-                    if problem:
-                        return problem.replace("a string", "a key")
-                    stack.append((inner, depth + 1))
-            else:
-                stack.extend((inner, depth + 1) for inner in item)
+        check_untrusted(value)
+    except UntrustedJSONError as exc:
+        return str(exc)
     return None
 
 
@@ -73,7 +46,8 @@ def answer_loads(content: bytes) -> Any:
         value = json.loads(content)
     except RecursionError:
         raise UnstorableAnswer(
-            f"the agent's answer cannot be stored: it nests deeper than {MAX_JSON_DEPTH} levels"
+            "the agent's answer cannot be stored: "
+            f"JSON may nest at most {MAX_JSON_DEPTH} levels deep"
         ) from None
     return answer_check(value)
 

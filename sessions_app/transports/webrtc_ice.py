@@ -27,27 +27,12 @@ from aioice import Candidate, Connection
 from aioice.candidate import candidate_foundation, candidate_priority
 from aiortc import RTCConfiguration, RTCIceServer
 
+from access_app.addresses import GLOBAL, PRIVATE_NETWORKS, address_allowed, as_address
+
 log = logging.getLogger(__name__)
 
 
-GLOBAL = "global"  # in peer_networks: every globally routable address
-PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 DEFAULT_PEER_NETWORKS = (GLOBAL, *PRIVATE_NETWORKS)
-# Never sent to, whatever peer_networks says: where cloud metadata services answer
-# (link-local), their other addresses, and nothing-addresses.
-NEVER_PEER_NETWORKS = tuple(
-    ipaddress.ip_network(net)
-    for net in (
-        "169.254.0.0/16",
-        "fe80::/10",
-        "fd00:ec2::254/128",  # AWS metadata over IPv6
-        "100.100.100.200/32",  # Alibaba Cloud metadata
-        "0.0.0.0/8",
-        "255.255.255.255/32",
-    )
-)
-
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True)
@@ -66,20 +51,12 @@ class IcePolicy:
 
     def peer_may_reach(self, host: str) -> bool:
         """Whether our peer may send to a remote candidate's address (mDNS names: never)."""
-        address = _as_address(host)
-        if address is None or address.is_multicast or address.is_unspecified:
-            return False
-        if address.is_link_local or any(address in net for net in NEVER_PEER_NETWORKS):
+        address = as_address(host)
+        if address is None:
             return False
         if self.loopback_only:
             return address.is_loopback
-        for network in self.peer_networks:
-            if network == GLOBAL:
-                if address.is_global:
-                    return True
-            elif address in ipaddress.ip_network(network):
-                return True
-        return False
+        return address_allowed(address, self.peer_networks)
 
     def configuration(self) -> RTCConfiguration:
         return RTCConfiguration(iceServers=[self._server(url) for url in self.servers])
@@ -90,16 +67,6 @@ class IcePolicy:
         return RTCIceServer(
             urls=url, username=self.turn_username or None, credential=self.turn_credential or None
         )
-
-
-def _as_address(host: str) -> Address | None:
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:  # an mDNS name, or garbage
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def remote_candidates_kept(sdp: str, policy: IcePolicy) -> str:

@@ -19,10 +19,10 @@ NODE = "gov"
 UNSTORABLE = {
     "nul": (b'{"text": "a\\u0000b"}', "NUL"),
     "lone surrogate": (b'{"text": "\\ud800"}', "lone surrogate"),
-    "nan": (b'{"score": NaN}', "not finite"),
-    "infinity": (b'{"score": 1e400}', "not finite"),
-    "deep": (b"[" * 100 + b"]" * 100, "deeper than 64"),
-    "deeper than recursion": (b"[" * 100_000 + b"]" * 100_000, "deeper than 64"),
+    "nan": (b'{"score": NaN}', "must be finite"),
+    "infinity": (b'{"score": 1e400}', "must be finite"),
+    "deep": (b"[" * 100 + b"]" * 100, "at most 64 levels"),
+    "deeper than recursion": (b"[" * 100_000 + b"]" * 100_000, "at most 64 levels"),
     "nul in plain text": (b"plain \x00 text", "NUL"),
 }
 
@@ -100,7 +100,7 @@ def test_the_sync_route_answers_an_unstorable_answer_as_a_failed_execution(admin
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "failed"
-    assert "cannot be stored: a string contains NUL" in body["error_message"]
+    assert "cannot be stored: strings may not contain NUL" in body["error_message"]
 
 
 def test_an_error_body_with_nul_is_stored_with_the_nul_replaced(admin, agent):

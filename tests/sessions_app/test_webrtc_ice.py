@@ -129,14 +129,16 @@ def test_the_peer_networks_come_from_settings(settings):
 
 
 def test_the_peer_networks_setting_is_read_strictly(monkeypatch):
-    from agentfield_site import settings as site_settings
-    from agentfield_site.env import EnvError
+    from agentfield_site.env import EnvError, env_network_list
+
+    def read() -> list[str]:
+        return env_network_list("AGENTFIELD_WEBRTC_PEER_NETWORKS", [], allow_global=True)
 
     monkeypatch.setenv("AGENTFIELD_WEBRTC_PEER_NETWORKS", "global, 10.0.0.0/8,fc00::/7")
-    assert site_settings._peer_networks("AGENTFIELD_WEBRTC_PEER_NETWORKS", ()) == [
+    assert read() == [
         "global", "10.0.0.0/8", "fc00::/7",
     ]  # fmt: skip
     for bad in ("10.0.0.1/8", "everywhere"):
         monkeypatch.setenv("AGENTFIELD_WEBRTC_PEER_NETWORKS", bad)
         with pytest.raises(EnvError, match="AGENTFIELD_WEBRTC_PEER_NETWORKS"):
-            site_settings._peer_networks("AGENTFIELD_WEBRTC_PEER_NETWORKS", ())
+            read()
