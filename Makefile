@@ -36,7 +36,7 @@ test: $(STAMP) sdk-ts
 	@scripts/ensure-system-packages test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) $(TS_STAMP) go-lint
+lint: $(STAMP) sdk-ts go-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	cd $(TS_SDK) && npm run --silent lint
