@@ -101,6 +101,11 @@ func linkServer(t *testing.T, script func(p *linkPeer, n int)) string {
 
 // linkedAgent runs only the link and the session host of a node n1 with handler.
 func linkedAgent(t *testing.T, server string, handler SessionHandler) *Agent {
+	return linkedAgentPinging(t, server, handler, linkPing)
+}
+
+// linkedAgentPinging is linkedAgent with the link's ping interval set to ping.
+func linkedAgentPinging(t *testing.T, server string, handler SessionHandler, ping time.Duration) *Agent {
 	a, err := New(Config{NodeID: "n1", AgentFieldURL: server, Token: "node-key", Logger: log.New(io.Discard, "", 0)})
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +115,7 @@ func linkedAgent(t *testing.T, server string, handler SessionHandler) *Agent {
 	}
 	a.host = newSessionHost(a)
 	a.link = newAgentLink(a, a.host.onMessage)
+	a.link.ping = ping
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); a.link.run(ctx) }()
@@ -158,6 +164,36 @@ func TestTheLinkReconnectsAndTheHandlerRunsOncePerTurn(t *testing.T) {
 	case <-finished:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the script did not finish")
+	}
+}
+
+func TestALinkWhosePeerFallsSilentIsDroppedAndReconnected(t *testing.T) {
+	pinged := make(chan struct{})
+	reconnected := make(chan struct{})
+	server := linkServer(t, func(p *linkPeer, n int) {
+		p.send(map[string]any{"type": "link.ready", "node_id": "n1"})
+		if n == 1 {
+			// A peer gone silent: it answers no ping and sends nothing more, but
+			// keeps the TCP connection open (as a half-open link would).
+			head := make([]byte, 2)
+			if _, err := io.ReadFull(p.rw, head); err == nil && head[0]&0x0F == websocket.OpPing {
+				close(pinged)
+			}
+			io.Copy(io.Discard, p.rw)
+			return
+		}
+		if n == 2 {
+			close(reconnected)
+		}
+		io.Copy(io.Discard, p.rw)
+	})
+	linkedAgentPinging(t, server, echo, 100*time.Millisecond)
+	for _, step := range []chan struct{}{pinged, reconnected} {
+		select {
+		case <-step:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the node never gave up the silent link")
+		}
 	}
 }
 

@@ -76,14 +76,31 @@ func (e *CloseError) Error() string {
 // ErrProtocol marks a frame that breaks RFC 6455; the connection is failed.
 var ErrProtocol = errors.New("websocket protocol error")
 
+// DefaultWriteTimeout bounds one frame's write, so a peer that stops reading
+// cannot hold the write lock (and every other writer) forever.
+const DefaultWriteTimeout = 10 * time.Second
+
 // Conn is one client connection. ReadMessage must be called from one goroutine
 // at a time; WriteMessage, Ping and Close may be called from any goroutine.
 type Conn struct {
-	conn            net.Conn
-	reader          *bufio.Reader
-	writeMu         sync.Mutex
-	closeSent       bool
+	conn      net.Conn
+	reader    *bufio.Reader
+	writeMu   sync.Mutex
+	closeSent bool
+
+	// deadlineMu orders the reader's per-frame deadline with Close's wait, so
+	// a frame arriving after Close cannot push the wait back.
+	deadlineMu sync.Mutex
+	closeBy    time.Time
+
 	MaxMessageBytes int
+	// ReadTimeout, when positive, fails the connection if no frame (of any
+	// kind, pongs included) begins within it: the deadline is set before each
+	// frame header. With regular pings it notices a peer that went silent.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each frame's write; a write that times out closes
+	// the connection (a frame may have been cut). Zero or less: no bound.
+	WriteTimeout time.Duration
 }
 
 // AcceptKey is Sec-WebSocket-Accept for a Sec-WebSocket-Key.
@@ -197,7 +214,7 @@ func handshake(ctx context.Context, netConn net.Conn, u *url.URL, header http.He
 	if resp.Header.Get("Sec-WebSocket-Extensions") != "" {
 		return nil, fmt.Errorf("%w: the server chose an extension this client did not offer", ErrProtocol)
 	}
-	return &Conn{conn: netConn, reader: reader, MaxMessageBytes: DefaultMaxMessageBytes}, nil
+	return &Conn{conn: netConn, reader: reader, MaxMessageBytes: DefaultMaxMessageBytes, WriteTimeout: DefaultWriteTimeout}, nil
 }
 
 func headerHasToken(header http.Header, name, token string) bool {
@@ -258,9 +275,18 @@ func (c *Conn) writeFrameLocked(fin bool, opcode int, data []byte) error {
 		return &CloseError{Code: CloseNormal, Reason: "close already sent"}
 	}
 	frame := appendFrame(nil, fin, opcode, data)
+	if c.WriteTimeout > 0 {
+		c.conn.SetWriteDeadline(time.Now().Add(c.WriteTimeout))
+	}
 	_, err := c.conn.Write(frame)
 	if opcode == OpClose {
 		c.closeSent = true
+	}
+	if err != nil {
+		// The frame may be cut off: nothing more can be written, and the reader
+		// must see the connection end (to reconnect) rather than wait on it.
+		c.closeSent = true
+		c.conn.Close()
 	}
 	return err
 }
@@ -301,7 +327,25 @@ type frame struct {
 	payload []byte
 }
 
+// armReadDeadline gives the next frame ReadTimeout to begin, but never more
+// than what is left of Close's wait.
+func (c *Conn) armReadDeadline() {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	var deadline time.Time
+	if c.ReadTimeout > 0 {
+		deadline = time.Now().Add(c.ReadTimeout)
+	}
+	if !c.closeBy.IsZero() && (deadline.IsZero() || c.closeBy.Before(deadline)) {
+		deadline = c.closeBy
+	}
+	if !deadline.IsZero() {
+		c.conn.SetReadDeadline(deadline)
+	}
+}
+
 func (c *Conn) readFrame(limit int) (frame, error) {
+	c.armReadDeadline()
 	var head [2]byte
 	if _, err := io.ReadFull(c.reader, head[:]); err != nil {
 		return frame{}, err
@@ -411,6 +455,7 @@ func (c *Conn) onClose(payload []byte) error {
 		if len(payload) >= 2 {
 			reply = payload[:2]
 		}
+		c.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		c.conn.Write(appendFrame(nil, true, OpClose, reply))
 		c.closeSent = true
 	}
@@ -456,7 +501,10 @@ func (c *Conn) sendClose(code int, reason string) {
 // a deadline error, and the socket is closed; CloseNow ends it at once.
 func (c *Conn) Close(code int, reason string, wait time.Duration) {
 	c.sendClose(code, reason)
-	c.conn.SetReadDeadline(time.Now().Add(wait))
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	c.closeBy = time.Now().Add(wait)
+	c.conn.SetReadDeadline(c.closeBy)
 }
 
 // CloseNow closes the socket without a closing handshake.

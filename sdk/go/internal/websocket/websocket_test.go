@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -295,5 +296,45 @@ func TestARefusedHandshakeCarriesTheStatus(t *testing.T) {
 	var refused *HandshakeError
 	if !errors.As(err, &refused) || refused.StatusCode != 401 || !strings.Contains(refused.Body, "unauthorized") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestASilentPeerFailsTheReadAfterReadTimeoutButPongsKeepItAlive(t *testing.T) {
+	release := make(chan struct{})
+	url := serve(t, AcceptKey, func(p *peer) {
+		// Pongs only, each well inside the timeout, for longer than the timeout.
+		for i := 0; i < 6; i++ {
+			p.send(true, OpPong, nil, false)
+			time.Sleep(100 * time.Millisecond)
+		}
+		p.send(true, OpText, []byte("still here"), false)
+		<-release // then silence
+	})
+	conn := dial(t, url)
+	conn.ReadTimeout = 400 * time.Millisecond
+	op, got, err := conn.ReadMessage()
+	if err != nil || op != OpText || string(got) != "still here" {
+		t.Fatalf("pongs did not keep the connection alive: op=%d %q err=%v", op, got, err)
+	}
+	_, _, err = conn.ReadMessage()
+	close(release)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a silent peer gave %v, want a deadline error", err)
+	}
+}
+
+func TestAWriteThePeerNeverReadsTimesOutAndClosesTheConnection(t *testing.T) {
+	release := make(chan struct{})
+	url := serve(t, AcceptKey, func(p *peer) { <-release }) // reads nothing
+	conn := dial(t, url)
+	conn.WriteTimeout = 200 * time.Millisecond
+	big := make([]byte, 64<<20) // more than the socket buffers hold
+	err := conn.WriteMessage(OpBinary, big)
+	close(release)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the stuck write gave %v, want a deadline error", err)
+	}
+	if err := conn.Ping(nil); err == nil {
+		t.Fatal("the connection is still writable after a cut frame")
 	}
 }
