@@ -224,6 +224,45 @@ func TestTurnsThatArriveWhileTheHandlerRunsAreAnsweredInOrder(t *testing.T) {
 	<-finished
 }
 
+func TestAReturnedHandlerThatTookNoTurnWaitsForANewOne(t *testing.T) {
+	// The no-spin rule (Python: test_a_returned_handler_that_took_no_turn_waits_for_a_new_one):
+	// a handler that returns without reading runs again once per new turn, not in
+	// a loop over the turn it left queued.
+	var mu sync.Mutex
+	var runs []int
+	seen := func() []int { mu.Lock(); defer mu.Unlock(); return append([]int(nil), runs...) }
+	finished := make(chan struct{})
+	linked := make(chan *Agent, 1)
+	server := linkServer(t, func(p *linkPeer, n int) {
+		defer close(finished)
+		p.send(map[string]any{"type": "link.ready", "node_id": "n1"})
+		p.send(map[string]any{"type": "session.started", "session_id": "s1", "target": "n1.desk"})
+		eventuallyTrue(t, func() bool { return len(seen()) >= 1 })
+		for i, text := range []string{"one", "two"} {
+			p.send(map[string]any{"type": "session.input", "session_id": "s1", "turn": map[string]any{"text": text}})
+			eventuallyTrue(t, func() bool { return len(seen()) >= i+2 })
+		}
+		p.send(map[string]any{"type": "session.ended", "session_id": "s1"})
+		a := <-linked
+		eventuallyTrue(t, func() bool {
+			a.host.mu.Lock()
+			defer a.host.mu.Unlock()
+			return len(a.host.live) == 0
+		})
+	})
+	linked <- linkedAgent(t, server, func(ctx context.Context, s *Session) error {
+		pushed, _, _ := s.counts() // never reads its turns
+		mu.Lock()
+		runs = append(runs, pushed)
+		mu.Unlock()
+		return nil
+	})
+	<-finished
+	if got := seen(); len(got) != 3 || got[0] != 0 || got[1] != 1 || got[2] != 2 {
+		t.Fatalf("the handler ran with %v turns pushed, want [0 1 2] (once per new turn)", got)
+	}
+}
+
 func TestAFailingOrPanickingHandlerFailsTheCallAndUnknownSessionsAreRefused(t *testing.T) {
 	finished := make(chan struct{})
 	server := linkServer(t, func(p *linkPeer, n int) {
