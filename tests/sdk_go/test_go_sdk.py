@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agentfield.session_definition import normalize_session_definition
 from agentfield.session_transport import (
     SUPPORTED_SESSION_TRANSPORTS,
     SessionTransportError,
@@ -27,6 +28,7 @@ from agentfield.session_transport import (
 )
 from agentfield_site.processes import stop_process_groups
 from sessions_app.simulator import running_simulator
+from tests.sdk_typescript.test_matrix import DEFINITIONS, python_outcome
 from tests.servers import daphne_server
 from tests.worker import ROOT, TEST_VAR_DIR
 
@@ -151,12 +153,21 @@ def test_the_go_matrix_and_its_messages_are_the_control_planes():
         for provider in ["openai", "OpenAI", " openrouter ", "custom", "", "open-ai"]
         for transport in ["webrtc", "WebRTC", "websocket", "audio_turns", "audio-turns", "", "sip"]
     ]
-    result = run_go("run", "./internal/matrixdump", input=json.dumps(pairs))
+    cases = {"pairs": pairs, "definitions": DEFINITIONS}
+    result = run_go("run", "./internal/matrixdump", input=json.dumps(cases))
     assert result.returncode == 0, result.stderr
     dumped = json.loads(result.stdout)
     assert dumped["table"] == {p: list(t) for p, t in SUPPORTED_SESSION_TRANSPORTS.items()}
     for pair, answer in zip(pairs, dumped["results"], strict=True):
         assert answer == python_answer(*pair), pair
+    # The same definitions as the TypeScript SDK's matrix (session_definition.py and
+    # session_turn_detection.py), outcome and message byte for byte.
+    for raw, theirs in zip(DEFINITIONS, dumped["definitions"], strict=True):
+        if "ok" in theirs:
+            assert theirs["ok"].pop("approved_tags") == [], raw  # the Go type carries it
+        assert theirs == python_outcome(normalize_session_definition, raw), raw
+    messages = {o.get("error") for o in dumped["definitions"]}
+    assert len(messages) > 15  # the cases reach every message, not one over and over
 
 
 def brief_go_block() -> str:
