@@ -20,9 +20,7 @@ func NormalizeSessionDefinition(raw map[string]any) (SessionDefinition, error) {
 	if name == "" {
 		return SessionDefinition{}, errors.New("session name is required")
 	}
-	provider, _ := raw["provider"].(string)
-	transport, _ := raw["transport"].(string)
-	pair, err := ValidateSessionTransport(provider, transport)
+	pair, err := ValidateSessionTransport(pyStr(raw["provider"]), pyStr(raw["transport"]))
 	if err != nil {
 		return SessionDefinition{}, err
 	}

@@ -304,7 +304,7 @@ func TestASilentPeerFailsTheReadAfterReadTimeoutButPongsKeepItAlive(t *testing.T
 	release := make(chan struct{})
 	url := serve(t, AcceptKey, func(p *peer) {
 		// Pongs only, each well inside the timeout, for longer than the timeout.
-		for i := 0; i < 6; i++ {
+		for i := 0; i < 15; i++ {
 			p.send(true, OpPong, nil, false)
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -312,7 +312,7 @@ func TestASilentPeerFailsTheReadAfterReadTimeoutButPongsKeepItAlive(t *testing.T
 		<-release // then silence
 	})
 	conn := dial(t, url)
-	conn.ReadTimeout = 400 * time.Millisecond
+	conn.ReadTimeout = time.Second
 	op, got, err := conn.ReadMessage()
 	if err != nil || op != OpText || string(got) != "still here" {
 		t.Fatalf("pongs did not keep the connection alive: op=%d %q err=%v", op, got, err)
@@ -329,7 +329,7 @@ func TestAWriteThePeerNeverReadsTimesOutAndClosesTheConnection(t *testing.T) {
 	url := serve(t, AcceptKey, func(p *peer) { <-release }) // reads nothing
 	conn := dial(t, url)
 	conn.WriteTimeout = 200 * time.Millisecond
-	big := make([]byte, 64<<20) // more than the socket buffers hold
+	big := make([]byte, 32<<20) // more than the socket buffers hold
 	err := conn.WriteMessage(OpBinary, big)
 	close(release)
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
