@@ -157,7 +157,7 @@ GO_DEFINITIONS = [
     {**VOICE, "turn_detection": {"type": "server_vad", "threshold": True}},
     {**VOICE, "turn_detection": {"type": "server_vad", "threshold": 1, "prefix_padding_ms": 0}},
     {**VOICE, "turn_detection": {"type": "semantic_vad", "interrupt_response": 1}},
-    {**VOICE, "turn_detection": {"type": "server_vad", "create_response": 0, "interrupt_response": 0}},
+    {**VOICE, "turn_detection": {"type": "server_vad", "create_response": 0, "eagerness": 0}},
     {**VOICE, "provider": " Open-AI ", "transport": 3},
     {**VOICE, "name": "  "},
     {**VOICE, "handler": 0, "model": None, "instructions": None, "metadata": {}},
