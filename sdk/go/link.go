@@ -16,7 +16,7 @@ import (
 const (
 	linkMinBackoff = 500 * time.Millisecond
 	linkMaxBackoff = 10 * time.Second
-	linkPing       = 20 * time.Second
+	linkPing       = 20 * time.Second // a silent link is given up after two of these
 	linkSendWait   = 10 * time.Second
 	endGrace       = 5 * time.Second
 )
@@ -28,6 +28,7 @@ type agentLink struct {
 	agent     *Agent
 	url       string
 	onMessage func(map[string]any)
+	ping      time.Duration // the ping interval; no frame for two of them drops the link
 
 	mu      sync.Mutex
 	conn    *websocket.Conn
@@ -47,7 +48,8 @@ func linkURL(server, nodeID string) string {
 }
 
 func newAgentLink(a *Agent, onMessage func(map[string]any)) *agentLink {
-	return &agentLink{agent: a, url: linkURL(a.server, a.cfg.NodeID), onMessage: onMessage, up: make(chan struct{})}
+	return &agentLink{agent: a, url: linkURL(a.server, a.cfg.NodeID), onMessage: onMessage,
+		ping: linkPing, up: make(chan struct{})}
 }
 
 // connected is closed once the link is up (replaced after a drop).
@@ -101,9 +103,14 @@ func (l *agentLink) serve(ctx context.Context, conn *websocket.Conn) bool {
 		conn.CloseNow()
 		return false
 	}
+	// The control plane answers every ping, so a link with no frame for two
+	// intervals is dead (a half-open TCP connection would otherwise block the
+	// read forever); the read fails and run reconnects. A write stuck as long
+	// fails too (Conn.WriteTimeout) and closes the connection.
+	conn.ReadTimeout = 2 * l.ping
 	stopPing := make(chan struct{})
 	go func() {
-		ticker := time.NewTicker(linkPing)
+		ticker := time.NewTicker(l.ping)
 		defer ticker.Stop()
 		for {
 			select {

@@ -101,6 +101,11 @@ func linkServer(t *testing.T, script func(p *linkPeer, n int)) string {
 
 // linkedAgent runs only the link and the session host of a node n1 with handler.
 func linkedAgent(t *testing.T, server string, handler SessionHandler) *Agent {
+	return linkedAgentPinging(t, server, handler, linkPing)
+}
+
+// linkedAgentPinging is linkedAgent with the link's ping interval set to ping.
+func linkedAgentPinging(t *testing.T, server string, handler SessionHandler, ping time.Duration) *Agent {
 	a, err := New(Config{NodeID: "n1", AgentFieldURL: server, Token: "node-key", Logger: log.New(io.Discard, "", 0)})
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +115,7 @@ func linkedAgent(t *testing.T, server string, handler SessionHandler) *Agent {
 	}
 	a.host = newSessionHost(a)
 	a.link = newAgentLink(a, a.host.onMessage)
+	a.link.ping = ping
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); a.link.run(ctx) }()
@@ -161,6 +167,36 @@ func TestTheLinkReconnectsAndTheHandlerRunsOncePerTurn(t *testing.T) {
 	}
 }
 
+func TestALinkWhosePeerFallsSilentIsDroppedAndReconnected(t *testing.T) {
+	pinged := make(chan struct{})
+	reconnected := make(chan struct{})
+	server := linkServer(t, func(p *linkPeer, n int) {
+		p.send(map[string]any{"type": "link.ready", "node_id": "n1"})
+		if n == 1 {
+			// A peer gone silent: it answers no ping and sends nothing more, but
+			// keeps the TCP connection open (as a half-open link would).
+			head := make([]byte, 2)
+			if _, err := io.ReadFull(p.rw, head); err == nil && head[0]&0x0F == websocket.OpPing {
+				close(pinged)
+			}
+			io.Copy(io.Discard, p.rw)
+			return
+		}
+		if n == 2 {
+			close(reconnected)
+		}
+		io.Copy(io.Discard, p.rw)
+	})
+	linkedAgentPinging(t, server, echo, 100*time.Millisecond)
+	for _, step := range []chan struct{}{pinged, reconnected} {
+		select {
+		case <-step:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the node never gave up the silent link")
+		}
+	}
+}
+
 func TestTurnsThatArriveWhileTheHandlerRunsAreAnsweredInOrder(t *testing.T) {
 	release := make(chan struct{})
 	finished := make(chan struct{})
@@ -186,6 +222,45 @@ func TestTurnsThatArriveWhileTheHandlerRunsAreAnsweredInOrder(t *testing.T) {
 		return echo(ctx, s)
 	})
 	<-finished
+}
+
+func TestAReturnedHandlerThatTookNoTurnWaitsForANewOne(t *testing.T) {
+	// The no-spin rule (Python: test_a_returned_handler_that_took_no_turn_waits_for_a_new_one):
+	// a handler that returns without reading runs again once per new turn, not in
+	// a loop over the turn it left queued.
+	var mu sync.Mutex
+	var runs []int
+	seen := func() []int { mu.Lock(); defer mu.Unlock(); return append([]int(nil), runs...) }
+	finished := make(chan struct{})
+	linked := make(chan *Agent, 1)
+	server := linkServer(t, func(p *linkPeer, n int) {
+		defer close(finished)
+		p.send(map[string]any{"type": "link.ready", "node_id": "n1"})
+		p.send(map[string]any{"type": "session.started", "session_id": "s1", "target": "n1.desk"})
+		eventuallyTrue(t, func() bool { return len(seen()) >= 1 })
+		for i, text := range []string{"one", "two"} {
+			p.send(map[string]any{"type": "session.input", "session_id": "s1", "turn": map[string]any{"text": text}})
+			eventuallyTrue(t, func() bool { return len(seen()) >= i+2 })
+		}
+		p.send(map[string]any{"type": "session.ended", "session_id": "s1"})
+		a := <-linked
+		eventuallyTrue(t, func() bool {
+			a.host.mu.Lock()
+			defer a.host.mu.Unlock()
+			return len(a.host.live) == 0
+		})
+	})
+	linked <- linkedAgent(t, server, func(ctx context.Context, s *Session) error {
+		pushed, _, _ := s.counts() // never reads its turns
+		mu.Lock()
+		runs = append(runs, pushed)
+		mu.Unlock()
+		return nil
+	})
+	<-finished
+	if got := seen(); len(got) != 3 || got[0] != 0 || got[1] != 1 || got[2] != 2 {
+		t.Fatalf("the handler ran with %v turns pushed, want [0 1 2] (once per new turn)", got)
+	}
 }
 
 func TestAFailingOrPanickingHandlerFailsTheCallAndUnknownSessionsAreRefused(t *testing.T) {

@@ -124,8 +124,9 @@ func checkTargetName(name, kind string) (string, error) {
 	return trimmed, nil
 }
 
-// buildSessionDefinition validates and normalizes like the control plane
-// (agentfield/session_definition.py), returning its exact messages.
+// buildSessionDefinition checks the name like the Python SDK's app.session,
+// then normalizes the options' definition like the control plane
+// (NormalizeSessionDefinition), returning its exact messages.
 func buildSessionDefinition(name, provider, transport string, opts []SessionOption) (SessionDefinition, SessionHandler, error) {
 	cfg := sessionConfig{}
 	for _, opt := range opts {
@@ -135,27 +136,24 @@ func buildSessionDefinition(name, provider, transport string, opts []SessionOpti
 	if err != nil {
 		return SessionDefinition{}, nil, err
 	}
-	pair, err := ValidateSessionTransport(provider, transport)
+	raw := map[string]any{
+		"name": trimmed, "provider": provider, "transport": transport,
+		"model": cfg.def.Model, "voice": cfg.def.Voice, "instructions": cfg.def.Instructions,
+		"modalities": cfg.def.Modalities, "tools": cfg.def.Tools, "tags": cfg.def.Tags,
+		"handler": cfg.handler != nil,
+	}
+	if cfg.def.Metadata != nil {
+		raw["metadata"] = cfg.def.Metadata
+	}
+	if cfg.turnDetection != nil {
+		if raw["turn_detection"], err = asJSONValue(cfg.turnDetection); err != nil {
+			return SessionDefinition{}, nil, err
+		}
+	}
+	def, err := NormalizeSessionDefinition(raw)
 	if err != nil {
 		return SessionDefinition{}, nil, err
 	}
-	def := cfg.def
-	def.Name, def.Provider, def.Transport = trimmed, pair.Provider, pair.Transport
-	def.Tags = cleanTags(def.Tags)
-	def.ProposedTags = def.Tags
-	def.ApprovedTags = []string{}
-	def.Tools = cleanList(def.Tools)
-	if def.Modalities = cleanList(def.Modalities); len(def.Modalities) == 0 {
-		def.Modalities = []string{"audio", "text"}
-	}
-	if def.Metadata == nil {
-		def.Metadata = map[string]any{}
-	}
-	def.TurnDetection, err = NormalizeTurnDetection(pair.Provider, pair.Transport, cfg.turnDetection)
-	if err != nil {
-		return SessionDefinition{}, nil, err
-	}
-	def.Handler = cfg.handler != nil
 	return def, cfg.handler, nil
 }
 

@@ -1,8 +1,8 @@
 package agent
 
 import (
-	"errors"
-	"math"
+	"bytes"
+	"encoding/json"
 )
 
 // TurnDetection is OpenAI Realtime's input turn detection for a session. Nil
@@ -22,66 +22,26 @@ type TurnDetection struct {
 // (agentfield/session_turn_detection.py). It returns nil where turn detection
 // does not apply.
 func NormalizeTurnDetection(provider, transport string, config *TurnDetection) (*TurnDetection, error) {
-	if provider != "openai" || (transport != "webrtc" && transport != "websocket") {
-		if config != nil {
-			return nil, errors.New("turn_detection requires provider=openai and transport=webrtc or websocket")
-		}
-		return nil, nil
+	if config == nil {
+		return normalizeTurnDetectionValue(provider, transport, nil)
 	}
-	result := TurnDetection{Type: "server_vad"}
-	if config != nil {
-		result = *config
+	value, err := asJSONValue(config)
+	if err != nil {
+		return nil, err
 	}
-	switch result.Type {
-	case "server_vad":
-		if result.Eagerness != "" {
-			return nil, errors.New("turn_detection.eagerness is unsupported for server_vad")
-		}
-		threshold, padding, silence := 0.5, 300, 500
-		if result.Threshold != nil {
-			threshold = *result.Threshold
-			if math.IsNaN(threshold) || math.IsInf(threshold, 0) || threshold < 0 || threshold > 1 {
-				return nil, errors.New("turn_detection.threshold must be a finite number between 0 and 1")
-			}
-		}
-		if result.PrefixPaddingMS != nil {
-			if padding = *result.PrefixPaddingMS; padding < 0 {
-				return nil, errors.New("turn_detection.prefix_padding_ms must be a non-negative integer")
-			}
-		}
-		if result.SilenceDurationMS != nil {
-			if silence = *result.SilenceDurationMS; silence < 0 {
-				return nil, errors.New("turn_detection.silence_duration_ms must be a non-negative integer")
-			}
-		}
-		result.Threshold, result.PrefixPaddingMS, result.SilenceDurationMS = &threshold, &padding, &silence
-	case "semantic_vad":
-		switch {
-		case result.Threshold != nil:
-			return nil, errors.New("turn_detection.threshold is unsupported for semantic_vad")
-		case result.PrefixPaddingMS != nil:
-			return nil, errors.New("turn_detection.prefix_padding_ms is unsupported for semantic_vad")
-		case result.SilenceDurationMS != nil:
-			return nil, errors.New("turn_detection.silence_duration_ms is unsupported for semantic_vad")
-		}
-		if result.Eagerness == "" {
-			result.Eagerness = "auto"
-		}
-		switch result.Eagerness {
-		case "auto", "low", "medium", "high":
-		default:
-			return nil, errors.New("turn_detection.eagerness must be auto, low, medium, or high")
-		}
-	default:
-		return nil, errors.New("turn_detection.type must be server_vad or semantic_vad")
+	return normalizeTurnDetectionValue(provider, transport, value)
+}
+
+// asJSONValue is value as the control plane would decode it (numbers kept as
+// written, so 300 stays an integer).
+func asJSONValue(value any) (any, error) {
+	raw, err := json.Marshal(value)
+	if err != nil {
+		return nil, err
 	}
-	create, interrupt := true, true
-	if result.CreateResponse != nil {
-		create = *result.CreateResponse
-	}
-	if result.InterruptResponse != nil {
-		interrupt = *result.InterruptResponse
-	}
-	result.CreateResponse, result.InterruptResponse = &create, &interrupt
-	return &result, nil
+	decoder := json.NewDecoder(bytes.NewReader(raw))
+	decoder.UseNumber()
+	var decoded any
+	err = decoder.Decode(&decoded)
+	return decoded, err
 }

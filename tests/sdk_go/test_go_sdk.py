@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agentfield.session_definition import normalize_session_definition
 from agentfield.session_transport import (
     SUPPORTED_SESSION_TRANSPORTS,
     SessionTransportError,
@@ -27,6 +28,7 @@ from agentfield.session_transport import (
 )
 from agentfield_site.processes import stop_process_groups
 from sessions_app.simulator import running_simulator
+from tests.sdk_typescript.test_matrix import DEFINITIONS, python_outcome
 from tests.servers import daphne_server
 from tests.worker import ROOT, TEST_VAR_DIR
 
@@ -145,18 +147,45 @@ def python_answer(provider: str, transport: str) -> dict:
     return {"provider": pair.provider, "transport": pair.transport}
 
 
+VOICE = {"name": "voice", "provider": "openai", "transport": "webrtc"}
+# Beyond the TypeScript matrix's cases: where Go's types could make it differ.
+GO_DEFINITIONS = [
+    {**VOICE, "turn_detection": {"type": "semantic_vad"}},
+    {**VOICE, "turn_detection": {"type": "semantic_vad", "silence_duration_ms": 1, "threshold": 1}},
+    {**VOICE, "turn_detection": {"type": "server_vad", "prefix_padding_ms": 300.0}},
+    {**VOICE, "turn_detection": {"type": "server_vad", "silence_duration_ms": 1.5}},
+    {**VOICE, "turn_detection": {"type": "server_vad", "threshold": True}},
+    {**VOICE, "turn_detection": {"type": "server_vad", "threshold": 1, "prefix_padding_ms": 0}},
+    {**VOICE, "turn_detection": {"type": "semantic_vad", "interrupt_response": 1}},
+    {**VOICE, "turn_detection": {"type": "server_vad", "create_response": 0, "eagerness": 0}},
+    {**VOICE, "provider": " Open-AI ", "transport": 3},
+    {**VOICE, "name": "  "},
+    {**VOICE, "handler": 0, "model": None, "instructions": None, "metadata": {}},
+]
+
+
 def test_the_go_matrix_and_its_messages_are_the_control_planes():
     pairs = [
         [provider, transport]
         for provider in ["openai", "OpenAI", " openrouter ", "custom", "", "open-ai"]
         for transport in ["webrtc", "WebRTC", "websocket", "audio_turns", "audio-turns", "", "sip"]
     ]
-    result = run_go("run", "./internal/matrixdump", input=json.dumps(pairs))
+    definitions = [*DEFINITIONS, *GO_DEFINITIONS]
+    cases = {"pairs": pairs, "definitions": definitions}
+    result = run_go("run", "./internal/matrixdump", input=json.dumps(cases))
     assert result.returncode == 0, result.stderr
     dumped = json.loads(result.stdout)
     assert dumped["table"] == {p: list(t) for p, t in SUPPORTED_SESSION_TRANSPORTS.items()}
     for pair, answer in zip(pairs, dumped["results"], strict=True):
         assert answer == python_answer(*pair), pair
+    # The same definitions as the TypeScript SDK's matrix (session_definition.py and
+    # session_turn_detection.py), outcome and message byte for byte.
+    for raw, theirs in zip(definitions, dumped["definitions"], strict=True):
+        if "ok" in theirs:
+            assert theirs["ok"].pop("approved_tags") == [], raw  # the Go type carries it
+        assert theirs == python_outcome(normalize_session_definition, raw), raw
+    messages = {o.get("error") for o in dumped["definitions"]}
+    assert len(messages) > 15  # the cases reach every message, not one over and over
 
 
 def brief_go_block() -> str:

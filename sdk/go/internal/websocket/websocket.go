@@ -2,7 +2,8 @@
 // (Sec-WebSocket-Key / Sec-WebSocket-Accept), masked client frames, text and
 // binary messages, fragmentation, ping/pong and the closing handshake. It is a
 // client of one known server (the AgentField control plane), so it implements
-// no extensions and no subprotocols, and it refuses frames that use them.
+// no extensions, and it refuses frames that use them and a subprotocol the
+// caller did not offer (in a Sec-WebSocket-Protocol request header).
 package websocket
 
 import (
@@ -76,14 +77,31 @@ func (e *CloseError) Error() string {
 // ErrProtocol marks a frame that breaks RFC 6455; the connection is failed.
 var ErrProtocol = errors.New("websocket protocol error")
 
+// DefaultWriteTimeout bounds one frame's write, so a peer that stops reading
+// cannot hold the write lock (and every other writer) forever.
+const DefaultWriteTimeout = 10 * time.Second
+
 // Conn is one client connection. ReadMessage must be called from one goroutine
 // at a time; WriteMessage, Ping and Close may be called from any goroutine.
 type Conn struct {
-	conn            net.Conn
-	reader          *bufio.Reader
-	writeMu         sync.Mutex
-	closeSent       bool
+	conn      net.Conn
+	reader    *bufio.Reader
+	writeMu   sync.Mutex
+	closeSent bool
+
+	// deadlineMu orders the reader's per-frame deadline with Close's wait, so
+	// a frame arriving after Close cannot push the wait back.
+	deadlineMu sync.Mutex
+	closeBy    time.Time
+
 	MaxMessageBytes int
+	// ReadTimeout, when positive, fails the connection if no frame (of any
+	// kind, pongs included) begins within it: the deadline is set before each
+	// frame header. With regular pings it notices a peer that went silent.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each frame's write; a write that times out closes
+	// the connection (a frame may have been cut). Zero or less: no bound.
+	WriteTimeout time.Duration
 }
 
 // AcceptKey is Sec-WebSocket-Accept for a Sec-WebSocket-Key.
@@ -194,10 +212,25 @@ func handshake(ctx context.Context, netConn net.Conn, u *url.URL, header http.He
 	if resp.Header.Get("Sec-WebSocket-Accept") != AcceptKey(key) {
 		return nil, fmt.Errorf("%w: wrong Sec-WebSocket-Accept", ErrProtocol)
 	}
+	if chosen := resp.Header.Get("Sec-WebSocket-Protocol"); chosen != "" && !offered(req.Header, chosen) {
+		return nil, fmt.Errorf("%w: the server chose a subprotocol this client did not offer", ErrProtocol)
+	}
 	if resp.Header.Get("Sec-WebSocket-Extensions") != "" {
 		return nil, fmt.Errorf("%w: the server chose an extension this client did not offer", ErrProtocol)
 	}
-	return &Conn{conn: netConn, reader: reader, MaxMessageBytes: DefaultMaxMessageBytes}, nil
+	return &Conn{conn: netConn, reader: reader, MaxMessageBytes: DefaultMaxMessageBytes, WriteTimeout: DefaultWriteTimeout}, nil
+}
+
+// offered is whether the request offered subprotocol (names are case-sensitive).
+func offered(header http.Header, subprotocol string) bool {
+	for _, value := range header.Values("Sec-WebSocket-Protocol") {
+		for _, part := range strings.Split(value, ",") {
+			if strings.TrimSpace(part) == subprotocol {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func headerHasToken(header http.Header, name, token string) bool {
@@ -258,9 +291,18 @@ func (c *Conn) writeFrameLocked(fin bool, opcode int, data []byte) error {
 		return &CloseError{Code: CloseNormal, Reason: "close already sent"}
 	}
 	frame := appendFrame(nil, fin, opcode, data)
+	if c.WriteTimeout > 0 {
+		c.conn.SetWriteDeadline(time.Now().Add(c.WriteTimeout))
+	}
 	_, err := c.conn.Write(frame)
 	if opcode == OpClose {
 		c.closeSent = true
+	}
+	if err != nil {
+		// The frame may be cut off: nothing more can be written, and the reader
+		// must see the connection end (to reconnect) rather than wait on it.
+		c.closeSent = true
+		c.conn.Close()
 	}
 	return err
 }
@@ -301,7 +343,25 @@ type frame struct {
 	payload []byte
 }
 
+// armReadDeadline gives the next frame ReadTimeout to begin, but never more
+// than what is left of Close's wait.
+func (c *Conn) armReadDeadline() {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	var deadline time.Time
+	if c.ReadTimeout > 0 {
+		deadline = time.Now().Add(c.ReadTimeout)
+	}
+	if !c.closeBy.IsZero() && (deadline.IsZero() || c.closeBy.Before(deadline)) {
+		deadline = c.closeBy
+	}
+	if !deadline.IsZero() {
+		c.conn.SetReadDeadline(deadline)
+	}
+}
+
 func (c *Conn) readFrame(limit int) (frame, error) {
+	c.armReadDeadline()
 	var head [2]byte
 	if _, err := io.ReadFull(c.reader, head[:]); err != nil {
 		return frame{}, err
@@ -335,7 +395,7 @@ func (c *Conn) readFrame(limit int) (frame, error) {
 	if control && (length > 125 || !f.fin) {
 		return frame{}, fmt.Errorf("%w: a control frame must be final and at most 125 bytes", ErrProtocol)
 	}
-	if length > uint64(limit) {
+	if !control && length > uint64(limit) {
 		return frame{}, errTooBig
 	}
 	f.payload = make([]byte, length)
@@ -364,7 +424,7 @@ func (c *Conn) ReadMessage() (int, []byte, error) {
 		}
 		switch f.opcode {
 		case OpPing:
-			if err := c.writeFrame(true, OpPong, f.payload); err != nil {
+			if err := c.pong(f.payload); err != nil {
 				return 0, nil, err
 			}
 			continue
@@ -394,6 +454,29 @@ func (c *Conn) ReadMessage() (int, []byte, error) {
 	}
 }
 
+// pong answers a ping, unless our close went out already: then no more frames
+// may be sent (RFC 6455 section 5.5.1), and the reader keeps waiting for the
+// peer's close.
+func (c *Conn) pong(payload []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.closeSent {
+		return nil
+	}
+	return c.writeFrameLocked(true, OpPong, payload)
+}
+
+// validCloseCode is a code a peer may send in a close frame (RFC 6455 section
+// 7.4 and the IANA registry): not 1004-1006 or 1015, which are reserved or
+// only for local use, and nothing below 1000 or between 1016 and 2999.
+func validCloseCode(code int) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
+		return true
+	}
+	return code >= 3000 && code <= 4999
+}
+
 // onClose answers the peer's close frame with the same code and closes the socket.
 func (c *Conn) onClose(payload []byte) error {
 	closeErr := &CloseError{Code: CloseNoStatus}
@@ -404,6 +487,12 @@ func (c *Conn) onClose(payload []byte) error {
 	if len(payload) >= 2 {
 		closeErr.Code = int(binary.BigEndian.Uint16(payload[:2]))
 		closeErr.Reason = string(payload[2:])
+		if !validCloseCode(closeErr.Code) {
+			return c.failWith(CloseProtocolError, fmt.Errorf("%w: close code %d may not be sent", ErrProtocol, closeErr.Code))
+		}
+		if !utf8.ValidString(closeErr.Reason) {
+			return c.failWith(CloseInvalidData, fmt.Errorf("%w: a close reason is not UTF-8", ErrProtocol))
+		}
 	}
 	c.writeMu.Lock()
 	if !c.closeSent {
@@ -411,6 +500,7 @@ func (c *Conn) onClose(payload []byte) error {
 		if len(payload) >= 2 {
 			reply = payload[:2]
 		}
+		c.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		c.conn.Write(appendFrame(nil, true, OpClose, reply))
 		c.closeSent = true
 	}
@@ -456,7 +546,10 @@ func (c *Conn) sendClose(code int, reason string) {
 // a deadline error, and the socket is closed; CloseNow ends it at once.
 func (c *Conn) Close(code int, reason string, wait time.Duration) {
 	c.sendClose(code, reason)
-	c.conn.SetReadDeadline(time.Now().Add(wait))
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	c.closeBy = time.Now().Add(wait)
+	c.conn.SetReadDeadline(c.closeBy)
 }
 
 // CloseNow closes the socket without a closing handshake.

@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -296,4 +298,158 @@ func TestARefusedHandshakeCarriesTheStatus(t *testing.T) {
 	if !errors.As(err, &refused) || refused.StatusCode != 401 || !strings.Contains(refused.Body, "unauthorized") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+func TestASilentPeerFailsTheReadAfterReadTimeoutButPongsKeepItAlive(t *testing.T) {
+	release := make(chan struct{})
+	url := serve(t, AcceptKey, func(p *peer) {
+		// Pongs only, each well inside the timeout, for longer than the timeout.
+		for i := 0; i < 15; i++ {
+			p.send(true, OpPong, nil, false)
+			time.Sleep(100 * time.Millisecond)
+		}
+		p.send(true, OpText, []byte("still here"), false)
+		<-release // then silence
+	})
+	conn := dial(t, url)
+	conn.ReadTimeout = time.Second
+	op, got, err := conn.ReadMessage()
+	if err != nil || op != OpText || string(got) != "still here" {
+		t.Fatalf("pongs did not keep the connection alive: op=%d %q err=%v", op, got, err)
+	}
+	_, _, err = conn.ReadMessage()
+	close(release)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a silent peer gave %v, want a deadline error", err)
+	}
+}
+
+func TestAWriteThePeerNeverReadsTimesOutAndClosesTheConnection(t *testing.T) {
+	release := make(chan struct{})
+	url := serve(t, AcceptKey, func(p *peer) { <-release }) // reads nothing
+	conn := dial(t, url)
+	conn.WriteTimeout = 200 * time.Millisecond
+	big := make([]byte, 32<<20) // more than the socket buffers hold
+	err := conn.WriteMessage(OpBinary, big)
+	close(release)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the stuck write gave %v, want a deadline error", err)
+	}
+	if err := conn.Ping(nil); err == nil {
+		t.Fatal("the connection is still writable after a cut frame")
+	}
+}
+
+func TestAPingAfterOurCloseIsNotAnsweredAndThePeersCloseStillArrives(t *testing.T) {
+	url := serve(t, AcceptKey, func(p *peer) {
+		if _, op, _ := p.receive(); op != OpClose {
+			p.t.Errorf("expected our close, got op=%d", op)
+		}
+		p.send(true, OpPing, []byte("late"), false)
+		p.send(true, OpClose, binary.BigEndian.AppendUint16(nil, CloseNormal), false)
+		p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := p.rw.ReadByte(); err == nil {
+			p.t.Errorf("the client sent a frame after its close")
+		}
+	})
+	conn := dial(t, url)
+	conn.Close(CloseNormal, "", 5*time.Second)
+	_, _, err := conn.ReadMessage()
+	var closed *CloseError
+	if !errors.As(err, &closed) || closed.Code != CloseNormal || closed.Reason != "" {
+		t.Fatalf("got %v, want the peer's close 1000", err)
+	}
+}
+
+func TestAPingInsideAMessageNearTheLimitIsAnswered(t *testing.T) {
+	url := serve(t, AcceptKey, func(p *peer) {
+		p.send(false, OpBinary, make([]byte, 95), false)
+		p.send(true, OpPing, []byte("ten bytes!"), false)
+		if _, op, payload := p.receive(); op != OpPong || string(payload) != "ten bytes!" {
+			p.t.Errorf("expected the pong, got op=%d %q", op, payload)
+		}
+		p.send(true, OpContinuation, make([]byte, 5), false)
+	})
+	conn := dial(t, url)
+	conn.MaxMessageBytes = 100
+	op, got, err := conn.ReadMessage()
+	if err != nil || op != OpBinary || len(got) != 100 {
+		t.Fatalf("got op=%d len=%d err=%v", op, len(got), err)
+	}
+}
+
+func TestCloseCodesAndReasonsThatMayNotBeSentFailTheConnection(t *testing.T) {
+	cases := map[string]struct {
+		payload []byte
+		answer  int
+	}{}
+	for _, code := range []int{0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535} {
+		cases[fmt.Sprint(code)] = struct {
+			payload []byte
+			answer  int
+		}{binary.BigEndian.AppendUint16(nil, uint16(code)), CloseProtocolError}
+	}
+	cases["reason not UTF-8"] = struct {
+		payload []byte
+		answer  int
+	}{append(binary.BigEndian.AppendUint16(nil, CloseNormal), 0xff, 0xfe), CloseInvalidData}
+	for name, c := range cases {
+		c := c
+		t.Run(name, func(t *testing.T) {
+			url := serve(t, AcceptKey, func(p *peer) {
+				p.send(true, OpClose, c.payload, false)
+				_, op, payload := p.receive()
+				if op != OpClose || len(payload) < 2 || int(binary.BigEndian.Uint16(payload)) != c.answer {
+					p.t.Errorf("expected close %d, got op=%d %v", c.answer, op, payload)
+				}
+			})
+			conn := dial(t, url)
+			if _, _, err := conn.ReadMessage(); !errors.Is(err, ErrProtocol) {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
+
+func TestCloseCodesAPeerMaySendAreEchoed(t *testing.T) {
+	for _, code := range []int{1000, 1003, 1007, 1012, 1014, 3000, 4999} {
+		code := code
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			url := serve(t, AcceptKey, func(p *peer) {
+				p.send(true, OpClose, append(binary.BigEndian.AppendUint16(nil, uint16(code)), "é"...), false)
+				_, op, payload := p.receive()
+				if op != OpClose || len(payload) < 2 || int(binary.BigEndian.Uint16(payload)) != code {
+					p.t.Errorf("expected close %d, got op=%d %v", code, op, payload)
+				}
+			})
+			conn := dial(t, url)
+			_, _, err := conn.ReadMessage()
+			var closed *CloseError
+			if !errors.As(err, &closed) || closed.Code != code || closed.Reason != "é" {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
+
+func TestASubprotocolTheClientDidNotOfferIsRefused(t *testing.T) {
+	choosing := func(subprotocol string) func(string) string {
+		return func(key string) string { return AcceptKey(key) + "\r\nSec-WebSocket-Protocol: " + subprotocol }
+	}
+	for name, offer := range map[string][]string{"none offered": nil, "another offered": {"chat, superchat"}} {
+		url := serve(t, choosing("Chat"), func(p *peer) {})
+		header := http.Header{"X-Test": {"yes"}}
+		if offer != nil {
+			header["Sec-Websocket-Protocol"] = offer
+		}
+		if _, err := Dial(context.Background(), url, header); !errors.Is(err, ErrProtocol) {
+			t.Fatalf("%s: got %v", name, err)
+		}
+	}
+	url := serve(t, choosing("superchat"), func(p *peer) {})
+	conn, err := Dial(context.Background(), url, http.Header{"X-Test": {"yes"}, "Sec-Websocket-Protocol": {"chat, superchat"}})
+	if err != nil {
+		t.Fatalf("an offered subprotocol was refused: %v", err)
+	}
+	conn.CloseNow()
 }
