@@ -268,3 +268,38 @@ def test_the_dag_links_a_child_to_its_parent_and_the_page_draws_it(
     outsider = django_user_model.objects.create_user("nobody", password="pw-nobody-1")
     client.force_login(outsider)
     assert client.get(f"/workflows/{parent['workflow_id']}/").status_code == 404
+
+
+@pytest.mark.parametrize("header", ["x_session_id", "x_run_id", "x_actor_id"])
+@pytest.mark.parametrize("value", ["\xe9", "a b", "tab\there"])
+def test_a_lineage_id_outside_visible_ascii_is_a_400_and_nothing_runs(alice, agent, header, value):
+    response = alice.client().post(
+        f"/api/v1/execute/async/{NODE}.echo",
+        {"input": {}},
+        format="json",
+        **{f"HTTP_{header.upper()}": value},
+    )
+    name = "-".join(part.capitalize() for part in header.split("_")).replace("Id", "ID")
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "error": f"{name} may hold only visible ASCII characters (no spaces)"
+    }
+    assert not Execution.objects.exists()
+
+
+def test_an_id_httpx_cannot_put_in_a_header_fails_the_execution_not_the_task(alice, agent):
+    """The second guard: an id the API would refuse, stored by another path, fails the
+    execution as agent_error, and the worker goes on to run the next one."""
+    from access_app.principals import Principal
+    from executions_app.services.creation import ExecutionRequest, execution_create
+
+    accepted = execution_create(
+        principal=Principal.from_api_key(alice.key),
+        request=ExecutionRequest(target=f"{NODE}.echo", input={}, session_id="\xe9"),
+    )
+    execution = wait_terminal(accepted.execution.execution_id)
+    assert (execution.status, execution.error_category) == ("failed", "agent_error")
+    assert "could not be built: UnicodeEncodeError" in execution.error_message
+    assert not agent.calls_to("echo")
+    after = wait_terminal(submit(alice, "echo")["execution_id"])
+    assert after.status == "succeeded"
