@@ -303,3 +303,29 @@ def test_an_id_httpx_cannot_put_in_a_header_fails_the_execution_not_the_task(ali
     assert not agent.calls_to("echo")
     after = wait_terminal(submit(alice, "echo")["execution_id"])
     assert after.status == "succeeded"
+
+
+@pytest.mark.parametrize("too_long", [2**31, 2**63, 10**30])
+def test_a_duration_past_the_integer_column_is_a_400_and_the_callback_can_come_again(
+    alice, agent, make_caller, too_long
+):
+    execution_id = submit(alice, "later")["execution_id"]
+    wait_until(
+        lambda: Execution.objects.get(execution_id=execution_id).awaiting_callback,
+        what="the 202 to be recorded",
+    )
+    executor = make_caller("agent", node_id=NODE)
+    url = f"/api/v1/executions/{execution_id}/status"
+    body = {"status": "succeeded", "result": {"ok": True}}
+    response = executor.client().post(url, {**body, "duration_ms": too_long}, format="json")
+    assert response.status_code == 400, response.content
+    assert "duration_ms" in response.json()["fields"]
+    assert Execution.objects.get(execution_id=execution_id).status == "running"
+    event = {"execution_id": execution_id, "status": "succeeded", "duration_ms": too_long}
+    answer = executor.client().post("/api/v1/workflow/executions/events", event, format="json")
+    assert answer.status_code == 400 and "duration_ms" in answer.json()["fields"]
+
+    longest = 2**31 - 1
+    response = executor.client().post(url, {**body, "duration_ms": longest}, format="json")
+    assert response.status_code == 200, response.content
+    assert Execution.objects.get(execution_id=execution_id).duration_ms == longest
