@@ -4,13 +4,27 @@ from django.contrib.auth.admin import UserAdmin
 
 from access_app.forms import ThrottledAdminAuthenticationForm
 from access_app.models import ApiKey, CallerProfile
+from access_app.principals import user_is_admin
 from access_app.services.api_keys import api_key_revoke
 
 # Says so when failed logins are throttled (services.login_throttle).
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
-@admin.action(description="Revoke selected keys")
+# Approvals and revocations are an admin's (an active superuser's), whatever model
+# permissions a staff user holds: each such action names the "admin" permission, which the
+# model admins below answer with user_is_admin, so nobody else is offered or may run it.
+ADMIN_ONLY = ["admin"]
+
+
+class AdminOnlyActions:
+    """For the model admins whose actions need ``ADMIN_ONLY``."""
+
+    def has_admin_permission(self, request) -> bool:
+        return user_is_admin(request.user)
+
+
+@admin.action(description="Revoke selected keys", permissions=ADMIN_ONLY)
 def revoke_keys(modeladmin, request, queryset):
     keys = list(queryset.filter(revoked_at__isnull=True))
     for key in keys:
@@ -19,7 +33,7 @@ def revoke_keys(modeladmin, request, queryset):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AdminOnlyActions, admin.ModelAdmin):
     list_display = (
         "name",
         "prefix",
@@ -135,7 +149,7 @@ class TargetTagInline(admin.TabularInline):
 
 
 @admin.register(Target)
-class TargetAdmin(admin.ModelAdmin):
+class TargetAdmin(AdminOnlyActions, admin.ModelAdmin):
     list_display = ("__str__", "kind", "active", "approval", "definition_status")
     list_filter = ("kind", "active", "approval", "definition_status")
     search_fields = ("name", "node__node_id")
@@ -161,11 +175,17 @@ class TargetAdmin(admin.ModelAdmin):
             )
         self.message_user(request, f"{decision.capitalize()} what was pending.")
 
-    @admin.action(description="Approve pending tags and definitions of the selected targets")
+    @admin.action(
+        description="Approve pending tags and definitions of the selected targets",
+        permissions=ADMIN_ONLY,
+    )
     def approve_everything_pending(self, request, queryset):
         self._decide(request, queryset, TagStatus.APPROVED)
 
-    @admin.action(description="Reject pending tags and definitions of the selected targets")
+    @admin.action(
+        description="Reject pending tags and definitions of the selected targets",
+        permissions=ADMIN_ONLY,
+    )
     def reject_everything_pending(self, request, queryset):
         self._decide(request, queryset, TagStatus.REJECTED)
 
@@ -186,18 +206,18 @@ def _decide_rows(modeladmin, request, queryset, decision: str) -> None:
     modeladmin.message_user(request, f"{decision.capitalize()} {count} tag(s).")
 
 
-@admin.action(description="Approve selected tags")
+@admin.action(description="Approve selected tags", permissions=ADMIN_ONLY)
 def approve_tags(modeladmin, request, queryset):
     _decide_rows(modeladmin, request, queryset, TagStatus.APPROVED)
 
 
-@admin.action(description="Reject selected tags")
+@admin.action(description="Reject selected tags", permissions=ADMIN_ONLY)
 def reject_tags(modeladmin, request, queryset):
     _decide_rows(modeladmin, request, queryset, TagStatus.REJECTED)
 
 
 @admin.register(TargetTag)
-class TargetTagAdmin(admin.ModelAdmin):
+class TargetTagAdmin(AdminOnlyActions, admin.ModelAdmin):
     list_display = ("tag", "target", "status", "decided_by", "decided_at")
     list_filter = ("status", "target__kind")
     search_fields = ("tag", "target__name", "target__node__node_id")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -69,12 +71,22 @@ LINEAGE_HEADERS = {
 }
 
 
+# The ids go on in the agent call's own headers: visible ASCII only, so a byte httpx cannot
+# encode (or a control character) is the caller's 400, never a dispatch task that dies.
+VISIBLE_ASCII = re.compile(r"[\x21-\x7e]*")
+
+
 def _lineage_headers(request) -> dict[str, str] | Response:
     values = {name: request.headers.get(name, "").strip() for name in LINEAGE_HEADERS}
     for name, longest in LINEAGE_HEADERS.items():
         if len(values[name]) > longest or "\x00" in values[name]:
             return Response(
                 {"error": f"{name} must be at most {longest} characters, without NUL"}, status=400
+            )
+        if not VISIBLE_ASCII.fullmatch(values[name]):
+            return Response(
+                {"error": f"{name} may hold only visible ASCII characters (no spaces)"},
+                status=400,
             )
     return values
 

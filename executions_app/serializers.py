@@ -7,6 +7,9 @@ from rest_framework import serializers
 from access_app.serializers import StrictSerializer
 from executions_app.models import Execution
 
+# The largest value an integer column holds on PostgreSQL (the stored duration_ms).
+MAX_DB_INTEGER = 2**31 - 1
+
 
 class WebhookInSerializer(serializers.Serializer):
     url = serializers.CharField(max_length=2000)
@@ -103,7 +106,9 @@ class StatusCallbackInSerializer(serializers.Serializer):
     status_reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
     result = serializers.JSONField(required=False, allow_null=True)
     error = serializers.JSONField(required=False, allow_null=True)
-    duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    duration_ms = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_DB_INTEGER
+    )
 
 
 class ExecutionLogsInSerializer(StrictSerializer):
@@ -128,7 +133,9 @@ class WorkflowEventInSerializer(StrictSerializer):
     input_data = serializers.JSONField(required=False, allow_null=True)
     result = serializers.JSONField(required=False, allow_null=True)
     error = serializers.JSONField(required=False, allow_null=True)
-    duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    duration_ms = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_DB_INTEGER
+    )
 
 
 def dag_out(workflow_id: str, executions: list[Execution]) -> dict:

@@ -117,6 +117,14 @@ def call_agent(execution: Execution) -> AgentOutcome:
         return AgentOutcome(
             "lost", error=f"the connection to the agent broke mid-call: {type(exc).__name__}"
         )
+    except Exception as exc:
+        # E.g. a header httpx cannot encode. Nothing was sent: the execution fails and the
+        # task lives on to record it (the API refuses such ids; this is the second guard).
+        what = type(exc).__name__
+        log.warning("execution %s: request not built: %s", execution.execution_id, what)
+        return AgentOutcome(
+            "agent_error", error=f"the request to the agent could not be built: {what}"
+        )
     if response.status_code == 202:
         return AgentOutcome("accepted")
     if response.is_success:

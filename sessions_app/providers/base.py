@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from access_app.parsers import UntrustedJSONError, check_untrusted, loads_untrusted
+
 SAMPLE_RATE = 24_000
 BYTES_PER_MS = SAMPLE_RATE * 2 // 1000  # pcm16 mono: 48 bytes per millisecond
 
@@ -82,6 +84,27 @@ class ToolCall:
     call_id: str
     name: str
     arguments: dict[str, Any]
+    # Why the model's arguments were refused (not JSON, or JSON we cannot store): the call
+    # is not made and the model hears the reason.
+    error: str = ""
+
+
+def tool_arguments_parse(raw: Any) -> tuple[dict[str, Any], str]:
+    """(arguments, error) of a function call's arguments, read as untrusted JSON: the model
+    writes them, so they pass the same checks a client's body does."""
+    if raw in (None, ""):
+        return {}, ""
+    try:
+        if isinstance(raw, str | bytes):
+            parsed = loads_untrusted(raw)
+        else:
+            check_untrusted(raw)
+            parsed = raw
+    except UntrustedJSONError as exc:
+        return {}, f"the tool arguments were refused: {exc}"
+    if not isinstance(parsed, dict):
+        return {}, "the tool arguments were refused: they must be a JSON object"
+    return parsed, ""
 
 
 @dataclass(frozen=True)

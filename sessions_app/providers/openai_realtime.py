@@ -39,6 +39,7 @@ from .base import (
     ToolCall,
     ToolSpec,
     UserTranscript,
+    tool_arguments_parse,
 )
 
 if TYPE_CHECKING:
@@ -126,16 +127,6 @@ def _turn_detection(config: ProviderConfig) -> dict[str, Any] | None:
     if not config.auto_respond:
         turn_detection["create_response"] = False
     return turn_detection
-
-
-def _parse_arguments(raw: Any) -> dict[str, Any]:
-    if raw in (None, ""):
-        return {}
-    try:
-        parsed = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        return {"_raw": str(raw)}
-    return parsed if isinstance(parsed, dict) else {"_raw": str(raw)}
 
 
 def _close_reason(exc: BaseException) -> str:
@@ -412,8 +403,9 @@ class OpenAIRealtimeAdapter:
         item = message.get("item") or {}
         if item.get("type") != "function_call" or item.get("status") not in (None, "completed"):
             return []
-        arguments = _parse_arguments(item.get("arguments"))
-        return [ToolCall(str(item.get("call_id") or ""), str(item.get("name") or ""), arguments)]
+        arguments, error = tool_arguments_parse(item.get("arguments"))
+        call_id, name = str(item.get("call_id") or ""), str(item.get("name") or "")
+        return [ToolCall(call_id, name, arguments, error)]
 
     def _error(self, message: dict[str, Any]) -> list[ProviderEvent]:
         error = message.get("error") or {}

@@ -26,7 +26,13 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from sessions_app.providers.base import BYTES_PER_MS, ProviderUnavailable, ToolCall, ToolSpec
+from sessions_app.providers.base import (
+    BYTES_PER_MS,
+    ProviderUnavailable,
+    ToolCall,
+    ToolSpec,
+    tool_arguments_parse,
+)
 from sessions_app.providers.turns import AudioClip, Message, Reply, TurnProviderError
 
 DEFAULT_INSTRUCTIONS = (
@@ -83,14 +89,6 @@ def audio_part(clip: AudioClip) -> dict[str, str]:
     return {"data": base64.b64encode(clip.data).decode("ascii"), "format": clip.format}
 
 
-def _arguments(raw: str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(raw or "{}")
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
 @dataclass
 class _Stream:
     """What the SSE chunks of one answer add up to."""
@@ -125,7 +123,7 @@ class _Stream:
 
     def reply(self, generation_id: str) -> Reply:
         calls = [
-            ToolCall(call_id=c.get("id", ""), name=c["name"], arguments=_arguments(c["arguments"]))
+            ToolCall(c.get("id", ""), c["name"], *tool_arguments_parse(c["arguments"]))
             for _, c in sorted(self.calls.items())
             if c.get("name")
         ]

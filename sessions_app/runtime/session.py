@@ -46,6 +46,8 @@ from sessions_app.runtime.tools import (
     refusal_output,
     tool_call_start,
     tool_call_wait,
+    tool_error_body,
+    tool_error_output,
     tool_specs,
 )
 from sessions_app.services.events import session_event_append
@@ -238,6 +240,26 @@ class SessionRuntime:
         return turn_id
 
     async def _run_tool(self, call: ToolCall) -> None:
+        """One function call of the model. Whatever goes wrong, the model gets a result, so
+        the call goes on instead of waiting for a tool task that died."""
+        if call.error:
+            await self._tool_not_run(call, "refused", call.error)
+            return
+        try:
+            await self._tool_round(call)
+        except Exception:
+            log.exception("session %s: tool call %r failed", self.session_id, call.name)
+            if not self._ending:
+                await self._tool_not_run(call, "failed", "the tool call failed on the server")
+
+    async def _tool_not_run(self, call: ToolCall, status: str, message: str) -> None:
+        await self.adapter.send_tool_result(call.call_id, tool_error_output(message))
+        await self.sink.deliver(
+            Notice("tool.result", {"tool": call.name, "call_id": call.call_id,
+                                   "status": status, "error": tool_error_body(message)})
+        )  # fmt: skip
+
+    async def _tool_round(self, call: ToolCall) -> None:
         try:
             execution_id = await tool_call_start(
                 self.session, name=call.name, arguments=call.arguments, call_id=call.call_id

@@ -59,6 +59,16 @@ def refusal_output(exc: SessionStateError | ExecutionRefused) -> str:
     return json.dumps({"error": exc.body})
 
 
+def tool_error_body(message: str) -> dict[str, str]:
+    """A call that could not be made (bad arguments, an unexpected failure)."""
+    return {"error": "tool_call_failed", "message": message}
+
+
+def tool_error_output(message: str) -> str:
+    """What the model hears then, so the call goes on instead of waiting for a result."""
+    return json.dumps({"error": tool_error_body(message)})
+
+
 async def tool_call_wait(execution_id: str) -> tuple[str, dict[str, Any]]:
     """(output for the model, result summary for the client) once the execution ends."""
     execution = await wait_for_execution_end(execution_id, settings.AGENTFIELD_AGENT_CALL_TIMEOUT)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -36,7 +37,13 @@ from sessions_app.providers.turns import (
     TurnProvider,
     TurnProviderError,
 )
-from sessions_app.runtime.tools import refusal_output, tool_call_start, tool_call_wait, tool_specs
+from sessions_app.runtime.tools import (
+    refusal_output,
+    tool_call_start,
+    tool_call_wait,
+    tool_error_output,
+    tool_specs,
+)
 from sessions_app.services.events import session_event_append
 from sessions_app.services.lifecycle import SessionStateError
 from sessions_app.services.turn_handler import handler_answer
@@ -49,6 +56,7 @@ from sessions_app.services.turn_records import (
 )
 
 # Model answers that may call tools before one must speak; the last one is used as it is.
+log = logging.getLogger(__name__)
 MAX_TOOL_ROUNDS = 3
 
 _append = database_sync_to_async(session_event_append)
@@ -208,12 +216,19 @@ class _Turn:
             "status": "refused",
         }
         self.calls.append(entry)
+        if call.error:
+            return tool_error_output(call.error)
         try:
             entry["execution_id"] = await tool_call_start(
                 self.session, name=call.name, arguments=call.arguments, call_id=call.call_id
             )
         except (SessionStateError, ExecutionRefused) as exc:
             return refusal_output(exc)
+        except Exception:
+            # The model still gets an answer, so the turn ends instead of failing whole.
+            log.exception("session %s: tool call %r failed", self.session.session_id, call.name)
+            entry["status"] = "failed"
+            return tool_error_output("the tool call failed on the server")
         entry["status"] = "queued"
         output, summary = await tool_call_wait(entry["execution_id"])
         entry["status"] = summary["status"]

@@ -268,3 +268,64 @@ def test_the_dag_links_a_child_to_its_parent_and_the_page_draws_it(
     outsider = django_user_model.objects.create_user("nobody", password="pw-nobody-1")
     client.force_login(outsider)
     assert client.get(f"/workflows/{parent['workflow_id']}/").status_code == 404
+
+
+@pytest.mark.parametrize("header", ["x_session_id", "x_run_id", "x_actor_id"])
+@pytest.mark.parametrize("value", ["\xe9", "a b", "tab\there"])
+def test_a_lineage_id_outside_visible_ascii_is_a_400_and_nothing_runs(alice, agent, header, value):
+    response = alice.client().post(
+        f"/api/v1/execute/async/{NODE}.echo",
+        {"input": {}},
+        format="json",
+        **{f"HTTP_{header.upper()}": value},
+    )
+    name = "-".join(part.capitalize() for part in header.split("_")).replace("Id", "ID")
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "error": f"{name} may hold only visible ASCII characters (no spaces)"
+    }
+    assert not Execution.objects.exists()
+
+
+def test_an_id_httpx_cannot_put_in_a_header_fails_the_execution_not_the_task(alice, agent):
+    """The second guard: an id the API would refuse, stored by another path, fails the
+    execution as agent_error, and the worker goes on to run the next one."""
+    from access_app.principals import Principal
+    from executions_app.services.creation import ExecutionRequest, execution_create
+
+    accepted = execution_create(
+        principal=Principal.from_api_key(alice.key),
+        request=ExecutionRequest(target=f"{NODE}.echo", input={}, session_id="\xe9"),
+    )
+    execution = wait_terminal(accepted.execution.execution_id)
+    assert (execution.status, execution.error_category) == ("failed", "agent_error")
+    assert "could not be built: UnicodeEncodeError" in execution.error_message
+    assert not agent.calls_to("echo")
+    after = wait_terminal(submit(alice, "echo")["execution_id"])
+    assert after.status == "succeeded"
+
+
+@pytest.mark.parametrize("too_long", [2**31, 2**63, 10**30])
+def test_a_duration_past_the_integer_column_is_a_400_and_the_callback_can_come_again(
+    alice, agent, make_caller, too_long
+):
+    execution_id = submit(alice, "later")["execution_id"]
+    wait_until(
+        lambda: Execution.objects.get(execution_id=execution_id).awaiting_callback,
+        what="the 202 to be recorded",
+    )
+    executor = make_caller("agent", node_id=NODE)
+    url = f"/api/v1/executions/{execution_id}/status"
+    body = {"status": "succeeded", "result": {"ok": True}}
+    response = executor.client().post(url, {**body, "duration_ms": too_long}, format="json")
+    assert response.status_code == 400, response.content
+    assert "duration_ms" in response.json()["fields"]
+    assert Execution.objects.get(execution_id=execution_id).status == "running"
+    event = {"execution_id": execution_id, "status": "succeeded", "duration_ms": too_long}
+    answer = executor.client().post("/api/v1/workflow/executions/events", event, format="json")
+    assert answer.status_code == 400 and "duration_ms" in answer.json()["fields"]
+
+    longest = 2**31 - 1
+    response = executor.client().post(url, {**body, "duration_ms": longest}, format="json")
+    assert response.status_code == 200, response.content
+    assert Execution.objects.get(execution_id=execution_id).duration_ms == longest

@@ -292,3 +292,25 @@ def test_upstreams_log_lines_and_workflow_events_are_taken_from_the_executing_no
     assert unknown.status_code == 404
     assert executor.client().post(logs_url, {"lines": []}, format="json").status_code == 400
     assert Execution.objects.get(execution_id=execution_id).status == "queued"  # unchanged
+
+
+def test_node_reports_cannot_forge_log_lines_or_raise_their_level(alice, node, make_caller, caplog):
+    executor = make_caller("agent", node_id=NODE, name="support node")
+    execution_id = submit(alice).json()["execution_id"]
+    forged = "ok\n2026-12-01 10:00:00,000 ERROR django: forged\r\x1b[31m\x85\u2028end"
+    logs = {"entries": [{"level": "CRITICAL", "event_type": "a\nb", "message": forged}]}
+    event = {"execution_id": execution_id, "status": "failed\nx", "error": forged}
+    with caplog.at_level("DEBUG", logger="agentfield.node_reports"):
+        taken = executor.client().post(
+            f"/api/v1/executions/{execution_id}/logs", logs, format="json"
+        )
+        assert taken.status_code == 202
+        posted = executor.client().post("/api/v1/workflow/executions/events", event, format="json")
+        assert posted.status_code == 202
+    records = [r for r in caplog.records if r.name == "agentfield.node_reports"]
+    assert [r.levelname for r in records] == ["WARNING", "INFO"]
+    escaped = "ok\\n2026-12-01 10:00:00,000 ERROR django: forged\\r\\x1b[31m\\x85\\u2028end"
+    line, workflow = (r.getMessage() for r in records)
+    assert line.endswith(f"log: a\\nb {escaped}")
+    assert workflow.endswith(f"workflow event: status=failed\\nx error={escaped}")
+    assert not any(c in line + workflow for c in "\n\r\x1b\x85\u2028")

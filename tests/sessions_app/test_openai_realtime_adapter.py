@@ -519,7 +519,13 @@ EXPECTED_EVENTS: list[ProviderEvent] = [
     AssistantTranscript("Hi you", True, "resp_1"),
     AssistantTranscript("Hi, beta", True, "resp_1"),
     ToolCall("call_1", "lookup", {"q": "x"}),
-    ToolCall("call_2", "lookup", {"_raw": "{no"}),
+    ToolCall(
+        "call_2",
+        "lookup",
+        {},
+        "the tool arguments were refused: not valid JSON: Expecting property name enclosed in"
+        " double quotes: line 1 column 2 (char 1)",
+    ),
     ProviderError("invalid_request_error", "Bad item"),
     ProviderError("server_error", "oops ***"),
     ResponseDone("completed", "resp_1"),
