@@ -83,14 +83,21 @@ function resolveVoiceTurn(ctx: ReasonerContext<{ turn: Turn }>): Answer {
   };
 }
 
-const support = new Agent({
-  nodeId: SUPPORT_NODE,
-  apiKey: process.env.SUPPORT_AGENTFIELD_API_KEY || undefined,
-}).reasoner("resolveVoiceTurn", resolveVoiceTurn, {
-  tags: ["support"],
-  description: "Answer one caller turn: look up the order number it mentions.",
-  inputSchema: { type: "object", properties: { turn: { type: "object" } }, required: ["turn"] },
-});
+// One agent key registers one node id (docs/decisions/0015): the support node has its own.
+const SUPPORT_KEY = process.env.SUPPORT_AGENTFIELD_API_KEY;
+if (!SUPPORT_KEY) {
+  throw new Error(`set SUPPORT_AGENTFIELD_API_KEY to the agent key of ${SUPPORT_NODE}`);
+}
+
+const support = new Agent({ nodeId: SUPPORT_NODE, apiKey: SUPPORT_KEY }).reasoner(
+  "resolveVoiceTurn",
+  resolveVoiceTurn,
+  {
+    tags: ["support"],
+    description: "Answer one caller turn: look up the order number it mentions.",
+    inputSchema: { type: "object", properties: { turn: { type: "object" } }, required: ["turn"] },
+  },
+);
 
 // --- the voice node: the session handler -----------------------------------------------------
 

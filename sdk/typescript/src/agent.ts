@@ -216,12 +216,22 @@ export class Agent {
   // --- declarations ----------------------------------------------------------------------
 
   /** Declare a reasoner: `handler(ctx)` gets `ctx.input` and returns a JSON result. */
-  reasoner<I, O>(name: string, handler: ReasonerHandler<I, O>, options: TargetOptions = {}): this {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  reasoner<I = any, O = unknown>(
+    name: string,
+    handler: ReasonerHandler<I, O>,
+    options: TargetOptions = {},
+  ): this {
     return this.#declare("reasoner", name, handler, options);
   }
 
   /** Declare a skill; same shape as `reasoner`. */
-  skill<I, O>(name: string, handler: ReasonerHandler<I, O>, options: TargetOptions = {}): this {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  skill<I = any, O = unknown>(
+    name: string,
+    handler: ReasonerHandler<I, O>,
+    options: TargetOptions = {},
+  ): this {
     return this.#declare("skill", name, handler, options);
   }
 

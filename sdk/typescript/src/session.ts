@@ -76,6 +76,8 @@ export class RealtimeSession {
   readonly #turns: SessionTurn[] = [];
   #ended = false;
   #wakers: Array<() => void> = [];
+  #turnsPushed = 0;
+  #turnsTaken = 0;
 
   constructor(options: {
     sessionId: string;
@@ -101,6 +103,21 @@ export class RealtimeSession {
     return this.#ended;
   }
 
+  /** Turns the control plane delivered. */
+  get turnsPushed(): number {
+    return this.#turnsPushed;
+  }
+
+  /** Turns `input()` returned. */
+  get turnsTaken(): number {
+    return this.#turnsTaken;
+  }
+
+  /** True while a delivered turn waits to be read. */
+  get hasTurn(): boolean {
+    return this.#turns.length > 0;
+  }
+
   /**
    * The next user turn. Rejects with `SessionEnded` once the call is over, and with an
    * error named `TimeoutError` when `timeoutMs` passes without a turn.
@@ -109,7 +126,10 @@ export class RealtimeSession {
     for (;;) {
       if (this.#ended) throw new SessionEnded(this.sessionId, this.endReason);
       const turn = this.#turns.shift();
-      if (turn !== undefined) return turn;
+      if (turn !== undefined) {
+        this.#turnsTaken += 1;
+        return turn;
+      }
       if (!(await this.#wake(options.timeoutMs))) {
         const error = new Error(`no turn within ${options.timeoutMs} ms`);
         error.name = "TimeoutError";
@@ -146,15 +166,15 @@ export class RealtimeSession {
 
   // --- fed by the host -------------------------------------------------------------------
 
-  /** True when a turn is waiting or the call is over; else wait until one of them. */
-  waitForTurnOrEnd(): Promise<void> {
-    if (this.#ended || this.#turns.length) return Promise.resolve();
-    return this.#wake().then(() => undefined);
+  /** Until more than `after` turns have been delivered, or the call is over. */
+  async waitForTurn(after: number): Promise<void> {
+    while (!this.#ended && this.#turnsPushed <= after) await this.#wake();
   }
 
   pushTurn(turn: SessionTurn): void {
     if (this.#ended) return;
     this.#turns.push(turn);
+    this.#turnsPushed += 1;
     this.#wakeAll();
   }
 
@@ -266,14 +286,23 @@ export class SessionHost {
     session.pushTurn(turnFrom(message.turn));
   }
 
-  /** The handler, invoked again for each next turn after it returns, until the call ends. */
+  /**
+   * The handler, invoked again for each next turn after it returns, until the call ends.
+   * After a return it runs again at once only if a turn is queued and the handler read one
+   * or a new one arrived meanwhile; otherwise it waits for a turn delivered later, so a
+   * handler that leaves a turn queued never spins (docs/decisions/0019).
+   */
   async #run(session: RealtimeSession, handler: SessionHandler): Promise<void> {
     try {
       while (!session.ended) {
+        const taken = session.turnsTaken;
+        const pushed = session.turnsPushed;
         await runInContext(sessionContext(session.sessionId), async () => {
           await handler(session);
         });
-        await session.waitForTurnOrEnd();
+        if (session.ended) break;
+        const moved = session.turnsTaken > taken || session.turnsPushed > pushed;
+        if (!(session.hasTurn && moved)) await session.waitForTurn(session.turnsPushed);
       }
     } catch (error) {
       if (!(error instanceof SessionEnded) && !session.ended) {

@@ -91,6 +91,35 @@ describe("SessionHost", () => {
     assert.equal(sent.length, 2, "nothing sent after the end");
   });
 
+  it("waits for a new turn after a handler returns without reading the queued one", async () => {
+    const runs: number[] = [];
+    const { sessionHost, until } = host((session) => {
+      runs.push(session.turnsPushed); // never reads its turns
+      // Without the rule the host re-runs this in a loop that never yields; past a few runs
+      // this ends the call, so the test fails instead of freezing with it.
+      if (runs.length > 10) throw new Error("the host spins on a queued turn");
+    });
+    await sessionHost.onMessage(started);
+    await until(() => runs.length >= 1);
+    await sessionHost.onMessage(input("one"));
+    await until(() => runs.length >= 2);
+    let fired = false;
+    await new Promise<void>((resolve) =>
+      setTimeout(() => {
+        fired = true;
+        resolve();
+      }, 20),
+    );
+    assert.ok(fired, "a timer still fires: the event loop is not starved");
+    assert.deepEqual(runs, [0, 1], "the queued turn it left does not make it run again");
+    assert.ok(sessionHost.live.has("s1"));
+    await sessionHost.onMessage(input("two"));
+    await until(() => runs.length >= 3);
+    assert.deepEqual(runs, [0, 1, 2], "a newly delivered turn runs it again");
+    await sessionHost.onMessage({ type: "session.ended", session_id: "s1", reason: "over" });
+    await until(() => !sessionHost.live.has("s1"));
+  });
+
   it("rejects input() with SessionEnded once the call ended", async () => {
     let rejection: unknown;
     const { sessionHost, until } = host(async (session) => {
