@@ -49,6 +49,20 @@ def credential_revoked_notify(principal_id: str) -> None:
         log.warning("could not notify the sockets of a revoked key", exc_info=True)
 
 
+def credential_unbound_notify(principal_ids: list[str]) -> None:
+    """Tell the sockets of keys that lost their node binding to recheck it."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for principal_id in principal_ids:
+        try:
+            async_to_sync(layer.group_send)(
+                credential_group(principal_id), {"type": "credential.unbound"}
+            )
+        except Exception:  # the link rechecks its binding at its next message anyway
+            log.warning("could not notify the sockets of an unbound key", exc_info=True)
+
+
 class CredentialFollower:
     """Mixin for Channels WebSocket consumers: close when the opening key is revoked.
 
@@ -93,6 +107,13 @@ class CredentialFollower:
         """The channel-layer message ``credential.revoked``."""
         await self.stop_following_credential()
         await self._close_revoked()
+
+    async def credential_unbound(self, message: dict) -> None:
+        """The channel-layer message ``credential.unbound``: the key lost its node."""
+        await self.credential_binding_changed()
+
+    async def credential_binding_changed(self) -> None:
+        """Sockets that act as a node recheck it here; others do not care."""
 
     async def _close_revoked(self) -> None:
         if not self._credential_revoked:

@@ -65,6 +65,11 @@ class AgentLinkConsumer(ReleasesOnExit, CredentialFollower, AsyncJsonWebsocketCo
         await self._error("unauthorized", message)
         await self.close(code=4401)
 
+    async def credential_binding_changed(self) -> None:
+        """A key an admin bound to the node superseded this key's claim: close now."""
+        if self.node is not None:
+            await self._still_the_node()
+
     async def on_exit(self, *, failed: bool) -> None:
         """However the link ended: stop following its key and its heartbeat and drop its
         row, so no turn is sent to a channel nobody reads."""
@@ -134,4 +139,5 @@ class AgentLinkConsumer(ReleasesOnExit, CredentialFollower, AsyncJsonWebsocketCo
             await self.send_json(message)
 
     async def session_ended(self, message: dict) -> None:
-        await self.send_json(message)
+        if await self._still_the_node():
+            await self.send_json(message)
