@@ -5,7 +5,8 @@ A socket opened with a key joins the key's channel-layer group; revoking the key
 ``credential.revoked`` message once the revocation commits. The message can be lost (the
 in-memory channel layer does not cross processes, Redis can be down, a key can be revoked
 by raw SQL), so each socket also rechecks its key every ``RECHECK_SECONDS`` (decision 0018).
-Sockets opened with a login or a session's client secret follow no key.
+A socket opened with a session's client secret follows the key that started the session
+(``Principal.on_behalf_of``); sockets opened with a login follow no key.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 RECHECK_SECONDS = 15.0
 REVOKED_MESSAGE = "the API key of this connection was revoked"
+STARTER_REVOKED_MESSAGE = "the API key that started this call was revoked"
 _KEY_PREFIX = "key:"
 
 
@@ -47,30 +49,56 @@ def credential_revoked_notify(principal_id: str) -> None:
         log.warning("could not notify the sockets of a revoked key", exc_info=True)
 
 
+def credential_unbound_notify(principal_ids: list[str]) -> None:
+    """Tell the sockets of keys that lost their node binding to recheck it."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for principal_id in principal_ids:
+        try:
+            async_to_sync(layer.group_send)(
+                credential_group(principal_id), {"type": "credential.unbound"}
+            )
+        except Exception:  # the link rechecks its binding at its next message anyway
+            log.warning("could not notify the sockets of an unbound key", exc_info=True)
+
+
 class CredentialFollower:
     """Mixin for Channels WebSocket consumers: close when the opening key is revoked.
 
     The consumer calls ``follow_credential(principal)`` once the socket is accepted,
     ``stop_following_credential()`` in ``disconnect``, and implements
-    ``credential_revoked_close()``, which tells the client and closes with 4401.
+    ``credential_revoked_close(message)``, which tells the client and closes with 4401.
     """
 
     _credential_recheck: asyncio.Task | None = None
     _credential_revoked = False
+    _revoked_message = REVOKED_MESSAGE
 
     async def follow_credential(self, principal: Principal | None) -> None:
-        if principal is None or not principal.id.startswith(_KEY_PREFIX):
+        """Follow the principal's key; a session's client follows its session's starter."""
+        if principal is None:
             return
-        group = credential_group(principal.id)
+        followed = principal.id
+        if principal.session_id:
+            followed, self._revoked_message = principal.on_behalf_of, STARTER_REVOKED_MESSAGE
+        if not followed.startswith(_KEY_PREFIX):
+            return
+        group = credential_group(followed)
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups.append(group)  # Channels discards self.groups on disconnect
-        key_id = int(principal.id.removeprefix(_KEY_PREFIX))
+        key_id = int(followed.removeprefix(_KEY_PREFIX))
         self._credential_recheck = asyncio.create_task(self._recheck(key_id))
 
     async def _recheck(self, key_id: int) -> None:
         # The first check runs at once: a revocation between the handshake's
         # authentication and joining the group sent its message to nobody.
-        while await database_sync_to_async(api_key_is_active)(key_id):
+        while True:
+            try:
+                if not await database_sync_to_async(api_key_is_active)(key_id):
+                    break
+            except Exception:  # a database hiccup must not end the rechecks for good
+                log.warning("could not recheck the key of a socket", exc_info=True)
             await asyncio.sleep(RECHECK_SECONDS)
         self._credential_recheck = None
         await self._close_revoked()
@@ -80,10 +108,17 @@ class CredentialFollower:
         await self.stop_following_credential()
         await self._close_revoked()
 
+    async def credential_unbound(self, message: dict) -> None:
+        """The channel-layer message ``credential.unbound``: the key lost its node."""
+        await self.credential_binding_changed()
+
+    async def credential_binding_changed(self) -> None:
+        """Sockets that act as a node recheck it here; others do not care."""
+
     async def _close_revoked(self) -> None:
         if not self._credential_revoked:
             self._credential_revoked = True
-            await self.credential_revoked_close()
+            await self.credential_revoked_close(self._revoked_message)
 
     async def stop_following_credential(self) -> None:
         task, self._credential_recheck = self._credential_recheck, None
@@ -92,5 +127,5 @@ class CredentialFollower:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def credential_revoked_close(self) -> None:
+    async def credential_revoked_close(self, message: str) -> None:
         raise NotImplementedError

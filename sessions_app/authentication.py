@@ -1,7 +1,9 @@
 """A session's client secret as a credential, for that one session's routes only.
 
 The principal it yields has the role ``session_client`` and carries the session id; the
-session selectors let it see that session and nothing else, and it expires with it.
+session selectors let it see that session and nothing else, and it expires with it. It
+also dies with the API key that started the session: a revoked starter's secrets are
+refused (decision 0018).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from rest_framework import authentication, exceptions
 
 from access_app.authentication import credential_from_headers
 from access_app.principals import Principal
+from access_app.selectors import api_key_is_active
 from sessions_app.models import SessionInstance, hash_client_secret
 from sessions_app.selectors import SESSION_CLIENT_ROLE
 from sessions_app.services.starting import CLIENT_SECRET_PREFIX
@@ -26,6 +29,9 @@ def session_client_principal(secret: str) -> Principal | None:
     if session is None or session.client_secret_expires_at <= timezone.now():
         return None
     if not session.is_live:
+        return None
+    kind, _, key_id = session.owner.partition(":")
+    if kind == "key" and not (key_id.isdigit() and api_key_is_active(int(key_id))):
         return None
     return Principal(
         id=f"session:{session.session_id}",

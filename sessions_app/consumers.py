@@ -19,7 +19,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
 from access_app.selectors import principal_still_acts_as
-from access_app.socket_credentials import REVOKED_MESSAGE, CredentialFollower
+from access_app.socket_credentials import CredentialFollower
 from sessions_app.notify import session_group
 from sessions_app.services.lifecycle import HELD_BY_NO_PROCESS
 from sessions_app.services.links import (
@@ -61,9 +61,14 @@ class AgentLinkConsumer(ReleasesOnExit, CredentialFollower, AsyncJsonWebsocketCo
             await asyncio.sleep(LINK_HEARTBEAT_SECONDS)
             await database_sync_to_async(link_touch)(self.node, self.channel_name)
 
-    async def credential_revoked_close(self) -> None:
-        await self._error("unauthorized", REVOKED_MESSAGE)
+    async def credential_revoked_close(self, message: str) -> None:
+        await self._error("unauthorized", message)
         await self.close(code=4401)
+
+    async def credential_binding_changed(self) -> None:
+        """A key an admin bound to the node superseded this key's claim: close now."""
+        if self.node is not None:
+            await self._still_the_node()
 
     async def on_exit(self, *, failed: bool) -> None:
         """However the link ended: stop following its key and its heartbeat and drop its
@@ -134,4 +139,5 @@ class AgentLinkConsumer(ReleasesOnExit, CredentialFollower, AsyncJsonWebsocketCo
             await self.send_json(message)
 
     async def session_ended(self, message: dict) -> None:
-        await self.send_json(message)
+        if await self._still_the_node():
+            await self.send_json(message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 
@@ -9,8 +10,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from access_app.models import ApiKey, Role, hash_secret
+from access_app.signals import api_key_revoked
 from access_app.socket_credentials import credential_revoked_notify
 from access_app.tags import normalize_tags
+
+log = logging.getLogger(__name__)
 
 KEY_SCHEME = "af"
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -61,10 +65,18 @@ def api_key_authenticate(plaintext: str) -> ApiKey | None:
 
 
 def api_key_revoke(*, key: ApiKey) -> None:
-    """Revoke the key; once committed, the WebSockets it opened are told to close."""
+    """Revoke the key; once committed, the WebSockets it opened are told to close and the
+    sessions it started end (``api_key_revoked``)."""
     revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
     if revoked:
         principal_id = f"key:{key.pk}"
-        transaction.on_commit(lambda: credential_revoked_notify(principal_id))
+        transaction.on_commit(lambda: _revoked_notify(principal_id))
+
+
+def _revoked_notify(principal_id: str) -> None:
+    credential_revoked_notify(principal_id)
+    for receiver, error in api_key_revoked.send_robust(sender=ApiKey, principal_id=principal_id):
+        if isinstance(error, Exception):
+            log.error("%s failed after a key was revoked", receiver, exc_info=error)

@@ -34,6 +34,7 @@ from access_app.reach import (
 )
 from access_app.selectors import node_tags_with_status
 from access_app.services.tag_rules import TagTreatment, treat_tags
+from access_app.socket_credentials import credential_unbound_notify
 from access_app.tags import normalize_tags
 from agentfield.session_definition import normalize_session_definition
 
@@ -149,9 +150,11 @@ def _take_node_id(principal: Principal, node_id: str, exists: bool) -> None:
             raise _forbidden(f"this API key may no longer act as node '{node_id}'")
         if not key["node_claimed"]:
             # A key an admin bound to this id supersedes one that claimed it by itself.
-            ApiKey.objects.filter(node_id=node_id, node_claimed=True).exclude(pk=pk).update(
-                node_id="", node_claimed=False
-            )
+            claims = ApiKey.objects.filter(node_id=node_id, node_claimed=True).exclude(pk=pk)
+            superseded = [f"key:{claim}" for claim in claims.values_list("pk", flat=True)]
+            if claims.update(node_id="", node_claimed=False):
+                # their open agent links close now, not at their next message
+                transaction.on_commit(lambda: credential_unbound_notify(superseded))
         return
     taken = f"node '{node_id}' is registered by another key"
     others = ApiKey.objects.filter(node_id=node_id, revoked_at__isnull=True).exclude(pk=pk)

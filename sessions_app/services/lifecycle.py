@@ -108,6 +108,13 @@ def session_finish(
     return bool(finished)
 
 
+def sessions_end_started_by(owner: str, *, reason: str) -> int:
+    """End every live session ``owner`` started (its key was revoked), each through
+    ``session_finish``, so whatever process holds a call hears of it and releases it."""
+    live = SessionInstance.objects.filter(owner=owner, status__in=LIVE_STATUSES)
+    return sum(session_finish(session, reason=reason) for session in live)
+
+
 def session_touch(session: SessionInstance, **counters: int) -> None:
     """The runtime's heartbeat: proves the call is held, and adds to the counters."""
     updates = {name: F(name) + value for name, value in counters.items() if value}

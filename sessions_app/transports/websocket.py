@@ -19,7 +19,11 @@ from django.conf import settings
 
 from access_app.authentication import credential_from_headers
 from access_app.principals import Principal
-from access_app.socket_credentials import REVOKED_MESSAGE, CredentialFollower
+from access_app.socket_credentials import (
+    REVOKED_MESSAGE,
+    STARTER_REVOKED_MESSAGE,
+    CredentialFollower,
+)
 from access_app.throttling import REALTIME_CONNECT_SCOPE, principal_identity, rate_take
 from sessions_app import selectors
 from sessions_app.authentication import session_client_principal
@@ -40,6 +44,8 @@ from sessions_app.ws_frames import FrameRefused, ReleasesOnExit, frame_json
 
 log = logging.getLogger(__name__)
 _finish = database_sync_to_async(session_finish)
+# A call that ends for one of these reasons ends as a refused credential: 401, 4401.
+_REVOKED_REASONS = (REVOKED_MESSAGE, STARTER_REVOKED_MESSAGE)
 
 
 class Refused(Exception):
@@ -75,7 +81,9 @@ def answered_subprotocol(scope) -> str | None:
 
 
 @database_sync_to_async
-def _open_session(principal: Principal | None, secret: str, session_id: str) -> SessionInstance:
+def _open_session(
+    principal: Principal | None, secret: str, session_id: str
+) -> tuple[SessionInstance, Principal]:
     if secret:
         principal = session_client_principal(secret)
     if principal is None:
@@ -100,7 +108,7 @@ def _open_session(principal: Principal | None, secret: str, session_id: str) -> 
             "this route serves transport=websocket",
         )
     try:
-        return session_connect(session)
+        return session_connect(session), principal
     except SessionStateError as exc:
         raise Refused(exc.status, "session_state", exc.body["error"]) from None
 
@@ -113,7 +121,7 @@ class RealtimeConsumer(ReleasesOnExit, CredentialFollower, AsyncWebsocketConsume
     async def connect(self) -> None:
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
         try:
-            session = await _open_session(
+            session, principal = await _open_session(
                 self.scope.get("principal"), client_secret_of(self.scope), session_id
             )
         except Refused as refused:
@@ -136,7 +144,7 @@ class RealtimeConsumer(ReleasesOnExit, CredentialFollower, AsyncWebsocketConsume
             return
         self.runtime = SessionRuntime(session, adapter, sink=self)
         if await self.runtime.start():
-            await self.follow_credential(self.scope.get("principal"))
+            await self.follow_credential(principal)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         if self.runtime is None or self.runtime.finished.is_set():
@@ -159,11 +167,13 @@ class RealtimeConsumer(ReleasesOnExit, CredentialFollower, AsyncWebsocketConsume
             message = "the event could not be handled; the call goes on"
             await self._send(error_event("internal_error", message, event_id=event_id))
 
-    async def credential_revoked_close(self) -> None:
-        await self._send(error_event("unauthorized", REVOKED_MESSAGE, status=401))
+    async def credential_revoked_close(self, message: str) -> None:
+        if self._release_code == 4401:  # the revocation's session end came first
+            return
         self._release_code = 4401
+        await self._send(error_event("unauthorized", message, status=401))
         if self.runtime is not None and not self.runtime.finished.is_set():
-            await self.runtime.end(SessionStatus.ENDED, REVOKED_MESSAGE)
+            await self.runtime.end(SessionStatus.ENDED, message)
         else:
             await self.close(code=4401)
 
@@ -195,6 +205,10 @@ class RealtimeConsumer(ReleasesOnExit, CredentialFollower, AsyncWebsocketConsume
 
     async def release(self, status: str, reason: str) -> None:
         code = 1000 if status == SessionStatus.ENDED else 1011
+        if reason in _REVOKED_REASONS and self._release_code is None:
+            # ended by a revocation in another process before this socket heard of it
+            self._release_code = 4401
+            await self._send(error_event("unauthorized", reason, status=401))
         await self.close(code=self._release_code or code)
 
     async def _send(self, message: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import DatabaseError
 from django.utils import timezone
 
 from access_app import socket_credentials
@@ -93,6 +94,28 @@ async def test_a_key_revoked_behind_the_services_back_closes_the_link_at_its_rec
 ):
     """Raw SQL (or another process on the in-memory channel layer) sends no message."""
     monkeypatch.setattr(socket_credentials, "RECHECK_SECONDS", 0.05)
+    link = await open_link(node_key.secret)
+    assert (await link.receive_json_from())["type"] == "link.ready"
+    revoke = ApiKey.objects.filter(pk=node_key.key.pk).update
+    await database_sync_to_async(revoke)(revoked_at=timezone.now())
+    message = await link.receive_json_from(timeout=10)
+    assert message["code"] == "unauthorized"
+    assert (await link.receive_output(timeout=5))["code"] == 4401
+
+
+async def test_a_database_error_at_a_recheck_does_not_stop_the_rechecks(
+    world, node_key, monkeypatch
+):
+    monkeypatch.setattr(socket_credentials, "RECHECK_SECONDS", 0.05)
+    real, calls = socket_credentials.api_key_is_active, []
+
+    def flaky(key_id: int) -> bool:
+        calls.append(key_id)
+        if len(calls) == 1:
+            raise DatabaseError("the database went away for a moment")
+        return real(key_id)
+
+    monkeypatch.setattr(socket_credentials, "api_key_is_active", flaky)
     link = await open_link(node_key.secret)
     assert (await link.receive_json_from())["type"] == "link.ready"
     revoke = ApiKey.objects.filter(pk=node_key.key.pk).update

@@ -51,3 +51,20 @@ async def test_a_squatters_open_link_closes_once_the_real_node_takes_its_id(make
     again = await open_link(squatter.secret)
     assert (await again.receive_json_from())["code"] == "forbidden"
     assert (await again.receive_output())["code"] == 4403
+
+
+async def test_a_squatters_silent_link_is_closed_when_the_real_node_registers(make_caller):
+    """No message from the squatter needed: the superseding registration tells its link."""
+    squatter = await database_sync_to_async(make_caller)("agent", name="squatter")
+    assert await database_sync_to_async(register)(squatter) == 201
+    link = await open_link(squatter.secret)
+    assert (await link.receive_json_from())["type"] == "link.ready"
+
+    real = await database_sync_to_async(make_caller)("agent", node_id=NODE, name="real")
+    assert await database_sync_to_async(register)(real) == 201
+    refused = await link.receive_json_from(timeout=5)
+    assert (refused["code"], refused["message"]) == (
+        "forbidden",
+        f"this key may no longer act as node {NODE}",
+    )
+    assert (await link.receive_output(timeout=5))["code"] == 4403

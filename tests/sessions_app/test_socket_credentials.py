@@ -7,8 +7,12 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
 
+from access_app import socket_credentials
 from access_app.models import ApiKey
+from access_app.socket_credentials import STARTER_REVOKED_MESSAGE
 from agentfield_site.asgi import application
 from sessions_app.models import SessionInstance
 from tests.sessions_app.helpers import session_world, start
@@ -136,3 +140,72 @@ async def test_a_wrong_client_secret_is_401_wherever_it_is_sent(ws_session, wher
     event = await communicator.receive_json_from(timeout=10)
     assert event["error"]["status"] == 401
     assert (await communicator.receive_output(timeout=5))["code"] == 4401
+
+
+def _revoke_behind_the_services_back(key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+
+
+async def test_a_revoked_starters_client_secret_is_refused_on_every_route(ws_session, alice):
+    """Even when nothing ended the session (raw SQL): the secret dies with its starter."""
+    secret = ws_session["client_secret"]["value"]
+    url = f"/api/v1/session-instances/{ws_session['session_id']}"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert (await database_sync_to_async(client.get)(url)).status_code == 200
+    await database_sync_to_async(_revoke_behind_the_services_back)(alice.key)
+
+    for route in ("/tools/resolve_voice_turn", "/turns", "/realtime-offer"):
+        response = await database_sync_to_async(client.post)(url + route, {}, format="json")
+        assert response.status_code == 401, route
+    communicator, _ = await connect(
+        realtime_path(ws_session), headers=[(b"authorization", f"Bearer {secret}".encode())]
+    )
+    event = await communicator.receive_json_from(timeout=10)
+    assert event["error"]["status"] == 401
+    assert (await communicator.receive_output(timeout=5))["code"] == 4401
+
+
+async def test_revoking_the_starter_ends_a_live_call_opened_with_its_client_secret(
+    ws_session, alice, operator
+):
+    secret = ws_session["client_secret"]["value"]
+    call = RealtimeClient(
+        ws_session["session_id"], headers=[(b"authorization", f"Bearer {secret}".encode())]
+    )
+    await call.connect()
+    await call.until("agentfield.session.active")
+
+    await database_sync_to_async(revoke_in_the_admin)(operator, alice.key)
+
+    error = await call.until("error")
+    assert (error["error"]["code"], error["error"]["status"]) == ("unauthorized", 401)
+    assert error["error"]["message"] == STARTER_REVOKED_MESSAGE
+    assert await call.closed_code() == 4401
+    get = SessionInstance.objects.get
+    row = await database_sync_to_async(get)(session_id=ws_session["session_id"])
+    assert (row.status, row.end_reason) == ("ended", STARTER_REVOKED_MESSAGE)
+
+
+async def test_revoking_the_starter_ends_its_sessions_nobody_holds(ws_session, alice, operator):
+    await database_sync_to_async(revoke_in_the_admin)(operator, alice.key)
+    get = SessionInstance.objects.get
+    row = await database_sync_to_async(get)(session_id=ws_session["session_id"])
+    assert (row.status, row.end_reason) == ("ended", STARTER_REVOKED_MESSAGE)
+
+
+async def test_a_client_secret_socket_follows_its_starters_key_at_the_recheck(
+    ws_session, alice, monkeypatch
+):
+    """A revocation by raw SQL sends no message and ends no session: the recheck does."""
+    monkeypatch.setattr(socket_credentials, "RECHECK_SECONDS", 0.05)
+    secret = ws_session["client_secret"]["value"]
+    call = RealtimeClient(
+        ws_session["session_id"], headers=[(b"authorization", f"Bearer {secret}".encode())]
+    )
+    await call.connect()
+    await call.until("agentfield.session.active")
+    await database_sync_to_async(_revoke_behind_the_services_back)(alice.key)
+    error = await call.until("error")
+    assert error["error"]["message"] == STARTER_REVOKED_MESSAGE
+    assert await call.closed_code() == 4401
