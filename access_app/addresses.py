@@ -10,7 +10,8 @@ live elsewhere, nothing-addresses, multicast, and any of those written as IPv4-m
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+import socket
+from collections.abc import Callable, Iterable
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -24,11 +25,22 @@ NEVER_REACHED = tuple(
         "169.254.0.0/16",  # link-local: 169.254.169.254 answers for AWS, GCP, Azure, ...
         "fe80::/10",
         "fd00:ec2::254/128",  # AWS metadata over IPv6
+        "fd20:ce::254/128",  # GCP metadata over IPv6
         "100.100.100.200/32",  # Alibaba Cloud metadata
         "0.0.0.0/8",
         "255.255.255.255/32",
     )
 )
+
+
+# host, port -> the addresses the name has now (one answer); tests inject their own.
+Resolver = Callable[[str, int], list[str]]
+
+
+def system_resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` has now, from the system resolver (one DNS answer)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def as_address(host: str) -> Address | None:

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from access_app.addresses import Address, address_allowed, as_address
+from access_app.addresses import (
+    Address,
+    Resolver,
+    address_allowed,
+    as_address,
+    system_resolve,
+)
 
 SESSION_REACH_FIELDS = ("provider", "transport", "model", "instructions", "handler")
 _TOOL_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-:]{0,199}$")
@@ -26,7 +31,11 @@ _NODE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,199}$")
 
 
 class BaseUrlRefused(ValueError):
-    """A ``base_url`` an agent node may not register; the message says why."""
+    """A ``base_url`` an agent node may not register or be called at; the message says why."""
+
+
+class BaseUrlUnresolved(BaseUrlRefused):
+    """A ``base_url`` host with no address now."""
 
 
 def agent_address_allowed(address: Address, networks: Iterable[str] | None = None) -> bool:
@@ -35,15 +44,41 @@ def agent_address_allowed(address: Address, networks: Iterable[str] | None = Non
     return address_allowed(address, allowed)
 
 
-def _resolve(host: str) -> list[Address]:
-    """Every address the system resolver gives for ``host`` (``localhost`` without asking)."""
-    if host == "localhost" or host.endswith(".localhost"):
-        return [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
-        raise BaseUrlRefused(f"base_url host {host!r} does not resolve") from None
-    return [a for a in (as_address(str(info[4][0])) for info in infos) if a is not None]
+LOCALHOST = "localhost"  # loopback without asking a resolver; "*.localhost" is a name
+
+
+def agent_addresses(
+    host: str,
+    port: int,
+    *,
+    resolve: Resolver = system_resolve,
+    networks: Iterable[str] | None = None,
+) -> list[Address]:
+    """Where an agent node at ``host`` may be reached now: its address literal, or every
+    address one answer of the resolver gives, each checked with ``agent_address_allowed``.
+    Exact ``localhost`` is loopback without a lookup. Raises ``BaseUrlRefused`` with the
+    reason when the name does not resolve or any address is outside the networks."""
+    literal = as_address(host)
+    if literal is not None:
+        addresses = [literal]
+    elif host == LOCALHOST:
+        addresses = [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
+    else:
+        try:
+            answer = resolve(host, port)
+        except (OSError, UnicodeError):
+            answer = []
+        addresses = [a for a in (as_address(str(a)) for a in answer) if a is not None]
+        if not addresses:
+            raise BaseUrlUnresolved(f"base_url host {host!r} does not resolve")
+    refused = [a for a in addresses if not agent_address_allowed(a, networks)]
+    if refused:
+        raise BaseUrlRefused(
+            f"base_url host {host!r} is outside the networks agent nodes may use "
+            f"({refused[0]}; AGENTFIELD_AGENT_NETWORKS; link-local and metadata addresses "
+            "never)"
+        )
+    return addresses
 
 
 def base_url_host(base_url: str) -> str:
@@ -51,10 +86,21 @@ def base_url_host(base_url: str) -> str:
     return (urlsplit(base_url).hostname or "").lower()
 
 
-def base_url_check(base_url: str, *, networks: Iterable[str] | None = None) -> None:
+def base_url_port(base_url: str) -> int:
+    parts = urlsplit(base_url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def base_url_check(
+    base_url: str,
+    *,
+    networks: Iterable[str] | None = None,
+    resolve: Resolver = system_resolve,
+) -> None:
     """Refuse a ``base_url`` with a query, fragment or userinfo, a scheme other than http(s),
     or a host outside the allowed networks. A hostname is resolved here, at registration,
-    and every address it gives must be allowed (decision 0015)."""
+    and every address it gives must be allowed; dispatch checks again at every call
+    (decision 0015)."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BaseUrlRefused("base_url must be an http or https URL with a host")
@@ -62,14 +108,11 @@ def base_url_check(base_url: str, *, networks: Iterable[str] | None = None) -> N
         raise BaseUrlRefused("base_url must not carry a query string or a fragment")
     if "@" in parts.netloc:
         raise BaseUrlRefused("base_url must not carry a user name or password")
-    host = parts.hostname.lower()
-    literal = as_address(host)
-    addresses = [literal] if literal is not None else _resolve(host)
-    if not addresses or not all(agent_address_allowed(a, networks) for a in addresses):
-        raise BaseUrlRefused(
-            f"base_url host {host!r} is outside the networks agent nodes may use "
-            "(AGENTFIELD_AGENT_NETWORKS; link-local and metadata addresses never)"
-        )
+    try:
+        port = base_url_port(base_url)
+    except ValueError:
+        raise BaseUrlRefused("base_url has an invalid port") from None
+    agent_addresses(parts.hostname.lower(), port, resolve=resolve, networks=networks)
 
 
 def session_tools_qualified(node_id: str, tools: Iterable[str]) -> list[str]:

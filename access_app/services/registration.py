@@ -276,6 +276,8 @@ def _review_definition(
     elif target.definition_status == TagStatus.REJECTED:
         changed = dropped or reach != previous_reach  # a new definition is a new question
     else:
+        if _back_to_approved(target, reach, dropped):
+            return
         changed = True
     if not changed:
         return
@@ -303,6 +305,27 @@ def _review_definition(
         TagDecision.objects.create(
             target=target, tag="", decision=status, actor=source or "registration", reason=reason
         )
+
+
+def _back_to_approved(target: Target, reach: dict[str, Any], dropped: bool) -> bool:
+    """A pending definition that registers exactly its approved reach again, with every
+    tag it ever proposed proposed again (no dropped tag remembered), is the approved
+    definition: it is approved again, recorded as such. A target that still drops a tag
+    stays pending for an admin, since the approval may have covered that tag."""
+    if target.approved_reach is None or reach != target.approved_reach or dropped:
+        return False
+    if target.tag_rows.filter(proposed=False).exists():
+        return False
+    target.definition_status = TagStatus.APPROVED
+    Target.objects.filter(pk=target.pk).update(definition_status=TagStatus.APPROVED)
+    TagDecision.objects.create(
+        target=target,
+        tag="",
+        decision=TagStatus.APPROVED,
+        actor="registration",
+        reason="definition back to the approved one",
+    )
+    return True
 
 
 def _sync_targets(

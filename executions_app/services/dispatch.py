@@ -11,9 +11,11 @@ import functools
 import logging
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -21,11 +23,14 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from access_app.addresses import Resolver, as_address, system_resolve
+from access_app.reach import LOCALHOST, BaseUrlRefused, BaseUrlUnresolved, agent_addresses
 from access_app.selectors import target_with_node
 from executions_app.answers import UnstorableAnswer, answer_check, answer_loads, safe_text
 from executions_app.models import Execution, Status
 from executions_app.queue import enqueue_dispatch_on_commit
 from executions_app.services.lifecycle import execution_finish, execution_finish_claimed
+from executions_app.services.webhooks import PinnedTransport
 
 log = logging.getLogger(__name__)
 
@@ -44,29 +49,98 @@ FINAL_OUTCOMES = {
     "timeout": (Status.TIMEOUT, "timeout"),
     "retryable": (Status.FAILED, "agent_unreachable"),
     "lost": (Status.FAILED, "agent_unreachable"),
+    "refused": (Status.FAILED, "agent_unreachable"),
 }
+PINNED_CLIENTS_MAX = 64
 
 _client: httpx.Client | None = None
 _client_pid: int | None = None
+_pinned: dict[tuple[str, str, int], tuple[str, httpx.Client]] = {}
+_pinned_pid: int | None = None
+_pinned_lock = threading.Lock()
 
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _timeout() -> httpx.Timeout:
+    return httpx.Timeout(settings.AGENTFIELD_AGENT_CALL_TIMEOUT, connect=CONNECT_TIMEOUT)
+
+
+_LIMITS = httpx.Limits(max_keepalive_connections=50)
+
+
 def http_client() -> httpx.Client:
-    """One pooled client per process (keep-alive to agent nodes); rebuilt after a fork."""
+    """One pooled client per process (keep-alive to agent nodes); rebuilt after a fork.
+    It connects by the URL's host, so it serves address literals and ``localhost`` only."""
     global _client, _client_pid
     if _client is None or _client_pid != os.getpid():
-        timeout = httpx.Timeout(settings.AGENTFIELD_AGENT_CALL_TIMEOUT, connect=CONNECT_TIMEOUT)
-        _client = httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=50))
+        _client = httpx.Client(timeout=_timeout(), limits=_LIMITS)
         _client_pid = os.getpid()
     return _client
 
 
+def _pinned_client(scheme: str, host: str, port: int, address: str) -> httpx.Client:
+    """A pooled client for one named origin that connects only to ``address`` (the Host
+    header and TLS name stay ``host``). Kept while the name's answer stays the same, so
+    keep-alive survives; a new answer gets a new pool and the old one is closed."""
+    global _pinned_pid
+    key = (scheme, host, port)
+    with _pinned_lock:
+        if _pinned_pid != os.getpid():  # a forked child never shares its parent's sockets
+            _pinned.clear()
+            _pinned_pid = os.getpid()
+        pinned_to, client = _pinned.get(key, ("", None))
+        if client is not None and pinned_to == address:
+            return client
+        stale = [_pinned.pop(key)[1]] if client is not None else []
+        if len(_pinned) >= PINNED_CLIENTS_MAX:
+            stale.append(_pinned.pop(next(iter(_pinned)))[1])
+        client = httpx.Client(
+            transport=PinnedTransport(address, limits=_LIMITS), timeout=_timeout(), trust_env=False
+        )
+        _pinned[key] = (address, client)
+    for old in stale:
+        old.close()
+    return client
+
+
+@functools.lru_cache(maxsize=1024)
+def _direct_refusal(host: str, networks: tuple[str, ...]) -> str:
+    """Why an address literal or ``localhost`` may not be called ("" when it may): cached,
+    so the hot path (nodes on 127.0.0.1) pays no lookup and no parsing per call."""
+    try:
+        agent_addresses(host, 0, networks=networks)
+    except BaseUrlRefused as exc:
+        return str(exc)
+    return ""
+
+
+def agent_client(base_url: str, *, resolve: Resolver = system_resolve) -> httpx.Client:
+    """The client that calls ``base_url`` at an address checked for this call.
+
+    A node's ``base_url`` is checked at registration, but a name's DNS answer may change
+    afterwards (rebinding), so a name is resolved once per call, every address it gives is
+    checked with ``agent_address_allowed``, and the call connects to that address (decision
+    0015). An address literal or exact ``localhost`` needs no lookup and uses the shared
+    pool. Raises ``BaseUrlRefused`` (``BaseUrlUnresolved`` when the name has no answer)."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    networks = tuple(settings.AGENTFIELD_AGENT_NETWORKS)
+    if host == LOCALHOST or as_address(host) is not None:
+        refusal = _direct_refusal(host, networks)
+        if refusal:
+            raise BaseUrlRefused(refusal)
+        return http_client()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    addresses = agent_addresses(host, port, resolve=resolve, networks=networks)
+    return _pinned_client(parts.scheme, host, port, str(addresses[0]))
+
+
 @dataclass(frozen=True)
 class AgentOutcome:
-    kind: str  # succeeded | accepted | agent_error | retryable | lost | timeout
+    kind: str  # succeeded | accepted | agent_error | retryable | lost | timeout | refused
     result: Any = None
     error: str = ""
 
@@ -99,12 +173,18 @@ def _result_of(response: httpx.Response) -> Any:
         return answer_check(response.text)
 
 
-def call_agent(execution: Execution) -> AgentOutcome:
+def call_agent(execution: Execution, *, resolve: Resolver = system_resolve) -> AgentOutcome:
     node = execution.target.node
     kind = "reasoners" if execution.target_type == "reasoner" else "skills"
     url = f"{node.base_url.rstrip('/')}/{kind}/{execution.target.name}"
     try:
-        response = http_client().post(url, json=execution.input, headers=_agent_headers(execution))
+        client = agent_client(node.base_url, resolve=resolve)
+    except BaseUrlUnresolved as exc:  # no answer now: the call never left, try again
+        return AgentOutcome("retryable", error=f"agent unreachable: {exc}")
+    except BaseUrlRefused as exc:
+        return AgentOutcome("refused", error=f"agent not called: {exc}")
+    try:
+        response = client.post(url, json=execution.input, headers=_agent_headers(execution))
     except httpx.ReadTimeout:
         limit = settings.AGENTFIELD_AGENT_CALL_TIMEOUT
         return AgentOutcome("timeout", error=f"the agent did not answer within {limit:g} s")
@@ -167,7 +247,7 @@ def execution_claim(execution_id: str, claimed_by: str) -> Execution | None:
     return next(iter(Execution.objects.raw(_claim_sql(connection.vendor), params)), None)
 
 
-def execution_dispatch(execution_id: str) -> float | None:
+def execution_dispatch(execution_id: str, *, resolve: Resolver = system_resolve) -> float | None:
     """Run one attempt. Returns a countdown when the task should try again, else None."""
     me = worker_id()
     execution = execution_claim(execution_id, me)
@@ -177,7 +257,7 @@ def execution_dispatch(execution_id: str) -> float | None:
     target = target_with_node(execution.target_id)  # cached; the node's address and token
     if target is not None:
         execution.target = target
-    outcome = call_agent(execution)
+    outcome = call_agent(execution, resolve=resolve)
     return _record(execution, outcome, me)
 
 

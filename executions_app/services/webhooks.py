@@ -12,9 +12,7 @@ import ipaddress
 import json
 import logging
 import re
-import socket
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +23,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from access_app.addresses import Resolver, as_address, never_reached, system_resolve
 from executions_app.models import Execution, Status, WebhookStatus
 
 log = logging.getLogger(__name__)
@@ -55,15 +54,6 @@ class InvalidWebhook(ValueError):
     pass
 
 
-Resolver = Callable[[str, int], list[str]]
-
-
-def system_resolve(host: str, port: int) -> list[str]:
-    """The addresses ``host`` has now (one DNS answer); tests inject their own."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
 def address_is_global(address: str) -> bool:
     """True for a globally routable unicast address: never loopback, private, shared (CGNAT),
     link-local (cloud metadata), reserved, multicast or unspecified, nor such an IPv4
@@ -76,6 +66,12 @@ def address_is_global(address: str) -> bool:
         if embedded is not None and not address_is_global(str(embedded)):
             return False
     return ip.is_global and not ip.is_multicast
+
+
+def _never(address: str) -> bool:
+    """Never reached, even with private webhooks allowed (``access_app/addresses.py``)."""
+    ip = as_address(address)
+    return ip is None or never_reached(ip)
 
 
 @dataclass(frozen=True)
@@ -91,7 +87,8 @@ class WebhookTarget:
 def webhook_target(url: str, *, resolve: Resolver = system_resolve) -> WebhookTarget:
     """Resolve the URL's host once and validate every address it has.
 
-    Unless ``AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS`` is set (tests, closed networks), only global
+    Link-local, metadata and nothing-addresses never pass (``never_reached``). Unless
+    ``AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS`` is set (tests, closed networks), only global
     addresses pass; the delivery then connects to the address returned here and nowhere
     else, so a second DNS answer cannot point it at an internal service.
     """
@@ -114,6 +111,11 @@ def webhook_target(url: str, *, resolve: Resolver = system_resolve) -> WebhookTa
             addresses = []
         if not addresses:
             raise InvalidWebhook(f"webhook host {host!r} does not resolve") from None
+    if any(_never(a) for a in addresses):
+        raise InvalidWebhook(
+            "webhook url points to an address that is never reached (link-local, "
+            "cloud metadata, unspecified or multicast), whatever the settings say"
+        )
     private_allowed = settings.AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS
     if not private_allowed and not all(address_is_global(a) for a in addresses):
         raise InvalidWebhook(
@@ -174,14 +176,27 @@ class _PinnedBackend(httpcore.SyncBackend):
         )
 
 
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's
+
+
 class PinnedTransport(httpx.HTTPTransport):
     """An httpx transport bound to a validated address: it connects there, while the Host
     header, TLS SNI and certificate check still use the URL's host. No proxy, no DNS."""
 
-    def __init__(self, address: str, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        limits: httpx.Limits = POOL_LIMITS,
+    ) -> None:
         super().__init__(trust_env=False)
+        self.address = address
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
             network_backend=_PinnedBackend(address),
         )
 

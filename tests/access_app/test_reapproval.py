@@ -126,6 +126,25 @@ def test_a_new_base_url_host_puts_every_target_back_to_pending_a_new_port_does_n
     assert change in reach_changes(target.approved_reach, target.reach)
 
 
+def test_re_registering_the_approved_definition_again_returns_a_pending_target_to_approved(
+    approved, agent
+):
+    register(agent, sessions=[session_def(model="gpt-realtime-mini")])
+    assert session().definition_status == TagStatus.PENDING
+    data = register(agent)  # exactly what was approved, nothing dropped
+    assert data["status"] == "ready"
+    target = session()
+    assert target.definition_status == TagStatus.APPROVED
+    assert callable_(target)
+    decision = TagDecision.objects.filter(target=target, tag="").first()
+    assert decision.reason == "definition back to the approved one"
+    # A reverted reach that still drops a tag stays pending for an admin.
+    register(agent, sessions=[session_def(model="gpt-realtime-mini")])
+    register(agent, sessions=[session_def(tags=["support:voice"])])
+    register(agent, sessions=[session_def(tags=["support:voice"])])
+    assert session().definition_status == TagStatus.PENDING
+
+
 def test_a_rejected_tag_dropped_and_re_added_stays_rejected(agent, admin):
     register(agent)
     target = session()

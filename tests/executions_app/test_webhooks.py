@@ -81,14 +81,36 @@ def test_every_address_a_name_resolves_to_must_be_global(settings):
     assert (ok.host, ok.port, ok.address) == ("hooks.example", 443, "93.184.216.34")
     with pytest.raises(InvalidWebhook, match="not global"):
         webhook_target("https://hooks.example/x", resolve=answers("93.184.216.34", "10.0.0.7"))
-    with pytest.raises(InvalidWebhook, match="not global"):
+    with pytest.raises(InvalidWebhook, match="never reached"):
         webhook_target("http://[::ffff:a9fe:a9fe]/x", resolve=answers())
     with pytest.raises(InvalidWebhook, match="does not resolve"):
         webhook_target("http://nowhere.example/x", resolve=answers())
     literal = answers("93.184.216.34")
-    with pytest.raises(InvalidWebhook, match="not global"):
+    with pytest.raises(InvalidWebhook, match="never reached"):
         webhook_target("http://169.254.169.254/latest/meta-data", resolve=literal)
     assert literal.calls == [], "a literal address is not resolved"
+
+
+@pytest.mark.parametrize(
+    "url, resolved",
+    [
+        ("http://169.254.169.254/latest/meta-data", []),
+        ("http://[::ffff:169.254.169.254]/", []),
+        ("http://[fd00:ec2::254]/", []),
+        ("http://[fd20:ce::254]/computeMetadata/v1/", []),
+        ("http://100.100.100.200/", []),
+        ("http://[fe80::1]/", []),
+        ("http://0.0.0.0/", []),
+        ("http://hooks.invalid/x", ["127.0.0.1", "169.254.169.254"]),
+    ],
+)
+def test_metadata_and_link_local_are_refused_even_with_private_webhooks_allowed(
+    settings, url, resolved
+):
+    settings.AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS = True
+    with pytest.raises(InvalidWebhook, match="never reached"):
+        webhook_target(url, resolve=answers(*resolved))
+    assert webhook_target("http://127.0.0.1:9/x", resolve=answers()).address == "127.0.0.1"
 
 
 @pytest.mark.parametrize(
