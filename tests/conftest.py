@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from access_app.models import ApiKey
 from access_app.services.api_keys import api_key_create
 from agentfield_site.celery import app as celery_app
+from sessions_app.simulator import running_simulator
 from tests.agent_double import AgentDouble
 from tests.worker import TEST_VAR_DIR, celery_worker
 
@@ -116,3 +117,17 @@ def agent_double():
     double = AgentDouble().start()
     yield double
     double.stop()
+
+
+@pytest.fixture(scope="session")
+def _simulator_thread():
+    with running_simulator() as handle:
+        yield handle
+
+
+@pytest.fixture
+def simulator(_simulator_thread):
+    """The provider simulator in a thread of the test process, reset for every test
+    (tests/sessions_app has its own, in a process of its own)."""
+    _simulator_thread.reset()
+    return _simulator_thread
