@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_app import selectors
-from access_app.api_errors import error_response
 from access_app.api_shapes import (
     AdminAgentListOutSerializer,
     ApiKeyListOutSerializer,
@@ -23,7 +22,6 @@ from access_app.api_shapes import (
     SuccessOutSerializer,
 )
 from access_app.models import AgentNode, NodeStatus
-from access_app.openapi import errors
 from access_app.permissions import IsAdmin, IsAgentOrAdmin
 from access_app.serializers import (
     ApiKeyOutSerializer,
@@ -57,6 +55,8 @@ from access_app.services.registration import (
     node_register,
     node_shutdown,
 )
+from foundation.errors import error_response
+from foundation.openapi import errors
 
 NODE_NOT_FOUND = {"error": "node not found"}
 

@@ -8,17 +8,7 @@ from rest_framework import serializers
 from access_app.access import CONSTRAINT_OPERATORS
 from access_app.models import AccessPolicy, AgentNode, TagStatus, Target, TargetKind
 from access_app.tags import normalize_tags
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, so a typo is an error instead of a silent no-op."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
-        return super().to_internal_value(data)
+from foundation.serializers import StrictSerializer
 
 
 class PrincipalOutSerializer(serializers.Serializer):

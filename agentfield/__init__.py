@@ -22,7 +22,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from agentfield.session_transport import (
+from agentfield.contract.matrix import (
     SUPPORTED_SESSION_TRANSPORTS,
     SessionTransportCapability,
     SessionTransportError,

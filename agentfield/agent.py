@@ -24,11 +24,11 @@ from typing import Any, TypeVar
 import httpx
 
 from agentfield.context import current_context
+from agentfield.contract.definition import normalize_session_definition
 from agentfield.control_plane import ControlPlaneClient, call_input
 from agentfield.errors import AgentFieldError
 from agentfield.http_server import NodeHttpServer
 from agentfield.link import AgentLink
-from agentfield.session_definition import normalize_session_definition
 from agentfield.session_host import SessionHost
 from agentfield.targets import (
     REASONER,

@@ -9,9 +9,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from access_app.middleware import asgi_body_limit  # noqa: E402
 from access_app.ws_auth import PrincipalMiddlewareStack, origin_validator  # noqa: E402
 from agentfield_site.routing import websocket_urlpatterns  # noqa: E402
+from foundation.request_guard import asgi_body_limit  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

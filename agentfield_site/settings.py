@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from agentfield.session_transport import SUPPORTED_SESSION_TRANSPORTS
+from agentfield.contract.matrix import SUPPORTED_SESSION_TRANSPORTS
 from agentfield_site.env import (
     EnvError,
     env_bool,
@@ -71,13 +71,14 @@ INSTALLED_APPS = [
     "access_app",
     "executions_app",
     "sessions_app",
+    "devtools",
 ]
 
 MIDDLEWARE = [
     # Django's own middleware, as subclasses that skip the thread hop per hook under ASGI.
     "agentfield_site.loop_middleware.SecurityMiddleware",
     "agentfield_site.middleware.ContentSecurityPolicyMiddleware",
-    "access_app.middleware.ApiRequestGuardMiddleware",
+    "foundation.request_guard.ApiRequestGuardMiddleware",
     "agentfield_site.middleware.StaticFilesMiddleware",
     "agentfield_site.loop_middleware.SessionMiddleware",
     "agentfield_site.loop_middleware.CommonMiddleware",
@@ -199,10 +200,10 @@ REST_FRAMEWORK = {
         "access_app.authentication.LoginSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["access_app.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["foundation.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "access_app.api_errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "access_app.openapi.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "foundation.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "foundation.openapi.ApiAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 

@@ -10,9 +10,9 @@ from executions_app.urls import page_urlpatterns as executions_pages
 from sessions_app.urls import api_urlpatterns as sessions_api
 from sessions_app.urls import page_urlpatterns as sessions_pages
 
-handler400 = "access_app.api_errors.bad_request"
-handler404 = "access_app.api_errors.page_not_found"
-handler500 = "access_app.api_errors.server_error"
+handler400 = "foundation.errors.bad_request"
+handler404 = "foundation.errors.page_not_found"
+handler500 = "foundation.errors.server_error"
 
 api_v1 = [*access_api, *executions_api, *sessions_api]
 

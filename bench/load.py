@@ -27,7 +27,7 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.sessions import VOICE_NODE, prepare, speech_chunks
 from bench.stack import percentile, running_stack
-from sessions_app.simulator import running_simulator
+from provider_simulator import running_simulator
 
 
 def rss_mb(pids: list[int]) -> float:

@@ -39,7 +39,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.stack import BENCH_TAG, PYTHON, ROOT, percentile, register_bench_nodes, running_stack
-from sessions_app.simulator.audio import silence, tone
+from provider_simulator.audio import silence, tone
 from tests.sessions_app.webrtc_client import BrowserPeer
 
 VOICE_NODE = "bench-voice"

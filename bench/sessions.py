@@ -27,8 +27,8 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.stack import BENCH_TAG, percentile, running_stack, start_bench_agent, work_node
-from sessions_app.simulator import running_simulator
-from sessions_app.simulator.audio import silence, tone
+from provider_simulator import running_simulator
+from provider_simulator.audio import silence, tone
 
 AGENT_PORT = 8124
 TOOL_NODE, VOICE_NODE = "bench-node", "bench-voice"

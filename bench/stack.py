@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from agentfield_site.processes import celery_worker_argv, stop_process_groups
+from devtools.processes import celery_worker_argv, stop_process_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

@@ -35,8 +35,8 @@ from bench.stack import (
     start_bench_agent,
     work_node,
 )
-from sessions_app.simulator import running_simulator
-from sessions_app.simulator.audio import tone
+from provider_simulator import running_simulator
+from provider_simulator.audio import tone
 from sessions_app.transports.audio_files import pcm_to_wav
 
 AGENT_PORT = free_port()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from access_app.parsers import MAX_JSON_DEPTH, UntrustedJSONError, check_untrusted
+from foundation.strict_json import MAX_JSON_DEPTH, UntrustedJSONError, check_untrusted
 
 
 class UnstorableAnswer(ValueError):

@@ -13,7 +13,6 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access_app.openapi import errors, target_parameter
 from access_app.principals import Principal
 from executions_app import provenance, selectors
 from executions_app.api_shapes import (
@@ -51,6 +50,7 @@ from executions_app.services.status import (
     waits_for_callback,
 )
 from executions_app.waiting import wait_for_execution_end
+from foundation.openapi import errors, target_parameter
 
 EXECUTION_NOT_FOUND = {"error": "execution not found"}
 NOT_THE_EXECUTOR = {

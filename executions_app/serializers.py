@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from access_app.serializers import StrictSerializer
 from executions_app.models import Execution
+from foundation.serializers import StrictSerializer
 
 # The largest value an integer column holds on PostgreSQL (the stored duration_ms).
 MAX_DB_INTEGER = 2**31 - 1

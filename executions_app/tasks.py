@@ -7,9 +7,9 @@ from datetime import timedelta
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
 
-from executions_app import notify
 from executions_app.services.dispatch import execution_dispatch, executions_recover
 from executions_app.services.webhooks import webhook_deliver
+from foundation import hints
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -35,7 +35,7 @@ def recover_executions() -> dict[str, int]:
 
 @worker_process_init.connect
 def hints_from_a_background_loop(**kwargs) -> None:
-    notify.use_background_loop()
+    hints.use_background_loop()
 
 
 @worker_ready.connect

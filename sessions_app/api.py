@@ -15,17 +15,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_app.authentication import ApiKeyAuthentication, LoginSessionAuthentication
-from access_app.openapi import errors, target_parameter
-from access_app.parsers import StrictJSONParser
-from access_app.throttling import (
+from executions_app.api_shapes import ExecuteAcceptedOutSerializer
+from executions_app.serializers import ExecuteAcceptedSerializer
+from executions_app.services.creation import ExecutionRefused
+from foundation.openapi import errors, target_parameter
+from foundation.parsers import StrictJSONParser
+from foundation.throttling import (
     AudioTurnThrottle,
     SessionStartThrottle,
     ToolCallThrottle,
     WebRTCOfferThrottle,
 )
-from executions_app.api_shapes import ExecuteAcceptedOutSerializer
-from executions_app.serializers import ExecuteAcceptedSerializer
-from executions_app.services.creation import ExecutionRefused
 from sessions_app import selectors
 from sessions_app.api_shapes import (
     SessionEventsOutSerializer,

@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 
 from access_app.selectors import principal_still_acts_as
 from access_app.socket_credentials import CredentialFollower
-from sessions_app.notify import session_group
+from sessions_app.hints import session_group
 from sessions_app.services.lifecycle import HELD_BY_NO_PROCESS
 from sessions_app.services.links import (
     link_close,

@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from access_app.serializers import StrictSerializer
+from foundation.serializers import StrictSerializer
 from sessions_app.models import SessionInstance, SessionStatus
 from sessions_app.services.turns import TurnResult
 from sessions_app.transports.audio_files import pcm_to_wav

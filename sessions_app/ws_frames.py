@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from access_app.parsers import UntrustedJSONError, loads_untrusted
+from foundation.strict_json import UntrustedJSONError, loads_untrusted
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from access_app.models import ApiKey
 from access_app.services.api_keys import api_key_create
 from agentfield_site.celery import app as celery_app
-from sessions_app.simulator import running_simulator
+from provider_simulator import running_simulator
 from tests.agent_double import AgentDouble
 from tests.worker import TEST_VAR_DIR, celery_worker
 

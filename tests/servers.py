@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 from django.conf import settings
 
-from agentfield_site.processes import daphne_argv, stop_process_groups
+from devtools.processes import daphne_argv, stop_process_groups
 from tests.worker import ROOT, TEST_VAR_DIR, worker_env
 
 START_TIMEOUT = 60

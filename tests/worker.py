@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-from agentfield_site.processes import celery_worker_argv, stop_process_groups
+from devtools.processes import celery_worker_argv, stop_process_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_VAR_DIR = ROOT / "var" / "test"

@@ -36,7 +36,7 @@ from access_app.selectors import node_tags_with_status
 from access_app.services.tag_rules import TagTreatment, treat_tags
 from access_app.socket_credentials import credential_unbound_notify
 from access_app.tags import normalize_tags
-from agentfield.session_definition import normalize_session_definition
+from agentfield.contract.definition import normalize_session_definition
 
 NODE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,199}$")
 TARGET_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-:]{0,199}$")

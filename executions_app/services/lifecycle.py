@@ -7,8 +7,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from executions_app.hints import notify_execution_ended_on_commit
 from executions_app.models import TERMINAL_STATUSES, Execution, Status, WebhookStatus
-from executions_app.notify import notify_execution_ended_on_commit
 from executions_app.provenance import sign_execution
 from executions_app.queue import enqueue_webhook_on_commit
 from executions_app.signals import execution_ended

@@ -7,7 +7,7 @@ import (
 )
 
 // SupportedSessionTransports is the provider -> transports table the control
-// plane enforces (agentfield/session_transport.py; a test compares the two).
+// plane enforces (agentfield/contract/matrix.py; a test compares the two).
 var SupportedSessionTransports = map[string][]string{
 	"openai":     {"webrtc", "websocket"},
 	"openrouter": {"audio_turns"},

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from access_app.parsers import UntrustedJSONError, check_untrusted, loads_untrusted
+from foundation.strict_json import UntrustedJSONError, check_untrusted, loads_untrusted
 
 SAMPLE_RATE = 24_000
 BYTES_PER_MS = SAMPLE_RATE * 2 // 1000  # pcm16 mono: 48 bytes per millisecond

@@ -22,8 +22,8 @@ from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from executions_app.services.creation import ExecutionRefused
+from sessions_app.hints import session_group
 from sessions_app.models import SessionInstance, SessionStatus
-from sessions_app.notify import session_group
 from sessions_app.providers.base import (
     BYTES_PER_MS,
     AssistantTranscript,

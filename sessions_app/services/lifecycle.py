@@ -14,8 +14,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from sessions_app.hints import notify_session_on_commit, tell_node_on_commit
 from sessions_app.models import LIVE_STATUSES, SessionInstance, SessionStatus
-from sessions_app.notify import notify_session_on_commit, tell_node_on_commit
 from sessions_app.services.events import session_event_append
 
 # Turn-based sessions have no runtime between turns: nothing to go stale, nobody to tell.

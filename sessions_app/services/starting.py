@@ -16,8 +16,8 @@ from django.utils import timezone
 from access_app.access import AccessDenied, access_check, target_approved_tags
 from access_app.models import AgentNode, Target, TargetKind
 from access_app.principals import Principal
-from agentfield.session_transport import validate_session_transport
-from agentfield.session_turn_detection import normalize_turn_detection
+from agentfield.contract.matrix import validate_session_transport
+from agentfield.contract.turn_detection import normalize_turn_detection
 from sessions_app.models import LIVE_STATUSES, SessionInstance, hash_client_secret
 from sessions_app.selectors import node_link_is_live
 from sessions_app.services.events import session_event_append

@@ -22,8 +22,8 @@ from executions_app.services.creation import (
     execution_create,
 )
 from executions_app.session_binding import SessionBinding
+from sessions_app.hints import notify_session_on_commit
 from sessions_app.models import SessionEvent, SessionInstance
-from sessions_app.notify import notify_session_on_commit
 from sessions_app.services.events import session_event_append
 from sessions_app.services.lifecycle import SessionStateError, refuse_if_finished
 

@@ -16,9 +16,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from executions_app.waiting import GroupHints
+from foundation.waits import GroupHints
+from sessions_app.hints import session_group
 from sessions_app.models import LIVE_STATUSES, SessionEvent, SessionInstance, SessionStatus
-from sessions_app.notify import session_group
 from sessions_app.services.events import session_event_append
 from sessions_app.services.lifecycle import SessionStateError, session_finish
 from sessions_app.services.links import link_channel

@@ -18,7 +18,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.request import Request
 
-from access_app.parsers import UntrustedJSONError, check_text
+from foundation.strict_json import UntrustedJSONError, check_text
 from sessions_app.providers.turns import AudioClip
 from sessions_app.services.turns import TurnInput
 from sessions_app.transports.audio_files import duration_ms, sniff

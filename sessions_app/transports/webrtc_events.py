@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from access_app.parsers import UntrustedJSONError, loads_untrusted
+from foundation.strict_json import UntrustedJSONError, loads_untrusted
 from sessions_app.providers.base import (
     AssistantTranscript,
     ProviderError,

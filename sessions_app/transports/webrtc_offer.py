@@ -7,7 +7,7 @@ from typing import Any
 from aiortc import sdp as aiortc_sdp
 from django.conf import settings
 
-from agentfield.session_transport import validate_session_transport
+from agentfield.contract.matrix import validate_session_transport
 from sessions_app.models import SessionInstance
 from sessions_app.providers.base import ProviderUnavailable
 

@@ -24,7 +24,7 @@ from access_app.socket_credentials import (
     STARTER_REVOKED_MESSAGE,
     CredentialFollower,
 )
-from access_app.throttling import REALTIME_CONNECT_SCOPE, principal_identity, rate_take
+from foundation.throttling import REALTIME_CONNECT_SCOPE, principal_identity, rate_take
 from sessions_app import selectors
 from sessions_app.authentication import session_client_principal
 from sessions_app.models import SessionInstance, SessionStatus

@@ -4,7 +4,7 @@ import pytest
 from django.db import OperationalError
 from psycopg_pool import PoolTimeout
 
-from access_app.api_errors import exception_handler
+from foundation.errors import exception_handler
 
 
 def _pool_timeout() -> OperationalError:

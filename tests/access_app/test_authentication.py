@@ -5,9 +5,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from access_app.api_errors import UNAUTHORIZED_BODY
 from access_app.models import ApiKey, CallerProfile
 from access_app.services.api_keys import api_key_revoke
+from foundation.errors import UNAUTHORIZED_BODY
 
 pytestmark = pytest.mark.django_db
 

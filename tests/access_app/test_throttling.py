@@ -77,7 +77,7 @@ def test_the_limits_are_separate_and_other_routes_are_not_limited(world, alice, 
 
 
 def test_a_new_window_opens_when_the_period_is_over(world, alice, settings, monkeypatch):
-    import access_app.throttling as throttling
+    import foundation.throttling as throttling
 
     settings.AGENTFIELD_SESSION_START_RATE = (1, 60)
     clock = [1_000_000.0]

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentfield_site.processes import stop_process_groups
+from devtools.processes import stop_process_groups
 from tests.worker import ROOT, TEST_VAR_DIR
 
 EXAMPLE = ROOT / "examples" / "voice_support" / "agent.py"

@@ -16,9 +16,9 @@ from websockets.sync.client import connect
 
 from access_app.models import AccessPolicy
 from executions_app.models import Execution
+from provider_simulator import SAY_PREFIX
+from provider_simulator.audio import CHUNK_BYTES, chunks, silence, tone
 from sessions_app.models import SessionInstance
-from sessions_app.simulator import SAY_PREFIX
-from sessions_app.simulator.audio import CHUNK_BYTES, chunks, silence, tone
 from tests.agentfield_sdk.example_process import example_agent
 from tests.servers import daphne_server
 

@@ -127,7 +127,7 @@ def test_make_run_starts_everything_with_the_demo_and_stops_it_all():
 
 
 def test_make_run_on_loopback_offers_loopback_webrtc_candidates(monkeypatch):
-    from sessions_app.management.commands.run_stack import _webrtc_env
+    from devtools.management.commands.run_stack import _webrtc_env
 
     monkeypatch.delenv("AGENTFIELD_WEBRTC_ICE_HOSTS", raising=False)
     assert _webrtc_env("127.0.0.1") == {"AGENTFIELD_WEBRTC_ICE_HOSTS": "127.0.0.1"}

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from access_app.models import AccessPolicy, AgentNode
-from agentfield_site.processes import stop_process_groups
+from devtools.processes import stop_process_groups
 from tests.servers import daphne_server, free_port
 from tests.worker import ROOT, TEST_VAR_DIR
 

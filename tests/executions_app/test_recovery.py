@@ -19,6 +19,7 @@ from executions_app.services.dispatch import (
     execution_dispatch,
     executions_recover,
 )
+from foundation import waits
 from tests import agent_double as behaviours
 from tests.executions_app.helpers import wait_terminal, wait_until
 from tests.factories import allow_policy, register_approved_node
@@ -145,8 +146,8 @@ async def test_a_waiter_gives_up_at_its_timeout_with_the_latest_state(alice, nod
 async def test_the_channel_hint_from_the_worker_wakes_the_waiter(alice, node, monkeypatch):
     from asgiref.sync import sync_to_async
 
-    monkeypatch.setattr(waiting, "FIRST_RECHECK", 60)
-    monkeypatch.setattr(waiting, "MAX_RECHECK", 60)
+    monkeypatch.setattr(waits, "FIRST_RECHECK", 60)
+    monkeypatch.setattr(waits, "MAX_RECHECK", 60)
     worker_cm = celery_worker("hint")
     await sync_to_async(worker_cm.__enter__)()
     try:

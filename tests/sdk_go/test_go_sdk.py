@@ -20,14 +20,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agentfield.session_definition import normalize_session_definition
-from agentfield.session_transport import (
+from agentfield.contract.definition import normalize_session_definition
+from agentfield.contract.matrix import (
     SUPPORTED_SESSION_TRANSPORTS,
     SessionTransportError,
     validate_session_transport,
 )
-from agentfield_site.processes import stop_process_groups
-from sessions_app.simulator import running_simulator
+from devtools.processes import stop_process_groups
+from provider_simulator import running_simulator
 from tests.sdk_typescript.test_matrix import DEFINITIONS, python_outcome
 from tests.servers import daphne_server
 from tests.worker import ROOT, TEST_VAR_DIR

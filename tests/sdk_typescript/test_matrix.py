@@ -1,5 +1,5 @@
 """One provider/transport matrix for every SDK: the TypeScript SDK's table, normalization
-and messages must be the control plane's (``agentfield/session_transport.py``,
+and messages must be the control plane's (``agentfield/contract/matrix.py``,
 ``session_definition.py``, ``session_turn_detection.py``), case for case, byte for byte."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import json
 import subprocess
 from typing import Any
 
-from agentfield.session_definition import normalize_session_definition
-from agentfield.session_transport import (
+from agentfield.contract.definition import normalize_session_definition
+from agentfield.contract.matrix import (
     SUPPORTED_SESSION_TRANSPORTS,
     SessionTransportError,
     validate_session_transport,

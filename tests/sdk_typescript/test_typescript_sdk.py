@@ -17,8 +17,8 @@ from websockets.sync.client import connect
 
 from access_app.models import AccessPolicy, AgentNode
 from executions_app.models import Execution
+from provider_simulator.audio import CHUNK_BYTES, chunks, silence, tone
 from sessions_app.models import SessionInstance
-from sessions_app.simulator.audio import CHUNK_BYTES, chunks, silence, tone
 from tests.sdk_typescript.node import (
     node_test,
     python_node,

@@ -7,7 +7,7 @@ import io
 
 import av
 
-from sessions_app.simulator.audio import SAMPLE_RATE, tone
+from provider_simulator.audio import SAMPLE_RATE, tone
 from sessions_app.transports.audio_files import pcm_to_wav
 
 

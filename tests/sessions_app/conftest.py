@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sessions_app.simulator import running_simulator
+from provider_simulator import running_simulator
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Any
 from channels.testing import WebsocketCommunicator
 
 from agentfield_site.asgi import application
-from sessions_app.simulator.audio import silence, tone
+from provider_simulator.audio import silence, tone
 
 CHUNK_MS = 100
 

@@ -17,9 +17,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import AsyncClient
 
 from executions_app.models import Execution
+from provider_simulator import SAY_PREFIX
 from sessions_app.models import SessionInstance
 from sessions_app.services.lifecycle import sessions_expire
-from sessions_app.simulator import SAY_PREFIX
 from tests.sessions_app.audio_clips import audio_body, b64, mp3, wav
 from tests.sessions_app.helpers import VOICE_NODE, session_world, start
 from tests.sessions_app.test_agent_link import open_link

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 
-from sessions_app.simulator import SAY_PREFIX
+from provider_simulator import SAY_PREFIX
 from tests.sessions_app.helpers import VOICE_NODE, session_world, start
 from tests.sessions_app.realtime_client import RealtimeClient
 from tests.sessions_app.test_agent_link import open_link

@@ -19,8 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect as sync_connect
 
-from sessions_app.simulator import SAY_PREFIX, ProviderSimulator, running_simulator
-from sessions_app.simulator import audio as sim_audio
+from provider_simulator import SAY_PREFIX, ProviderSimulator, running_simulator
+from provider_simulator import audio as sim_audio
 
 REPO = Path(__file__).resolve().parents[2]
 AUTH = {"Authorization": "Bearer sk-test"}

@@ -9,7 +9,7 @@ import time
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from sessions_app.simulator.audio import rms, tone
+from provider_simulator.audio import rms, tone
 from sessions_app.transports.webrtc_media import FRAME_BYTES, MicPump, PlaybackTrack
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from sessions_app.simulator.audio import silence, tone
+from provider_simulator.audio import silence, tone
 from sessions_app.transports import webrtc_ice
 from sessions_app.transports.webrtc_media import PlaybackTrack
 

@@ -1,6 +1,6 @@
 /**
  * Session provider/transport validation: the control plane's table and messages
- * (`agentfield/session_transport.py`), byte for byte. A test compares both.
+ * (`agentfield/contract/matrix.py`), byte for byte. A test compares both.
  */
 
 export type CapabilityTable = Readonly<Record<string, readonly string[]>>;

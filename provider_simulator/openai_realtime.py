@@ -1,7 +1,7 @@
 """The OpenAI Realtime (GA) WebSocket protocol, simulated deterministically, one state machine
 per connection.
 
-Only the subset our adapter uses is implemented; see ``sessions_app/simulator/server.py`` for
+Only the subset our adapter uses is implemented; see ``provider_simulator/server.py`` for
 the transport and control endpoints. Transport-agnostic: a connection is given a coroutine that
 sends one text frame and a callable that drops the TCP connection.
 
@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessions_app.simulator import audio
+from provider_simulator import audio
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from access_app.models import AccessPolicy, ApiKey, Role
 from access_app.services.api_keys import api_key_create, api_key_revoke
-from agentfield_site.processes import celery_worker_argv, daphne_argv, stop_process_groups
+from devtools.processes import celery_worker_argv, daphne_argv, stop_process_groups
 
 EXAMPLE = settings.BASE_DIR / "examples" / "voice_support" / "agent.py"
 VOICE_NODE, SUPPORT_NODE = "voice-support-af", "support"

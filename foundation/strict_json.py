@@ -15,9 +15,6 @@ import math
 import re
 from typing import Any
 
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
-
 MAX_JSON_DEPTH = 64
 # NUL, and the UTF-16 surrogate range: json.loads pairs escaped surrogates into one
 # character, so any left in a string were alone.
@@ -79,20 +76,3 @@ def loads_untrusted(text: str | bytes) -> Any:
         raise UntrustedJSONError(f"not valid JSON: {exc}") from None
     check_untrusted(value)
     return value
-
-
-class StrictJSONParser(JSONParser):
-    """DRF's JSON parser, plus the checks above (a 400 ``parse_error``, never a 500)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            data = super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError(
-                f"JSON parse error - JSON may nest at most {MAX_JSON_DEPTH} levels deep"
-            ) from None
-        try:
-            check_untrusted(data)
-        except UntrustedJSONError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from None
-        return data

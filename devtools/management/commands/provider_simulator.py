@@ -10,7 +10,7 @@ import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sessions_app.simulator.server import ProviderSimulator, is_loopback
+from provider_simulator.server import ProviderSimulator, is_loopback
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Channel-layer hints that an execution ended. Hints only: waiters re-read the row.
+"""Channel-layer hints: sends that may be lost, because every waiter re-reads the database.
 
 Inside daphne, ``async_to_sync`` runs the send on the server's own event loop (where the
 in-memory layer's waiters live). A Celery worker has no loop; there each send would build
@@ -15,17 +15,12 @@ import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
 
 log = logging.getLogger(__name__)
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid: int | None = None
 _use_background_loop = False
-
-
-def execution_group(execution_id: str) -> str:
-    return f"execution.{execution_id}"
 
 
 def use_background_loop() -> None:
@@ -65,8 +60,3 @@ def send_hint(group: str, message: dict) -> None:
 def send_to_channel(channel: str, message: dict) -> None:
     """One channel (e.g. an agent link's), from sync code; at most once, like a hint."""
     _run(channel, message, group=False)
-
-
-def notify_execution_ended_on_commit(execution_id: str, status: str) -> None:
-    message = {"type": "execution.ended", "execution_id": execution_id, "status": status}
-    transaction.on_commit(lambda: send_hint(execution_group(execution_id), message))

@@ -32,8 +32,8 @@ from typing import Any
 
 from aiohttp import web
 
-from sessions_app.simulator import audio
-from sessions_app.simulator.openai_realtime import (
+from provider_simulator import audio
+from provider_simulator.openai_realtime import (
     NO_USER_TURN_REPLY,
     SAY_PREFIX,
     Fault,

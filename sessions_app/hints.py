@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from executions_app.notify import send_hint, send_to_channel
+from foundation.hints import send_hint, send_to_channel
 from sessions_app.services.links import link_channel
 
 

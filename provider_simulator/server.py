@@ -29,12 +29,12 @@ from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
 
-from sessions_app.simulator.openai_realtime import (
+from provider_simulator.openai_realtime import (
     DEFAULT_MODEL,
     RealtimeConnection,
     SimulatorState,
 )
-from sessions_app.simulator.openrouter_audio import OpenRouterAudioSimulator
+from provider_simulator.openrouter_audio import OpenRouterAudioSimulator
 
 logger = logging.getLogger(__name__)
 

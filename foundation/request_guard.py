@@ -17,7 +17,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from access_app.api_errors import request_too_large_body
+from foundation.errors import request_too_large_body
 
 API_PREFIX = "/api/"
 

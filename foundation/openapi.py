@@ -15,7 +15,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
-from access_app.serializers import StrictSerializer
+from foundation.serializers import StrictSerializer
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -58,7 +58,7 @@ class ApiAutoSchema(AutoSchema):
         return schema
 
     def _common_error_statuses(self) -> set[int]:
-        statuses = {503}  # the database stayed busy past its timeout (api_errors)
+        statuses = {503}  # the database stayed busy past its timeout (foundation.errors)
         permissions = self.view.get_permissions()
         if not all(isinstance(p, AllowAny) for p in permissions):
             statuses.add(401)

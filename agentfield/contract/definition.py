@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agentfield.session_transport import validate_session_transport
-from agentfield.session_turn_detection import normalize_turn_detection
+from agentfield.contract.matrix import validate_session_transport
+from agentfield.contract.turn_detection import normalize_turn_detection
 
 DEFAULT_MODALITIES = ["audio", "text"]
 
