@@ -1,7 +1,7 @@
 """How an execution joins a session (``X-Session-ID``).
 
-Sessions live in an app above this one, so that app registers the rule at start-up
-(``register_session_binder``). Without one, a session id is recorded as given.
+Sessions live in an app above this one, so that app answers the ``session_binding_requested``
+signal (``executions_app.signals``). Without a receiver, a session id is recorded as given.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from access_app.principals import Principal
+from executions_app.signals import session_binding_requested
 
 
 @dataclass(frozen=True)
@@ -21,17 +22,12 @@ class SessionBinding:
     on_created: Callable[[object], None] | None = None  # called with the new Execution
 
 
-SessionBinder = Callable[[Principal, str, str], SessionBinding]
-_binder: SessionBinder | None = None
-
-
-def register_session_binder(binder: SessionBinder) -> None:
-    global _binder
-    _binder = binder
-
-
 def bind_session(principal: Principal, session_id: str, target: str) -> SessionBinding:
-    """May raise ``ExecutionRefused`` (unknown session, not allowed)."""
-    if _binder is None:
-        return SessionBinding(principal=principal)
-    return _binder(principal, session_id, target)
+    """The first receiver's binding. A receiver refuses by raising (unknown session, not
+    allowed); ``send`` lets that propagate, which is the point."""
+    for _receiver, binding in session_binding_requested.send(
+        sender=None, principal=principal, session_id=session_id, target=target
+    ):
+        if binding is not None:
+            return binding
+    return SessionBinding(principal=principal)

@@ -1,6 +1,8 @@
-"""One error body for every API route: ``{"error": <code>, "message": <text>}``.
+"""One API error and the one handler that renders it, with every other failure DRF raises,
+as ``{"error": <code>, "message": <text>, ...}``.
 
-Upstream's routes set their own bodies in the view; this handler shapes what DRF raises.
+Services raise ``ApiError`` with the exact body a route answers (upstream's bodies
+byte for byte, some of which carry no ``message``); views never catch it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,39 @@ from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """A refusal with its status and body: ``{"error": error, "message": message, **extra}``
+    (``message`` left out when None, as upstream's bodies do)."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: object,
+    ) -> None:
+        super().__init__(detail=message if message is not None else error, code=error)
+        self.status_code = status
+        self.error = error
+        self.message = message
+        self.extra = extra
+        self.headers = headers
+
+    @property
+    def body(self) -> dict[str, object]:
+        body: dict[str, object] = {"error": self.error}
+        if self.message is not None:
+            body["message"] = self.message
+        body.update(self.extra)
+        return body
+
+    def __repr__(self) -> str:
+        return f"ApiError({self.status_code}, {self.body!r})"
+
 
 UNAUTHORIZED_BODY = {
     "error": "unauthorized",
@@ -51,6 +86,8 @@ def _first_message(detail) -> str:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, ApiError):
+        return Response(exc.body, status=exc.status_code, headers=exc.headers)
     if isinstance(exc, RequestDataTooBig):
         # A body without a Content-Length the guard could check, read past the limit.
         return Response(request_too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
