@@ -16,15 +16,6 @@
 import { childHeaders, currentContext } from "./context.js";
 import { NodeLifecycle } from "./node.js";
 
-export {
-  checkTargetName,
-  type ReasonerContext,
-  type ReasonerHandler,
-  type SessionOptions,
-  type TargetOptions,
-} from "./declarations.js";
-export { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_SERVER, type AgentOptions } from "./node.js";
-
 export class Agent extends NodeLifecycle {
   override toString(): string {
     return `<Agent ${this.nodeId} ${this.server}>`;
