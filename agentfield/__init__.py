@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from agentfield.sessions import RealtimeSession, SessionTurn
 
 # Loaded on first use, so the control plane can import the shared validation modules
-# (session_transport, session_definition) without the SDK's HTTP and WebSocket stack.
+# (agentfield.contract) without the SDK's HTTP and WebSocket stack.
 _LAZY = {
     "Agent": "agentfield.agent",
     "ExecutionContext": "agentfield.context",

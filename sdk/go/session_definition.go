@@ -12,7 +12,7 @@ import (
 
 // NormalizeSessionDefinition validates a wire-shaped session definition (JSON
 // decoded into map[string]any, numbers as float64 or json.Number) and fills in
-// defaults exactly like the control plane (agentfield/session_definition.py),
+// defaults exactly like the control plane (agentfield/contract/definition.py),
 // with its messages. RegisterSession builds such a definition from its options
 // and goes through here, so both agree with the control plane.
 func NormalizeSessionDefinition(raw map[string]any) (SessionDefinition, error) {
@@ -138,7 +138,7 @@ var turnDetectionFields = map[string]bool{
 	"create_response": true, "interrupt_response": true, "eagerness": true,
 }
 
-// normalizeTurnDetectionValue is agentfield/session_turn_detection.py on a
+// normalizeTurnDetectionValue is agentfield/contract/turn_detection.py on a
 // decoded JSON value. Python reports the first bad field in the object's order;
 // a Go map has none, so with several bad fields this reports the first in
 // sorted order.

@@ -19,7 +19,7 @@ type TurnDetection struct {
 
 // NormalizeTurnDetection validates config for a normalized provider/transport
 // and fills in defaults, with the control plane's messages
-// (agentfield/session_turn_detection.py). It returns nil where turn detection
+// (agentfield/contract/turn_detection.py). It returns nil where turn detection
 // does not apply.
 func NormalizeTurnDetection(provider, transport string, config *TurnDetection) (*TurnDetection, error) {
 	if config == nil {

@@ -15,6 +15,16 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 ExecuteReply = Callable[[str, dict[str, Any], dict[str, str]], tuple[int, Any]]
+PROBE_SESSION = "sess_probe"
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``check()`` holds; ``timeout`` is only the failsafe."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
 
 
 @dataclass
@@ -138,3 +148,17 @@ class FakeControlPlane:
 
     async def next_from_node(self, timeout: float = 5) -> dict[str, Any]:
         return await asyncio.wait_for(self.link_messages.get(), timeout)
+
+    async def nothing_more_from_node(self) -> None:
+        """Assert the node sent nothing since the last message read, without a quiet window.
+
+        A turn for a session the node does not run makes it answer ``session.error`` over
+        the same link; the link is ordered, so that answer arriving next proves nothing
+        was sent before it.
+        """
+        await self.to_node(
+            {"type": "session.input", "session_id": PROBE_SESSION, "turn": {"text": "probe"}}
+        )
+        answer = await self.next_from_node()
+        assert answer["type"] == "session.error" and answer["session_id"] == PROBE_SESSION, answer
+        assert self.link_messages.empty()

@@ -9,28 +9,13 @@ import httpx
 import pytest
 
 from agentfield import Agent, ExecutionError, RegistrationRefused, current_context
-from tests.agentfield_sdk.fake_control_plane import FakeControlPlane
-
-
-@pytest.fixture
-async def plane():
-    fake = await FakeControlPlane().start()
-    yield fake
-    await fake.stop()
+from tests.agentfield_sdk.fake_control_plane import FakeControlPlane, eventually
 
 
 def make_agent(plane: FakeControlPlane, node_id: str = "support", **options) -> Agent:
     options.setdefault("heartbeat_interval", 0.05)
     options.setdefault("approval_poll_interval", 0.05)
     return Agent(node_id, server=plane.url, api_key=plane.api_key, **options)
-
-
-async def eventually(check, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 async def test_a_pending_node_says_what_it_waits_for_and_becomes_ready_on_approval(plane, caplog):

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
 
 from agentfield import Agent, SessionEnded
-from tests.agentfield_sdk.fake_control_plane import FakeControlPlane
-from tests.agentfield_sdk.test_node_in_process import eventually
+from tests.agentfield_sdk.fake_control_plane import eventually
 
 SESSION = {"provider": "openai", "transport": "websocket", "tools": ["support.resolve"]}
-
-
-@pytest.fixture
-async def plane():
-    fake = await FakeControlPlane().start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture
@@ -90,7 +81,7 @@ async def test_a_handler_loops_over_turns_and_stops_when_the_call_ends(plane, ap
     await eventually(lambda: not app._host.live)
     assert seen == [("turn_1", "order 1042"), ("turn_2", "thanks")]
     assert outcome == {"caller": "alice", "metadata": {"channel": "test"}, "reason": "hung up"}
-    assert plane.link_messages.empty()  # the call was over: no session.end back
+    await plane.nothing_more_from_node()  # the call was over: no session.end back
     await app.stop()
 
 
@@ -157,12 +148,12 @@ async def test_a_handler_that_returns_keeps_the_call_and_runs_again_for_the_next
     await plane.to_node({"type": "session.ended", "session_id": "sess_1", "reason": "hung up"})
     await eventually(lambda: not app._host.live)
     assert "session sess_1 is over (hung up)" in caplog.text
-    await asyncio.sleep(0.1)
-    assert plane.link_messages.empty()
+    await plane.nothing_more_from_node()
     await app.stop()
 
 
-async def test_a_returned_handler_that_took_no_turn_waits_for_a_new_one(plane, app):
+async def test_a_returned_handler_that_took_no_turn_waits_for_a_new_one(plane, app, caplog):
+    caplog.set_level(logging.INFO, logger="agentfield")
     runs: list[int] = []
 
     @app.session("voice", **SESSION)
@@ -173,8 +164,8 @@ async def test_a_returned_handler_that_took_no_turn_waits_for_a_new_one(plane, a
     await plane.to_node(started("sess_1"))
     await eventually(lambda: runs == [0])
     await plane.to_node(user_turn("sess_1", "one", 1))
-    await eventually(lambda: runs == [0, 1])
-    await asyncio.sleep(0.2)
+    # the host is back waiting for a new turn (it logs that, then waits): no spin
+    await eventually(lambda: caplog.text.count("the next turn runs it again") == 2)
     assert runs == [0, 1]  # the queued turn it left does not make it spin
     await plane.to_node({"type": "session.ended", "session_id": "sess_1"})
     await eventually(lambda: not app._host.live)
@@ -226,6 +217,6 @@ async def test_a_handler_can_end_the_call_itself_and_cannot_speak_after(plane, a
         "reason": "done here",
     }
     await eventually(lambda: result == {"said_after_end": False})
-    await asyncio.sleep(0.1)
-    assert plane.link_messages.empty()
+    await eventually(lambda: not app._host.live)
+    await plane.nothing_more_from_node()
     await app.stop()

@@ -178,8 +178,8 @@ def test_the_go_matrix_and_its_messages_are_the_control_planes():
     assert dumped["table"] == {p: list(t) for p, t in SUPPORTED_SESSION_TRANSPORTS.items()}
     for pair, answer in zip(pairs, dumped["results"], strict=True):
         assert answer == python_answer(*pair), pair
-    # The same definitions as the TypeScript SDK's matrix (session_definition.py and
-    # session_turn_detection.py), outcome and message byte for byte.
+    # The same definitions as the TypeScript SDK's matrix (agentfield/contract/definition.py
+    # and turn_detection.py), outcome and message byte for byte.
     for raw, theirs in zip(definitions, dumped["definitions"], strict=True):
         if "ok" in theirs:
             assert theirs["ok"].pop("approved_tags") == [], raw  # the Go type carries it

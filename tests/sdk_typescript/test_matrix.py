@@ -1,6 +1,6 @@
 """One provider/transport matrix for every SDK: the TypeScript SDK's table, normalization
-and messages must be the control plane's (``agentfield/contract/matrix.py``,
-``session_definition.py``, ``session_turn_detection.py``), case for case, byte for byte."""
+and messages must be the control plane's (``agentfield/contract/``: ``matrix.py``,
+``definition.py``, ``turn_detection.py``), case for case, byte for byte."""
 
 from __future__ import annotations
 

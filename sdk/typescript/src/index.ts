@@ -15,15 +15,14 @@
  * ```
  */
 
+export { Agent } from "./agent.js";
 export {
-  Agent,
-  DEFAULT_SERVER,
-  type AgentOptions,
   type ReasonerContext,
   type ReasonerHandler,
   type SessionOptions,
   type TargetOptions,
-} from "./agent.js";
+} from "./declarations.js";
+export { DEFAULT_SERVER, type AgentOptions } from "./node.js";
 export { currentContext, type ExecutionContext } from "./context.js";
 export { AgentFieldError, ExecutionError, RegistrationRefused, SessionEnded } from "./errors.js";
 export type { Logger } from "./log.js";

@@ -1,6 +1,6 @@
 /**
  * One session definition, normalized as the control plane does
- * (`agentfield/session_definition.py`): the wire shape the node registers.
+ * (`agentfield/contract/definition.py`): the wire shape the node registers.
  */
 
 import { pythonStr, validateSessionTransport, type CapabilityTable } from "./sessionTransport.js";

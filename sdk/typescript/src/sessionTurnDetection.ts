@@ -1,6 +1,6 @@
 /**
  * `turn_detection` for OpenAI sessions: upstream's defaults and messages, as the control
- * plane's `agentfield/session_turn_detection.py`. Fields are the wire's snake_case; the
+ * plane's `agentfield/contract/turn_detection.py`. Fields are the wire's snake_case; the
  * camelCase spellings (`silenceDurationMs`, ...) are accepted and converted.
  */
 
