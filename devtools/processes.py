@@ -1,4 +1,5 @@
-"""Starting and stopping the stack's processes (``make run``, the tests, the benchmarks)."""
+"""Starting and stopping the stack's processes (``make run``, the tests, the benchmarks),
+and the supervision ``make run`` gives its children."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+MAX_RESTARTS = 20
 
 
 def celery_worker_argv(
@@ -66,3 +70,63 @@ def stop_process_groups(processes: Iterable[subprocess.Popen], grace: float = 10
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if the supervisor dies, the kernel ends the child too."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    """One supervised process, in its own process group."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] | None = None
+    essential: bool = True  # when it exits, the whole stack stops
+    # Started again when it exits: Celery's worker can die when its broker restarts
+    # (kombu fails to reconnect after a late ack on the lost connection); work waits in
+    # the broker or is re-enqueued by the recovery sweep, so a new worker loses nothing.
+    restart: bool = False
+    process: subprocess.Popen | None = None
+    exit_reported: bool = False
+    restarts: int = 0
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+        )
+
+
+class ChildExited(Exception):
+    """An essential child exited: the stack stops."""
+
+
+def check_children(children: Iterable[Child], warn: Callable[[str], None]) -> None:
+    """A worker is started again; another essential child that exits raises ``ChildExited``;
+    the demo only gets a warning."""
+    for child in children:
+        code = child.process.poll()
+        if code is None or child.exit_reported:
+            continue
+        if child.restart and child.restarts < MAX_RESTARTS:
+            child.restarts += 1
+            warn(f"{child.name} exited with code {code}; starting it again")
+            child.start()
+            continue
+        if child.essential:
+            raise ChildExited(f"{child.name} exited with code {code}")
+        warn(f"{child.name} exited with code {code}; the rest keeps running")
+        child.exit_reported = True
+
+
+def stop_children(children: Iterable[Child]) -> None:
+    """The demo node first, so it says goodbye while the control plane still listens."""
+    started = [c for c in children if c.process]
+    stop_process_groups(c.process for c in started if not c.essential)
+    stop_process_groups(c.process for c in started if c.essential)

@@ -33,16 +33,15 @@ from typing import Any
 from aiohttp import web
 
 from provider_simulator import audio
-from provider_simulator.openai_realtime import (
+from provider_simulator.scripting import (
     NO_USER_TURN_REPLY,
     SAY_PREFIX,
-    Fault,
-    SimulatorState,
     mentions,
     reply_for_tool_output,
     tool_arguments,
     transcript_deltas,
 )
+from provider_simulator.state import Fault, SimulatorState
 
 KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
 KEEPALIVE_EVERY = 5  # audio chunks
@@ -50,6 +49,7 @@ STREAM_FORMATS = ("pcm16",)
 INPUT_FORMATS = ("wav", "mp3")
 HTTP_CONNECTION = 0  # the log's ``connection`` for HTTP requests
 ATTRIBUTION = ("HTTP-Referer", "X-OpenRouter-Title", "X-Title")  # logged; never the key
+ROLES = ("system", "user", "assistant", "tool")
 
 
 class BadRequest(Exception):
@@ -172,9 +172,7 @@ class OpenRouterAudioSimulator:
             raise BadRequest("'model' and a non-empty 'messages' list are required")
         out = []
         for message in raw:
-            if not isinstance(message, dict) or message.get("role") not in (
-                "system", "user", "assistant", "tool",
-            ):  # fmt: skip
+            if not isinstance(message, dict) or message.get("role") not in ROLES:
                 raise BadRequest("every message needs a role: system, user, assistant or tool")
             entry = {k: v for k, v in message.items() if k != "content"}
             entry["text"] = _text_of(message.get("content"))
@@ -308,11 +306,7 @@ class _Answer:
         await self._finish("stop")
 
     async def call(self, tool: dict[str, Any], words: str) -> None:
-        arguments = (
-            self.state.tool_arguments.popleft()
-            if self.state.tool_arguments
-            else tool_arguments(tool, words)
-        )
+        arguments = self.state.next_tool_arguments(tool_arguments(tool, words))
         encoded, call_id = json.dumps(arguments), self.state.new_id("call")
         function = {"name": tool["name"], "arguments": ""}
         head = {"index": 0, "id": call_id, "type": "function", "function": function}

@@ -29,12 +29,9 @@ from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
 
-from provider_simulator.openai_realtime import (
-    DEFAULT_MODEL,
-    RealtimeConnection,
-    SimulatorState,
-)
+from provider_simulator.openai_realtime import DEFAULT_MODEL, RealtimeConnection
 from provider_simulator.openrouter_audio import OpenRouterAudioSimulator
+from provider_simulator.state import SimulatorState
 
 logger = logging.getLogger(__name__)
 

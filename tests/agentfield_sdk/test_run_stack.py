@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from access_app.models import AccessPolicy, ApiKey
+from devtools.stack_env import webrtc_env
+from tests.process_output import ProcessOutput
 from tests.servers import free_port
 from tests.worker import ROOT, TEST_VAR_DIR, worker_env
 
@@ -47,90 +47,75 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def wait_for(log_path: Path, pattern: str, process: subprocess.Popen, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while True:
-        match = re.search(pattern, log_path.read_text())
-        if match:
-            return match
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"no {pattern!r} in the output:\n{log_path.read_text()}")
-        time.sleep(0.1)
-
-
 def test_make_run_starts_everything_with_the_demo_and_stops_it_all():
     port = free_port()
     env = worker_env()
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
         env.pop(name, None)
-    log_path = TEST_VAR_DIR / "run-stack.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_stack", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_stack", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output = ProcessOutput(process, TEST_VAR_DIR / "run-stack.log")
+    try:
+        simulator = output.wait_for(r"provider simulator at (http://127\.0\.0\.1:\d+)/v1")
+        admin_key = output.wait_for(r"Admin API key\s+(\S+)").group(1)
+        output.wait_for("voice-support-af is waiting for tag approval")
+        output.wait_for("support is waiting for tag approval")
+        children = children_of(process.pid)
+        assert len(children) == 4  # simulator, daphne, worker, example
+
+        assert httpx.get(f"{simulator.group(1)}/control/log").status_code == 200
+        assert AccessPolicy.objects.filter(caller_tags=["support:voice"]).exists()
+        keys = ApiKey.objects.filter(role="agent", revoked_at__isnull=True)
+        assert sorted(keys.values_list("node_id", "tags")) == [
+            ("support", []),
+            ("voice-support-af", []),
+        ]
+        api = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": admin_key}, timeout=30
         )
-        try:
-            simulator = wait_for(
-                log_path, r"provider simulator at (http://127\.0\.0\.1:\d+)/v1", process
-            )
-            admin_key = wait_for(log_path, r"Admin API key\s+(\S+)", process).group(1)
-            wait_for(log_path, "voice-support-af is waiting for tag approval", process)
-            wait_for(log_path, "support is waiting for tag approval", process)
-            children = children_of(process.pid)
-            assert len(children) == 4  # simulator, daphne, worker, example
+        for node in ("voice-support-af", "support"):
+            tags = api.get(f"/api/v1/nodes/{node}").json()["pending_tags"]
+            approve = f"/api/v1/admin/agents/{node}/approve-tags"
+            assert api.post(approve, json={"approved_tags": tags}).status_code == 200
+        output.wait_for("support is ready")
+        turn = {"text": "Has order 3150 arrived?"}
+        answer = api.post(
+            "/api/v1/execute/support.resolve_voice_turn", json={"input": {"turn": turn}}
+        )
+        assert answer.json()["result"]["order_status"] == "delivered"
 
-            assert httpx.get(f"{simulator.group(1)}/control/log").status_code == 200
-            assert AccessPolicy.objects.filter(caller_tags=["support:voice"]).exists()
-            keys = ApiKey.objects.filter(role="agent", revoked_at__isnull=True)
-            assert sorted(keys.values_list("node_id", "tags")) == [
-                ("support", []),
-                ("voice-support-af", []),
-            ]
-            api = httpx.Client(
-                base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": admin_key}, timeout=30
-            )
-            for node in ("voice-support-af", "support"):
-                tags = api.get(f"/api/v1/nodes/{node}").json()["pending_tags"]
-                approve = f"/api/v1/admin/agents/{node}/approve-tags"
-                assert api.post(approve, json={"approved_tags": tags}).status_code == 200
-            wait_for(log_path, "support is ready", process)
-            turn = {"text": "Has order 3150 arrived?"}
-            answer = api.post(
-                "/api/v1/execute/support.resolve_voice_turn", json={"input": {"turn": turn}}
-            )
-            assert answer.json()["result"]["order_status"] == "delivered"
+        # a worker that dies (as Celery's can when Redis restarts) is started again
+        [worker] = [pid for pid in children if b"celery" in cmdline(pid)]
+        os.killpg(worker, signal.SIGKILL)
+        output.wait_for("celery worker exited with code -9; starting it again")
+        again = api.post(
+            "/api/v1/execute/support.resolve_voice_turn", json={"input": {"turn": turn}}
+        )
+        assert again.json()["status"] == "succeeded"
+        children = children_of(process.pid)
 
-            # a worker that dies (as Celery's can when Redis restarts) is started again
-            [worker] = [pid for pid in children if b"celery" in cmdline(pid)]
-            os.killpg(worker, signal.SIGKILL)
-            wait_for(log_path, "celery worker exited with code -9; starting it again", process)
-            again = api.post(
-                "/api/v1/execute/support.resolve_voice_turn", json={"input": {"turn": turn}}
-            )
-            assert again.json()["status"] == "succeeded"
-            children = children_of(process.pid)
-
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=40) == 0
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-    output = log_path.read_text()
-    assert "Stopped." in output
-    assert "stopping voice-support-af, support" in output
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=40) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    text = output.wait_closed()
+    assert "Stopped." in text
+    assert "stopping voice-support-af, support" in text
     assert not [pid for pid in children if alive(pid)]
 
 
 def test_make_run_on_loopback_offers_loopback_webrtc_candidates(monkeypatch):
-    from devtools.management.commands.run_stack import _webrtc_env
-
     monkeypatch.delenv("AGENTFIELD_WEBRTC_ICE_HOSTS", raising=False)
-    assert _webrtc_env("127.0.0.1") == {"AGENTFIELD_WEBRTC_ICE_HOSTS": "127.0.0.1"}
-    assert _webrtc_env("0.0.0.0") == {}
+    assert webrtc_env("127.0.0.1") == {"AGENTFIELD_WEBRTC_ICE_HOSTS": "127.0.0.1"}
+    assert webrtc_env("0.0.0.0") == {}
     monkeypatch.setenv("AGENTFIELD_WEBRTC_ICE_HOSTS", "10.0.0.5")
-    assert _webrtc_env("127.0.0.1") == {}
+    assert webrtc_env("127.0.0.1") == {}

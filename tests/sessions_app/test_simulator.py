@@ -6,7 +6,6 @@ import asyncio
 import base64
 import json
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from websockets.sync.client import connect as sync_connect
 
 from provider_simulator import SAY_PREFIX, ProviderSimulator, running_simulator
 from provider_simulator import audio as sim_audio
+from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 AUTH = {"Authorization": "Bearer sk-test"}
@@ -438,14 +438,8 @@ def test_synthesis_with_espeak_and_the_tone_fallback(monkeypatch):
     assert sim_audio.rms(fallback) > 5000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_management_command_serves_until_sigterm():
-    port = _free_port()
+    port = free_port()
     argv = [sys.executable, "manage.py", "provider_simulator", "--port", str(port), "--pace", "0"]
     with subprocess.Popen(
         argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
