@@ -22,6 +22,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from sessions_app.providers import openai_realtime
+from sessions_app.providers.openai_realtime import adapter as openai_connection
 from sessions_app.providers.base import (
     AssistantTranscript,
     AudioOut,
@@ -276,7 +277,7 @@ async def test_an_error_reply_to_session_update_is_provider_unavailable() -> Non
 
 
 async def test_open_times_out_without_session_updated(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(openai_realtime, "OPEN_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(openai_connection, "OPEN_TIMEOUT_S", 0.2)
 
     async def script(peer: Peer) -> None:
         await asyncio.wait_for(peer.ws.recv(), STEP_TIMEOUT)  # the session.update, unanswered
