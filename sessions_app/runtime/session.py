@@ -62,6 +62,10 @@ _tool_specs = database_sync_to_async(tool_specs)
 
 
 class SessionRuntime:
+    """One live call: ``start()`` takes a connecting session to active, ``end()`` (once,
+    whoever calls it) to its final state; in between it relays the transport's commands to
+    the provider and the provider's events to the transport, the tool path and the handler."""
+
     def __init__(
         self, session: SessionInstance, adapter: ProviderAdapter, sink: RuntimeSink
     ) -> None:
