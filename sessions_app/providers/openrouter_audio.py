@@ -6,6 +6,7 @@ The only module that knows OpenRouter's wire format (``../shared/reference/provi
 lines (keep-alives), errors as a status with ``{"error": {"code", "message"}}`` or as a
 ``data:`` event carrying ``error`` mid-stream, ``data: [DONE]``, and the attribution
 headers. Output audio is asked for as ``pcm16`` (24 kHz, as OpenAI's audio models send it).
+The event stream itself is read by ``httpx-sse``.
 
 Connection errors are retried (nothing was sent yet); nothing else is. The key goes out in
 one header and is scrubbed from every message this module raises.
@@ -25,6 +26,7 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from httpx_sse import EventSource, SSEError
 
 from sessions_app.providers.base import (
     BYTES_PER_MS,
@@ -272,23 +274,17 @@ class OpenRouterAudio:
             return b""
 
     async def _read_events(self, response: httpx.Response, stream: _Stream) -> None:
-        """SSE: ``:`` lines are comments, ``data:`` lines make an event, a blank line ends it.
+        """The answer's server-sent events (comments, the keep-alives, are skipped by
+        ``httpx-sse``; an event without data carries nothing and is skipped here).
 
         Read to the end of the body even after ``[DONE]``, so the connection goes back to
         the pool instead of being closed (a new TLS connection for every request)."""
-        data: list[str] = []
         try:
-            async for line in response.aiter_lines():
-                if stream.done or line.startswith(":"):
-                    continue
-                if line:
-                    name, _, value = line.partition(":")
-                    if name == "data":
-                        data.append(value[1:] if value.startswith(" ") else value)
-                    continue
-                if data:
-                    self._on_event("\n".join(data), stream)
-                data = []
+            async for event in EventSource(response).aiter_sse():
+                if event.data and not stream.done:
+                    self._on_event(event.data, stream)
+        except SSEError as exc:
+            raise TurnProviderError("bad stream", str(exc)) from None
         except httpx.TimeoutException:
             if stream.done:
                 return
@@ -297,8 +293,6 @@ class OpenRouterAudio:
             if stream.done:
                 return
             raise self._cut(stream, type(exc).__name__) from None
-        if data and not stream.done:
-            self._on_event("\n".join(data), stream)
         if not stream.done and not stream.finish_reason:
             raise self._cut(stream, "the stream ended without [DONE]")
 

@@ -66,9 +66,14 @@ class TurnProvider(Protocol):
         """The words of ``clip``."""
 
     async def respond(
-        self, *, model: str, voice: str, instructions: str, messages: list[Message],
+        self,
+        *,
+        model: str,
+        voice: str,
+        instructions: str,
+        messages: list[Message],
         tools: tuple[ToolSpec, ...],
-    ) -> Reply:  # fmt: skip
+    ) -> Reply:
         """The model's spoken answer to the conversation (may call tools instead)."""
 
     async def say(self, *, model: str, voice: str, text: str) -> Reply:

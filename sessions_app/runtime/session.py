@@ -1,10 +1,11 @@
 """``SessionRuntime``: one live call, between its transport and its provider adapter.
 
-It lives as tasks on the event loop of the process that accepted the transport. It owns
-the provider connection; it runs the model's tool calls through the session tool path;
-it hands user turns to the node's handler and speaks what the handler says; and it ends
-the call through the one idempotent path, whoever asks (client, ``end`` route, handler,
-provider, expiry).
+It lives as tasks on the event loop of the process that accepted the transport. It is the
+call's state machine (``created -> connecting -> active -> ended | failed | expired``) and
+owns the provider connection; it runs the model's tool calls through the session tool
+path; user turns go to the node's handler through its ``HandlerBridge``; usage and expiry
+are the ``heartbeat``'s. It ends the call through the one idempotent path, whoever asks
+(client, ``end`` route, handler, provider, expiry).
 """
 
 from __future__ import annotations
@@ -14,18 +15,15 @@ import contextlib
 import contextvars
 import logging
 import secrets
-from datetime import datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.utils import timezone
 
 from executions_app.services.creation import ExecutionRefused
 from sessions_app.hints import session_group
 from sessions_app.models import SessionInstance, SessionStatus
 from sessions_app.providers.base import (
-    BYTES_PER_MS,
     AssistantTranscript,
     AudioOut,
     ProviderAdapter,
@@ -40,7 +38,8 @@ from sessions_app.providers.base import (
     ToolCall,
     UserTranscript,
 )
-from sessions_app.runtime import registry
+from sessions_app.runtime.handler_bridge import HandlerBridge
+from sessions_app.runtime.heartbeat import UsageCounters, heartbeat
 from sessions_app.runtime.sink import Notice, RuntimeSink
 from sessions_app.runtime.tools import (
     refusal_output,
@@ -51,30 +50,22 @@ from sessions_app.runtime.tools import (
     tool_specs,
 )
 from sessions_app.services.events import session_event_append
-from sessions_app.services.lifecycle import (
-    SessionStateError,
-    session_activate,
-    session_finish,
-    session_touch,
-)
-from sessions_app.services.links import link_channel
+from sessions_app.services.lifecycle import SessionStateError, session_activate, session_finish
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 10.0
-# A handler that ends its session right after a say must not cut the say off.
-SPEECH_DRAIN_SECONDS = 30.0
-
 _append = database_sync_to_async(session_event_append)
-_touch = database_sync_to_async(session_touch)
 _finish = database_sync_to_async(session_finish)
 _activate = database_sync_to_async(session_activate)
 _refresh = database_sync_to_async(SessionInstance.refresh_from_db)
 _tool_specs = database_sync_to_async(tool_specs)
-_link_channel = database_sync_to_async(link_channel)
 
 
 class SessionRuntime:
+    """One live call: ``start()`` takes a connecting session to active, ``end()`` (once,
+    whoever calls it) to its final state; in between it relays the transport's commands to
+    the provider and the provider's events to the transport, the tool path and the handler."""
+
     def __init__(
         self, session: SessionInstance, adapter: ProviderAdapter, sink: RuntimeSink
     ) -> None:
@@ -88,19 +79,14 @@ class SessionRuntime:
         self._tasks: set[asyncio.Task] = set()
         self._ending = False
         self._channel = ""
-        self._audio_in_bytes = 0
-        self._audio_out_bytes = 0
-        self._turns = 0
         self._end_task: asyncio.Future | None = None
-        self._says_pending = 0
-        self._speech_idle = asyncio.Event()
-        self._speech_idle.set()
+        self._counters = UsageCounters(session)
+        self._handler = HandlerBridge(session, adapter, sink)
 
     # --- starting ------------------------------------------------------------------------
 
     async def start(self) -> bool:
         """Open the provider and go active. False (session failed, client told) if not."""
-        registry.register(self)
         try:
             config = ProviderConfig(
                 session_id=self.session_id,
@@ -127,14 +113,11 @@ class SessionRuntime:
             return False
         await self._join_inbox()
         self._spawn(self._pump_provider(), "provider")
-        self._spawn(self._heartbeat(), "heartbeat")
-        await self.sink.deliver(
-            Notice(
-                "session.active", {"session_id": self.session_id, "handler": self.session.handler}
-            )
-        )
+        self._spawn(heartbeat(self.session, self._counters, self.end), "heartbeat")
+        active = {"session_id": self.session_id, "handler": self.session.handler}
+        await self.sink.deliver(Notice("session.active", active))
         if self.session.handler:
-            await self._to_node(
+            await self._handler.to_node(
                 "session.started",
                 target=self.session.target_name,
                 caller=self.session.owner_name or self.session.owner,
@@ -164,7 +147,7 @@ class SessionRuntime:
     # --- commands from the transport -----------------------------------------------------
 
     async def send_audio(self, pcm: bytes) -> None:
-        self._audio_in_bytes += len(pcm)
+        self._counters.audio_in(pcm)
         await self.adapter.send_audio(pcm)
 
     async def commit_audio(self) -> None:
@@ -179,7 +162,7 @@ class SessionRuntime:
         turn = {"text": text, "modality": "text", "audio_ms": 0, "turn_id": turn_id}
         await self.sink.deliver(Notice("turn.user", turn))
         if self.session.handler:
-            await self._handler_input(text, "text", 0, turn_id)
+            await self._handler.input(text, "text", 0, turn_id)
         else:
             await self.adapter.send_text(text)
 
@@ -212,15 +195,13 @@ class SessionRuntime:
             self.responding = True
         elif isinstance(event, ResponseDone):
             self.responding = False
-            self._says_pending = max(0, self._says_pending - 1)
-            if not self._says_pending:
-                self._speech_idle.set()
+            self._handler.response_done()
         elif isinstance(event, AudioOut):
-            self._audio_out_bytes += len(event.pcm)
+            self._counters.audio_out(event.pcm)
         elif isinstance(event, UserTranscript):
             turn_id = await self._user_turn(event.text, modality="audio", audio_ms=event.audio_ms)
             if self.session.handler:
-                await self._handler_input(event.text, "audio", event.audio_ms, turn_id)
+                await self._handler.input(event.text, "audio", event.audio_ms, turn_id)
         elif isinstance(event, AssistantTranscript) and event.final:
             await _append(self.session, "turn.assistant", {"text": event.text})
         elif isinstance(event, ToolCall):
@@ -233,7 +214,7 @@ class SessionRuntime:
         await self.sink.deliver(event)
 
     async def _user_turn(self, text: str, *, modality: str, audio_ms: int) -> str:
-        self._turns += 1
+        self._counters.turn()
         turn_id = f"turn_{secrets.token_hex(6)}"
         data = {"text": text, "audio_ms": audio_ms, "modality": modality, "turn_id": turn_id}
         await _append(self.session, "turn.user", data)
@@ -254,10 +235,7 @@ class SessionRuntime:
 
     async def _tool_not_run(self, call: ToolCall, status: str, message: str) -> None:
         await self.adapter.send_tool_result(call.call_id, tool_error_output(message))
-        await self.sink.deliver(
-            Notice("tool.result", {"tool": call.name, "call_id": call.call_id,
-                                   "status": status, "error": tool_error_body(message)})
-        )  # fmt: skip
+        await self._tool_notice("tool.result", call, status=status, error=tool_error_body(message))
 
     async def _tool_round(self, call: ToolCall) -> None:
         try:
@@ -265,23 +243,20 @@ class SessionRuntime:
                 self.session, name=call.name, arguments=call.arguments, call_id=call.call_id
             )
         except (SessionStateError, ExecutionRefused) as exc:
-            await self.sink.deliver(
-                Notice("tool.result", {"tool": call.name, "call_id": call.call_id,
-                                       "status": "refused", "error": exc.body})
-            )  # fmt: skip
+            await self._tool_notice("tool.result", call, status="refused", error=exc.body)
             await self.adapter.send_tool_result(call.call_id, refusal_output(exc))
             return
-        await self.sink.deliver(
-            Notice("tool.call", {"tool": call.name, "call_id": call.call_id,
-                                 "arguments": call.arguments, "execution_id": execution_id})
-        )  # fmt: skip
+        arguments = call.arguments
+        await self._tool_notice("tool.call", call, arguments=arguments, execution_id=execution_id)
         output, summary = await tool_call_wait(execution_id)
         if self._ending:
             return
         await self.adapter.send_tool_result(call.call_id, output)
-        await self.sink.deliver(
-            Notice("tool.result", {"tool": call.name, "call_id": call.call_id, **summary})
-        )
+        await self._tool_notice("tool.result", call, **summary)
+
+    async def _tool_notice(self, type: str, call: ToolCall, **fields: Any) -> None:
+        data = {"tool": call.name, "call_id": call.call_id, **fields}
+        await self.sink.deliver(Notice(type, data))
 
     async def _follow_tool(self, message: dict[str, Any]) -> None:
         """A tool call someone else made in this session (the handler, the REST route):
@@ -295,39 +270,7 @@ class SessionRuntime:
             result = {"tool": tool, "call_id": "", **summary, **by}
             await self.sink.deliver(Notice("tool.result", result))
 
-    # --- the handler (agent link) --------------------------------------------------------
-
-    async def _handler_input(self, text: str, modality: str, audio_ms: int, turn_id: str) -> None:
-        turn = {"text": text, "modality": modality, "audio_ms": audio_ms, "turn_id": turn_id}
-        await self._to_node("session.input", turn=turn)
-
-    async def _to_node(self, type: str, **fields: Any) -> None:
-        """To the node's newest link (one connection, so a turn is never handled twice)."""
-        message = {"type": type, "session_id": self.session_id, **fields}
-        channel = await _link_channel(self.session.node_id)
-        if channel is None:
-            log.warning("session %s: node %s has no link", self.session_id, self.session.node_id)
-            if type == "session.input":
-                await self.sink.deliver(
-                    Notice("error", {"code": "handler_not_connected",
-                                     "message": f"the session handler of {self.session.node_id} "
-                                     "is not connected"})
-                )  # fmt: skip
-            return
-        try:
-            await get_channel_layer().send(channel, message)
-        except Exception:
-            log.warning("could not reach node %s", self.session.node_id, exc_info=True)
-
-    async def _drain_speech(self) -> None:
-        """Let what the handler said be spoken before its end closes the call."""
-
-        async def drained() -> None:
-            await self._speech_idle.wait()
-            await self.sink.playback_drained()
-
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(drained(), SPEECH_DRAIN_SECONDS)
+    # --- the inbox: the handler, the end route, tool calls made elsewhere ------------
 
     async def _join_inbox(self) -> None:
         layer = get_channel_layer()
@@ -346,46 +289,15 @@ class SessionRuntime:
         if kind == "session.finished":
             await self.end(message.get("status", SessionStatus.ENDED), message.get("reason", ""))
         elif kind == "session.say":
-            text = str(message.get("text") or "")
-            await _append(self.session, "handler.say", {"text": text})
-            await self.sink.deliver(Notice("handler.say", {"text": text}))
-            self._says_pending += 1
-            self._speech_idle.clear()
-            await self.adapter.say(text)
+            await self._handler.say(str(message.get("text") or ""))
         elif kind == "session.tool_call":
             self._spawn(self._follow_tool(message), "tool")
         elif kind == "session.end":
-            await self._drain_speech()
+            await self._handler.drain_speech()
             await self.end(SessionStatus.ENDED, message.get("reason") or "ended by the handler")
         elif kind == "session.error":
             reason = f"handler error: {message.get('message') or 'unknown'}"
             await self.end(SessionStatus.FAILED, reason[:300])
-
-    # --- time ----------------------------------------------------------------------------
-
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self._seconds_to_next_beat())
-            await self._flush_counters()
-            await _refresh(self.session)
-            if not self.session.is_live:
-                await self.end(self.session.status, self.session.end_reason)
-                return
-            if self.session.expires_at <= timezone.now():
-                await self.end(SessionStatus.ENDED, "maximum session duration reached")
-                return
-
-    def _seconds_to_next_beat(self) -> float:
-        expires: datetime = self.session.expires_at
-        remaining = (expires - timezone.now()).total_seconds()
-        return max(0.0, min(HEARTBEAT_SECONDS, remaining))
-
-    async def _flush_counters(self) -> None:
-        in_ms, out_ms = self._audio_in_bytes // BYTES_PER_MS, self._audio_out_bytes // BYTES_PER_MS
-        self._audio_in_bytes -= in_ms * BYTES_PER_MS
-        self._audio_out_bytes -= out_ms * BYTES_PER_MS
-        turns, self._turns = self._turns, 0
-        await _touch(self.session, audio_in_ms=in_ms, audio_out_ms=out_ms, turns=turns)
 
     # --- ending --------------------------------------------------------------------------
 
@@ -403,7 +315,7 @@ class SessionRuntime:
             with contextlib.suppress(Exception):
                 await self.adapter.close()
             with contextlib.suppress(Exception):
-                await self._flush_counters()
+                await self._counters.flush()
             await _finish(self.session, status=status, reason=reason)
             await _refresh(self.session)
             final_status, final_reason = self.session.status, self.session.end_reason
@@ -413,11 +325,10 @@ class SessionRuntime:
                         session_group(self.session_id), self._channel
                     )
             if self.session.handler:
-                await self._to_node("session.ended", reason=final_reason)
+                await self._handler.to_node("session.ended", reason=final_reason)
             with contextlib.suppress(Exception):
                 await self.sink.deliver(Notice(f"session.{final_status}", {"reason": final_reason}))
             with contextlib.suppress(Exception):
                 await self.sink.release(final_status, final_reason)
         finally:
-            registry.unregister(self.session_id)
             self.finished.set()

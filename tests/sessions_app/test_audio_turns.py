@@ -20,9 +20,9 @@ from executions_app.models import Execution
 from provider_simulator import SAY_PREFIX
 from sessions_app.models import SessionInstance
 from sessions_app.services.lifecycle import sessions_expire
+from tests.sessions_app.agent_link_client import open_link
 from tests.sessions_app.audio_clips import audio_body, b64, mp3, wav
 from tests.sessions_app.helpers import VOICE_NODE, session_world, start
-from tests.sessions_app.test_agent_link import open_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,32 +1,24 @@
-"""OpenAIRealtimeAdapter against a scripted OpenAI realtime double on loopback.
-
-The double speaks the GA wire protocol, checks the upgrade request, asserts every client event
-it receives, in order, and fails on any it did not expect. No database.
+"""OpenAIRealtimeAdapter against a scripted OpenAI realtime double on loopback
+(``openai_realtime_double``), which fails on any client event it did not expect. No database.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import copy
-import hashlib
 import json
 import re
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 
 from sessions_app.providers import openai_realtime
 from sessions_app.providers.base import (
     AssistantTranscript,
     AudioOut,
     ProviderClosed,
-    ProviderConfig,
     ProviderError,
     ProviderEvent,
     ProviderUnavailable,
@@ -46,132 +38,21 @@ from sessions_app.providers.openai_realtime import (
     adapter_from_settings,
     derive_base_urls,
 )
-
-SECRET = "sk-test-" + "Zq9Xw8Vu7Ts6" * 3
-MODEL = "gpt-realtime-2"
-SESSION_ID = "sess_0001"
-STEP_TIMEOUT = 3.0
-
-Script = Callable[["Peer"], Awaitable[None]]
-
-
-class Peer:
-    """The double's side of one connection, used by a test's script."""
-
-    def __init__(self, ws: ServerConnection) -> None:
-        self.ws = ws
-        self.event_ids: set[str] = set()
-
-    async def expect(self, expected: dict[str, Any]) -> str:
-        """Receive the next client event and assert it equals ``expected`` (bar ``event_id``)."""
-        message = json.loads(await asyncio.wait_for(self.ws.recv(), STEP_TIMEOUT))
-        event_id = message.pop("event_id", None)
-        assert isinstance(event_id, str), f"no event_id on {message}"
-        assert re.fullmatch(r"evt_\d+", event_id) and event_id not in self.event_ids, event_id
-        self.event_ids.add(event_id)
-        assert message == expected, f"expected {expected}, got {message}"
-        return event_id
-
-    async def expect_silence(self, seconds: float = 0.2) -> None:
-        try:
-            raw = await asyncio.wait_for(self.ws.recv(), seconds)
-        except TimeoutError:
-            return
-        raise AssertionError(f"unexpected client event: {raw}")
-
-    async def send(self, event: dict[str, Any]) -> None:
-        await self.ws.send(json.dumps(event))
-
-    async def expect_session_update(self) -> str:
-        """Receive a session.update (any session) and return its event_id."""
-        message = json.loads(await asyncio.wait_for(self.ws.recv(), STEP_TIMEOUT))
-        assert message["type"] == "session.update", message
-        return message["event_id"]
-
-    async def handshake(self) -> dict[str, Any]:
-        """Accept any session.update and confirm it; returns the session sent."""
-        message = json.loads(await asyncio.wait_for(self.ws.recv(), STEP_TIMEOUT))
-        assert message["type"] == "session.update", message
-        self.event_ids.add(message["event_id"])
-        await self.send({"type": "session.updated", "session": message["session"]})
-        return message["session"]
-
-
-class Double:
-    """A loopback OpenAI realtime server running one script per connection."""
-
-    def __init__(self, script: Script, safety_source: str = SESSION_ID) -> None:
-        self.script = script
-        self.safety_source = safety_source
-        self.failures: list[str] = []
-        self.connections = 0
-        self.server: Any = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
-
-    async def __aenter__(self) -> Double:
-        self.server = await serve(self._handler, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.close()
-        await self.server.wait_closed()
-        assert not self.failures, self.failures
-
-    async def _handler(self, ws: ServerConnection) -> None:
-        self.connections += 1
-        try:
-            self._check_request(ws)
-            await self.script(Peer(ws))
-            async for raw in ws:
-                self.failures.append(f"unexpected client event: {raw!r}")
-        except AssertionError as exc:
-            self.failures.append(str(exc))
-            await ws.close(1011, "script failed")
-        except ConnectionClosed:
-            pass
-
-    def _check_request(self, ws: ServerConnection) -> None:
-        request = ws.request
-        assert request is not None
-        assert request.path == f"/v1/realtime?model={MODEL}", request.path
-        assert request.headers["Authorization"] == f"Bearer {SECRET}"
-        expected = hashlib.sha256(self.safety_source.encode()).hexdigest()[:32]
-        assert request.headers["OpenAI-Safety-Identifier"] == expected
-        assert "OpenAI-Beta" not in request.headers
-
-
-def config(**overrides: Any) -> ProviderConfig:
-    return ProviderConfig(**{"session_id": SESSION_ID, "model": MODEL, **overrides})
-
-
-async def opened(double: Double, **overrides: Any) -> OpenAIRealtimeAdapter:
-    adapter = OpenAIRealtimeAdapter(api_key=SECRET, base_url=double.base_url)
-    await adapter.open(config(**overrides))
-    return adapter
-
-
-async def take(events: AsyncIterator[ProviderEvent], count: int) -> list[ProviderEvent]:
-    async with asyncio.timeout(STEP_TIMEOUT):
-        return [await anext(events) for _ in range(count)]
-
-
-async def drain(events: AsyncIterator[ProviderEvent]) -> list[ProviderEvent]:
-    async with asyncio.timeout(STEP_TIMEOUT):
-        return [event async for event in events]
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
+from sessions_app.providers.openai_realtime import adapter as openai_connection
+from tests.sessions_app.openai_realtime_double import (
+    MODEL,
+    SECRET,
+    Double,
+    Peer,
+    b64,
+    closed_port,
+    config,
+    drain,
+    opened,
+    take,
+    until_reading,
+    within,
+)
 
 # Opening --------------------------------------------------------------------------------------
 
@@ -184,7 +65,7 @@ VAD = {"type": "server_vad", "silence_duration_ms": 500, "create_response": True
 
 
 async def test_open_sends_the_exact_session_update_and_waits_for_session_updated() -> None:
-    confirmed = asyncio.Event()
+    update_seen, confirm = asyncio.Event(), asyncio.Event()
     expected_session = {
         "type": "realtime",
         "model": MODEL,
@@ -212,21 +93,21 @@ async def test_open_sends_the_exact_session_update_and_waits_for_session_updated
     async def script(peer: Peer) -> None:
         await peer.send({"type": "session.created", "session": {}})
         await peer.expect({"type": "session.update", "session": expected_session})
-        await asyncio.sleep(0.1)
-        confirmed.set()
+        update_seen.set()
+        await within(confirm.wait())
         await peer.send({"type": "session.updated", "session": expected_session})
 
     turn_detection = dict(VAD)
     async with Double(script) as double:
-        adapter = await opened(
-            double,
-            instructions="Be terse.",
-            voice="cedar",
-            tools=(LOOKUP,),
-            turn_detection=turn_detection,
-            auto_respond=False,
+        adapter = OpenAIRealtimeAdapter(api_key=SECRET, base_url=double.base_url)
+        settings = {"instructions": "Be terse.", "voice": "cedar", "tools": (LOOKUP,)}
+        opening = asyncio.create_task(
+            adapter.open(config(**settings, turn_detection=turn_detection, auto_respond=False))
         )
-        assert confirmed.is_set()
+        await within(update_seen.wait())
+        assert not opening.done()  # session.update is out, session.updated is not: still opening
+        confirm.set()
+        await within(opening)
         assert turn_detection == VAD  # the caller's dict is not mutated
         await adapter.close()
 
@@ -276,10 +157,10 @@ async def test_an_error_reply_to_session_update_is_provider_unavailable() -> Non
 
 
 async def test_open_times_out_without_session_updated(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(openai_realtime, "OPEN_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(openai_connection, "OPEN_TIMEOUT_S", 0.2)
 
     async def script(peer: Peer) -> None:
-        await asyncio.wait_for(peer.ws.recv(), STEP_TIMEOUT)  # the session.update, unanswered
+        await within(peer.ws.recv())  # the session.update, unanswered
         await peer.ws.wait_closed()
 
     async with Double(script) as double:
@@ -402,7 +283,7 @@ async def test_commands_send_the_exact_wire_events() -> None:
             ResponseDone("completed", "resp_2"),
         ]
         await adapter.create_response()
-        await asyncio.sleep(0.05)
+        await double.script_finished()
         await adapter.close()
         assert await drain(events) == [ProviderClosed(reason="")]
     assert SAY_PREFIX == "Say exactly the following text, word for word, and nothing else:\n"
@@ -423,7 +304,7 @@ async def test_send_text_asks_for_a_response_when_auto_respond() -> None:
     async with Double(script) as double:
         adapter = await opened(double)
         await adapter.send_text("hi")
-        await asyncio.sleep(0.05)
+        await double.script_finished()
         await adapter.close()
 
 
@@ -547,12 +428,14 @@ async def test_server_events_map_to_neutral_events() -> None:
 
 
 async def test_events_can_be_cancelled_and_resumed_without_loss() -> None:
+    cancelled = asyncio.Event()
+
     async def script(peer: Peer) -> None:
         await peer.expect_session_update()
         start = {"type": "input_audio_buffer.speech_started", "item_id": "i", "audio_start_ms": 100}
         await peer.send(start)  # before session.updated: held for events()
         await peer.send({"type": "session.updated", "session": {}})
-        await asyncio.sleep(0.2)
+        await within(cancelled.wait())
         stop = {"type": "input_audio_buffer.speech_stopped", "item_id": "i", "audio_end_ms": 500}
         await peer.send(stop)
 
@@ -560,8 +443,12 @@ async def test_events_can_be_cancelled_and_resumed_without_loss() -> None:
         adapter = await opened(double)
         first = adapter.events()
         assert await take(first, 1) == [SpeechStarted()]
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(anext(first), 0.05)
+        waiting = asyncio.ensure_future(anext(first))
+        await until_reading(first)
+        waiting.cancel()  # while it waits on the socket
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        cancelled.set()
         assert await take(adapter.events(), 1) == [SpeechStopped(audio_ms=400)]
         await adapter.close()
 
@@ -575,7 +462,7 @@ async def test_response_create_waits_for_the_active_response_to_finish() -> None
     async def script(peer: Peer) -> None:
         await peer.handshake()
         await peer.expect({"type": "response.create"})
-        await peer.expect_silence()  # the say() is held back
+        await peer.expect({"type": "input_audio_buffer.clear"})  # the say() was held back
         await peer.send({"type": "response.created", "response": {"id": "resp_1"}})
         await peer.send(
             {"type": "response.done", "response": {"id": "resp_1", "status": "completed"}}
@@ -591,6 +478,7 @@ async def test_response_create_waits_for_the_active_response_to_finish() -> None
         events = adapter.events()
         await adapter.create_response()
         await adapter.say("Next.")
+        await adapter.clear_audio()  # a marker: anything sent before it arrives before it
         assert await take(events, 4) == [
             ResponseStarted("resp_1"),
             ResponseDone("completed", "resp_1"),
@@ -601,6 +489,12 @@ async def test_response_create_waits_for_the_active_response_to_finish() -> None
 
 
 async def test_a_response_create_that_lost_the_race_to_vad_is_retried_quietly() -> None:
+    speaking = {
+        "type": "response.output_audio_transcript.delta",
+        "response_id": "resp_vad",
+        "delta": "Hm",
+    }
+
     async def script(peer: Peer) -> None:
         await peer.handshake()
         output = {"type": "function_call_output", "call_id": "call_1", "output": "done"}
@@ -619,7 +513,8 @@ async def test_a_response_create_that_lost_the_race_to_vad_is_retried_quietly() 
                 },
             }
         )
-        await peer.expect_silence()
+        await peer.send(speaking)
+        await peer.expect({"type": "input_audio_buffer.clear"})  # no retry before the marker
         await peer.send({"type": "response.done", "response": {"id": "resp_vad"}})
         await peer.expect({"type": "response.create"})
         await peer.send({"type": "response.created", "response": {"id": "resp_2"}})
@@ -631,8 +526,13 @@ async def test_a_response_create_that_lost_the_race_to_vad_is_retried_quietly() 
         adapter = await opened(double)
         events = adapter.events()
         await adapter.send_tool_result("call_1", "done")
-        assert await take(events, 4) == [
+        # The error is quiet, and once the event after it is here it has been handled.
+        assert await take(events, 2) == [
             ResponseStarted("resp_vad"),
+            AssistantTranscript("Hm", False, "resp_vad"),
+        ]
+        await adapter.clear_audio()  # a marker: a retry sent now would arrive before it
+        assert await take(events, 3) == [
             ResponseDone("completed", "resp_vad"),
             ResponseStarted("resp_2"),
             ResponseDone("completed", "resp_2"),
@@ -659,7 +559,7 @@ async def test_a_failed_response_create_does_not_block_the_next_one() -> None:
         await adapter.create_response()
         assert await take(events, 1) == [ProviderError("bad", "no")]
         await adapter.create_response()
-        await asyncio.sleep(0.05)
+        await double.script_finished()
         await adapter.close()
 
 
@@ -673,6 +573,7 @@ async def test_cancel_drops_queued_response_requests() -> None:
         await peer.send(
             {"type": "response.done", "response": {"id": "resp_1", "status": "cancelled"}}
         )
+        await peer.expect({"type": "input_audio_buffer.clear"})  # and no "Two." before it
 
     async with Double(script) as double:
         adapter = await opened(double)
@@ -682,7 +583,8 @@ async def test_cancel_drops_queued_response_requests() -> None:
         assert await take(events, 1) == [ResponseStarted("resp_1")]
         await adapter.cancel()
         assert await take(events, 1) == [ResponseDone("cancelled", "resp_1")]
-        await asyncio.sleep(0.1)
+        await adapter.clear_audio()  # a marker: a released "Two." went out before it
+        await double.script_finished()
         await adapter.close()
 
 
@@ -697,18 +599,23 @@ async def test_cancel_drops_queued_response_requests() -> None:
     ],
 )
 async def test_a_dropped_socket_ends_events_with_provider_closed(drop: str, reason: str) -> None:
+    received = asyncio.Event()
+
     async def script(peer: Peer) -> None:
         await peer.handshake()
         await peer.send({"type": "input_audio_buffer.speech_started", "item_id": "item_1"})
+        await within(received.wait())  # an abort would discard it on the way
         if drop == "close":
             await peer.ws.close(1001, "session expired")
         else:
-            await asyncio.sleep(0.05)
             peer.ws.transport.abort()
 
     async with Double(script) as double:
         adapter = await opened(double)
-        assert await drain(adapter.events()) == [SpeechStarted(), ProviderClosed(reason=reason)]
+        events = adapter.events()
+        assert await take(events, 1) == [SpeechStarted()]
+        received.set()
+        assert await drain(events) == [ProviderClosed(reason=reason)]
         await adapter.send_audio(b"\x00\x00")  # a no-op now
         await adapter.create_response()
         assert await drain(adapter.events()) == [ProviderClosed(reason=reason)]
@@ -722,8 +629,9 @@ async def test_close_is_idempotent_and_ends_a_running_events_iterator() -> None:
 
     async with Double(script) as double:
         adapter = await opened(double)
-        reader = asyncio.create_task(drain(adapter.events()))
-        await asyncio.sleep(0.05)
+        events = adapter.events()
+        reader = asyncio.create_task(drain(events))
+        await until_reading(events)
         await adapter.close()
         await adapter.close()
         assert await reader == [ProviderClosed(reason="")]

@@ -26,8 +26,10 @@ def adapter(handler, **kwargs) -> OpenRouterAudio:
     )
 
 
-def sse(*events: str) -> bytes:
-    return "".join(events).encode()
+def sse(*events: str, **headers: str) -> httpx.Response:
+    """A 200 whose body is ``events``, as OpenRouter streams one."""
+    headers = {"Content-Type": "text/event-stream", **headers}
+    return httpx.Response(200, content="".join(events).encode(), headers=headers)
 
 
 def chunk(**delta) -> str:
@@ -40,15 +42,15 @@ async def test_it_sends_the_wire_format_and_reads_speech_past_comments():
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         pcm = base64.b64encode(b"\x01\x00" * 48).decode()
-        body = sse(
+        return sse(
             ": OPENROUTER PROCESSING\n\n",
             chunk(audio={"id": "a1", "data": pcm, "transcript": "Hel"}),
             ": OPENROUTER PROCESSING\n\n",
             chunk(audio={"data": pcm, "transcript": "lo"}),
             'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n',
             "data: [DONE]\n\n",
+            **{"X-Generation-Id": "gen-1"},
         )
-        return httpx.Response(200, content=body, headers={"X-Generation-Id": "gen-1"})
 
     provider = adapter(handler)
     history = [Message("user", text="hi"), Message("assistant", text="hello")]
@@ -79,14 +81,13 @@ async def test_it_sends_the_wire_format_and_reads_speech_past_comments():
 async def test_tool_calls_are_assembled_from_their_fragments():
     def handler(request: httpx.Request) -> httpx.Response:
         head = {"index": 0, "id": "call_1", "type": "function"}
-        body = sse(
+        return sse(
             chunk(tool_calls=[{**head, "function": {"name": "lookup", "arguments": ""}}]),
             chunk(tool_calls=[{"index": 0, "function": {"arguments": '{"order": '}}]),
             chunk(tool_calls=[{"index": 0, "function": {"arguments": '"42"}'}}]),
             'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}\n\n',
             "data: [DONE]\n\n",
         )
-        return httpx.Response(200, content=body)
 
     provider = adapter(handler)
     reply = await provider.respond(
@@ -136,13 +137,44 @@ async def test_the_key_never_reaches_an_error_message():
 async def test_a_stream_without_an_end_is_a_cut_stream():
     def unfinished(request: httpx.Request) -> httpx.Response:
         pcm = base64.b64encode(bytes(4800)).decode()
-        return httpx.Response(200, content=sse(chunk(audio={"data": pcm, "transcript": "Hi"})))
+        return sse(chunk(audio={"data": pcm, "transcript": "Hi"}))
 
     provider = adapter(unfinished)
     with pytest.raises(TurnProviderError) as failed:
         await provider.say(model="m", voice="v", text="Hi")
     assert failed.value.code == "stream cut"
     assert "100 ms of audio had arrived" in failed.value.message
+
+
+async def test_the_stream_follows_the_sse_rules_not_just_line_breaks():
+    """``event:``, ``id:`` and ``retry:`` fields and data-less events are ignored, ``data:``
+    lines join, CRLF ends lines, and only CR and LF do: a U+2028 inside a JSON string does
+    not split the event (the SSE rules, not ``str.splitlines``)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return sse(
+            "event: ping\nid: 1\nretry: 10\n\n",
+            'data: {"choices": [{"index": 0,\r\ndata: "delta": {"content": "Hi\u2028"}}]}\r\n\r\n',
+            chunk(content="there"),
+            'data:{"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n',
+            "data: [DONE]\n\n",
+            "data: not read after [DONE]\n\n",
+        )
+
+    reply = await adapter(handler).respond(
+        model="m", voice="v", instructions="", messages=[Message("user", text="x")], tools=()
+    )
+    assert reply.text == "Hi\u2028there"
+
+
+async def test_an_answer_that_is_not_an_event_stream_is_a_bad_stream():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"choices": [{"message": {"content": "hi"}}]})
+
+    with pytest.raises(TurnProviderError) as failed:
+        await adapter(handler).say(model="m", voice="v", text="hi")
+    assert failed.value.code == "bad stream"
+    assert "text/event-stream" in failed.value.message
 
 
 async def test_it_needs_a_key_and_sends_attribution_when_configured():
