@@ -85,9 +85,9 @@ class NodeRegisterView(APIView):
         request=NodeRegisterInSerializer, responses={201: NodeRegisterOutSerializer, **errors(403)}
     )
     def post(self, request):
+        data = _validated(NodeRegisterInSerializer, request.data)
         # Upstream SDKs send fields the serializer does not know; the service reads them.
-        payload = {**request.data, **_validated(NodeRegisterInSerializer, request.data)}
-        result = node_register(principal=request.user, payload=payload)
+        result = node_register(principal=request.user, payload={**request.data, **data})
         body = acknowledged(
             NodeRegisterOutSerializer,
             "Node registered successfully",

@@ -2,8 +2,9 @@
 and documents it in the OpenAPI schema.
 
 Plain ``serializers.Serializer`` classes with explicit fields (no model introspection per
-request). A node's targets come from ``live_targets`` (``selectors._with_targets``
-prefetches them with their proposed tags), so rendering adds no query.
+request), except the admin-only policy, which is its model's fields. A node's targets come
+from ``live_targets`` (``selectors._with_targets`` prefetches them with their proposed
+tags), so rendering adds no query.
 """
 
 from __future__ import annotations
@@ -175,9 +176,8 @@ def acknowledged(shape: type[SuccessOutSerializer], message: str, **fields: Any)
     return shape({"success": True, "message": message, **fields}).data
 
 
+# Rendered from the node and the result's tag lists: the registration's hot path.
 class NodeRegisterOutSerializer(SuccessOutSerializer):
-    """Rendered from ``node`` and the result's tag lists (the registration's hot path)."""
-
     node_id = serializers.CharField(source="node.node_id")
     status = serializers.SerializerMethodField()
     pending_tags = _tags()

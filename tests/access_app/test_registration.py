@@ -295,3 +295,9 @@ def test_shutdown_takes_the_node_offline_as_upstream_and_is_scoped(agent, make_c
     assert refused.status_code == 400  # strict body
     register(agent, node_body())  # a new start brings it back
     assert AgentNode.objects.get().reported_status == ""
+
+
+def test_a_registration_body_that_is_no_object_is_a_400(agent):
+    response = register(agent, [node_body()])
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_request"
