@@ -16,6 +16,7 @@ from django.conf import settings
 from access_app.models import AccessPolicy, PolicyAction, TagStatus, Target
 from access_app.selectors import policies_enabled
 from access_app.tags import any_tag_matches, tag_matches
+from foundation.errors import ApiError
 
 CONSTRAINT_OPERATORS = {
     "<=": operator.le,
@@ -39,7 +40,7 @@ class AccessAllowed:
 
 @dataclass(frozen=True)
 class AccessDenied:
-    """A refusal the views render as ``{"error": error, "message": message, **extra}``."""
+    """A refusal: ``api_error()`` is the ``ApiError`` a service raises for it."""
 
     status: int
     error: str
@@ -48,6 +49,9 @@ class AccessDenied:
 
     def body(self) -> dict[str, Any]:
         return {"error": self.error, "message": self.message, **self.extra}
+
+    def api_error(self) -> ApiError:
+        return ApiError(self.status, self.error, self.message, **self.extra)
 
 
 AccessResult = AccessAllowed | AccessDenied

@@ -1,4 +1,8 @@
-"""API views of the access app: callers, the node registry, tag approvals, policies."""
+"""API views of the access app: callers, the node registry, tag approvals, policies.
+
+Each parses its input with an input serializer, calls one service or selector, and renders
+an output serializer (``api_shapes``); refusals are ``ApiError``s the services raise.
+"""
 
 from __future__ import annotations
 
@@ -16,49 +20,42 @@ from access_app.api_shapes import (
     HeartbeatOutSerializer,
     NodeListOutSerializer,
     NodeOutSerializer,
+    NodeRegisterOutSerializer,
     PolicyListOutSerializer,
+    PolicyOutSerializer,
+    PrincipalOutSerializer,
     RejectTagsOutSerializer,
     ShutdownOutSerializer,
     SuccessOutSerializer,
+    acknowledged,
 )
-from access_app.models import AgentNode, NodeStatus
+from access_app.models import AccessPolicy, AgentNode
 from access_app.permissions import IsAdmin, IsAgentOrAdmin
 from access_app.serializers import (
-    ApiKeyOutSerializer,
     ApproveTagsInSerializer,
     HeartbeatInSerializer,
     NodeRegisterInSerializer,
-    NodeRegisterOutSerializer,
     PolicyInSerializer,
-    PolicyOutSerializer,
-    PrincipalOutSerializer,
     RejectTagsInSerializer,
     ShutdownInSerializer,
-    admin_agent_out,
-    node_out,
 )
-from access_app.services.approvals import (
-    COMPONENT_FIELDS,
-    NotPendingApproval,
-    node_approve_tags,
-    node_reject_tags,
-)
-from access_app.services.policies import (
-    PolicyNameTaken,
-    policy_create,
-    policy_delete,
-    policy_update,
-)
-from access_app.services.registration import (
-    RegistrationError,
-    node_heartbeat,
-    node_register,
-    node_shutdown,
-)
-from foundation.errors import error_response
+from access_app.services.approvals import COMPONENT_FIELDS, node_tags_approve, node_tags_reject
+from access_app.services.nodes import node_heartbeat, node_register, node_shutdown
+from access_app.services.policies import policy_create, policy_delete, policy_update
+from foundation.errors import ApiError
 from foundation.openapi import errors
 
-NODE_NOT_FOUND = {"error": "node not found"}
+
+def _validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _found(node: AgentNode | None) -> AgentNode:
+    if node is None:
+        raise ApiError(404, "node not found")
+    return node
 
 
 class MeView(APIView):
@@ -74,8 +71,8 @@ class ApiKeyListView(APIView):
 
     @extend_schema(responses=ApiKeyListOutSerializer)
     def get(self, request):
-        keys = selectors.api_keys_list()
-        return Response({"keys": ApiKeyOutSerializer(keys, many=True).data, "total": len(keys)})
+        keys = list(selectors.api_keys_list())
+        return Response(ApiKeyListOutSerializer({"keys": keys, "total": len(keys)}).data)
 
 
 # --- Registry ------------------------------------------------------------------------------
@@ -88,24 +85,16 @@ class NodeRegisterView(APIView):
         request=NodeRegisterInSerializer, responses={201: NodeRegisterOutSerializer, **errors(403)}
     )
     def post(self, request):
-        serializer = NodeRegisterInSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        payload = {**request.data, **serializer.validated_data}
-        try:
-            result = node_register(principal=request.user, payload=payload)
-        except RegistrationError as exc:
-            return Response(exc.body, status=exc.status)
-        body = {
-            "success": True,
-            "message": "Node registered successfully",
-            "node_id": result.node.node_id,
-            "status": (
-                "pending_approval" if result.node.status == NodeStatus.PENDING_APPROVAL else "ready"
-            ),
-            "pending_tags": result.pending_tags,
-            "approved_tags": result.approved_tags,
-            "dispatch_token": result.node.dispatch_token,
-        }
+        data = _validated(NodeRegisterInSerializer, request.data)
+        # Upstream SDKs send fields the serializer does not know; the service reads them.
+        result = node_register(principal=request.user, payload={**request.data, **data})
+        body = acknowledged(
+            NodeRegisterOutSerializer,
+            "Node registered successfully",
+            node=result.node,
+            pending_tags=result.pending_tags,
+            approved_tags=result.approved_tags,
+        )
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -114,15 +103,11 @@ class NodeHeartbeatView(APIView):
 
     @extend_schema(request=HeartbeatInSerializer, responses=HeartbeatOutSerializer)
     def post(self, request, node_id: str):
-        node = selectors.node_get_for(principal=request.user, node_id=node_id)
-        if node is None:
-            return Response(NODE_NOT_FOUND, status=404)
-        serializer = HeartbeatInSerializer(data=request.data or {})
-        serializer.is_valid(raise_exception=True)
-        node_heartbeat(node=node, reported_status=serializer.validated_data.get("status"))
-        return Response(
-            {"success": True, "message": "heartbeat received", "timestamp": timezone.now()}
-        )
+        node = _found(selectors.node_get_for(principal=request.user, node_id=node_id))
+        data = _validated(HeartbeatInSerializer, request.data or {})
+        node_heartbeat(node=node, reported_status=data.get("status"))
+        body = acknowledged(HeartbeatOutSerializer, "heartbeat received", timestamp=timezone.now())
+        return Response(body)
 
 
 class NodeShutdownView(APIView):
@@ -130,36 +115,24 @@ class NodeShutdownView(APIView):
 
     @extend_schema(request=ShutdownInSerializer, responses=ShutdownOutSerializer)
     def post(self, request, node_id: str):
-        node = selectors.node_get_for(principal=request.user, node_id=node_id)
-        if node is None:
-            return Response(NODE_NOT_FOUND, status=404)
-        serializer = ShutdownInSerializer(data=request.data or {})
-        serializer.is_valid(raise_exception=True)
+        node = _found(selectors.node_get_for(principal=request.user, node_id=node_id))
+        _validated(ShutdownInSerializer, request.data or {})
         node = node_shutdown(node=node)
-        return Response(
-            {
-                "success": True,
-                "message": "shutdown acknowledged",
-                "node_id": node.node_id,
-                "lifecycle_status": node.status,
-            }
-        )
+        return Response(acknowledged(ShutdownOutSerializer, "shutdown acknowledged", node=node))
 
 
 class NodeListView(APIView):
     @extend_schema(responses=NodeListOutSerializer, operation_id="v1_nodes_list")
     def get(self, request):
-        nodes = [node_out(node) for node in selectors.nodes_visible_to(request.user)]
-        return Response({"nodes": nodes, "total": len(nodes)})
+        nodes = list(selectors.nodes_visible_to(request.user))
+        return Response(NodeListOutSerializer({"nodes": nodes, "total": len(nodes)}).data)
 
 
 class NodeDetailView(APIView):
     @extend_schema(responses=NodeOutSerializer)
     def get(self, request, node_id: str):
-        node = selectors.node_get_for(principal=request.user, node_id=node_id)
-        if node is None:
-            return Response(NODE_NOT_FOUND, status=404)
-        return Response(node_out(node))
+        node = _found(selectors.node_get_for(principal=request.user, node_id=node_id))
+        return Response(NodeOutSerializer(node).data)
 
 
 # --- Tag approval (admin) ------------------------------------------------------------------
@@ -171,8 +144,8 @@ class _AdminAgentsView(APIView):
 
     @extend_schema(responses=AdminAgentListOutSerializer)
     def get(self, request):
-        agents = [admin_agent_out(n) for n in selectors.nodes_by_approval(pending=self.pending)]
-        return Response({"agents": agents, "total": len(agents)})
+        agents = list(selectors.nodes_by_approval(pending=self.pending))
+        return Response(AdminAgentListOutSerializer({"agents": agents, "total": len(agents)}).data)
 
 
 class PendingAgentsView(_AdminAgentsView):
@@ -183,12 +156,6 @@ class ApprovedAgentsView(_AdminAgentsView):
     pending = False
 
 
-def _not_pending(node_id: str) -> Response:
-    return error_response(
-        409, "not_pending_approval", f"agent '{node_id}' has no tags pending approval"
-    )
-
-
 class ApproveTagsView(APIView):
     permission_classes = [IsAdmin]
 
@@ -196,31 +163,22 @@ class ApproveTagsView(APIView):
         request=ApproveTagsInSerializer, responses={200: ApproveTagsOutSerializer, **errors(409)}
     )
     def post(self, request, node_id: str):
-        node = selectors.node_get(node_id)
-        if node is None:
-            return Response(NODE_NOT_FOUND, status=404)
-        serializer = ApproveTagsInSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        components = {kind: data.get(field) or {} for field, kind in COMPONENT_FIELDS.items()}
-        try:
-            approved = node_approve_tags(
-                node=node,
-                approved_tags=data["approved_tags"],
-                component_tags=components,
-                actor=request.user.actor,
-                reason=data.get("reason", ""),
-            )
-        except NotPendingApproval:
-            return _not_pending(node_id)
-        return Response(
-            {
-                "success": True,
-                "message": "Agent tags approved",
-                "agent_id": node_id,
-                "approved_tags": approved,
-            }
+        node = _found(selectors.node_get(node_id))
+        data = _validated(ApproveTagsInSerializer, request.data)
+        approved = node_tags_approve(
+            node=node,
+            approved_tags=data["approved_tags"],
+            component_tags={kind: data.get(f) or {} for f, kind in COMPONENT_FIELDS.items()},
+            actor=request.user.actor,
+            reason=data.get("reason", ""),
         )
+        body = acknowledged(
+            ApproveTagsOutSerializer,
+            "Agent tags approved",
+            agent_id=node_id,
+            approved_tags=approved,
+        )
+        return Response(body)
 
 
 class RejectTagsView(APIView):
@@ -230,46 +188,21 @@ class RejectTagsView(APIView):
         request=RejectTagsInSerializer, responses={200: RejectTagsOutSerializer, **errors(409)}
     )
     def post(self, request, node_id: str):
-        node: AgentNode | None = selectors.node_get(node_id)
-        if node is None:
-            return Response(NODE_NOT_FOUND, status=404)
-        serializer = RejectTagsInSerializer(data=request.data or {})
-        serializer.is_valid(raise_exception=True)
-        try:
-            rejected = node_reject_tags(
-                node=node,
-                actor=request.user.actor,
-                reason=serializer.validated_data.get("reason", ""),
-            )
-        except NotPendingApproval:
-            return _not_pending(node_id)
-        return Response(
-            {
-                "success": True,
-                "message": "Agent tags rejected",
-                "agent_id": node_id,
-                "rejected_tags": rejected,
-            }
+        node = _found(selectors.node_get(node_id))
+        data = _validated(RejectTagsInSerializer, request.data or {})
+        rejected = node_tags_reject(
+            node=node, actor=request.user.actor, reason=data.get("reason", "")
         )
+        body = acknowledged(
+            RejectTagsOutSerializer,
+            "Agent tags rejected",
+            agent_id=node_id,
+            rejected_tags=rejected,
+        )
+        return Response(body)
 
 
 # --- Access policies (admin) ---------------------------------------------------------------
-
-POLICY_NOT_FOUND = {"error": "not_found", "message": "policy not found"}
-INVALID_ACTION = {"error": "invalid_action", "message": "Action must be 'allow' or 'deny'"}
-
-
-def _validated_policy(request) -> tuple[dict | None, Response | None]:
-    serializer = PolicyInSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
-    if data["action"] not in ("allow", "deny"):
-        return None, Response(INVALID_ACTION, status=400)
-    return data, None
-
-
-def _name_taken(name: str) -> Response:
-    return error_response(409, "policy_exists", f"a policy named '{name}' already exists")
 
 
 class PolicyListView(APIView):
@@ -277,54 +210,36 @@ class PolicyListView(APIView):
 
     @extend_schema(responses=PolicyListOutSerializer, operation_id="v1_admin_policies_list")
     def get(self, request):
-        policies = selectors.policies_list()
-        return Response(
-            {"policies": PolicyOutSerializer(policies, many=True).data, "total": len(policies)}
-        )
+        policies = list(selectors.policies_list())
+        body = {"policies": policies, "total": len(policies)}
+        return Response(PolicyListOutSerializer(body).data)
 
     @extend_schema(request=PolicyInSerializer, responses={201: PolicyOutSerializer, **errors(409)})
     def post(self, request):
-        data, problem = _validated_policy(request)
-        if problem:
-            return problem
-        try:
-            policy = policy_create(data=data)
-        except PolicyNameTaken:
-            return _name_taken(data["name"])
+        policy = policy_create(data=_validated(PolicyInSerializer, request.data))
         return Response(PolicyOutSerializer(policy).data, status=status.HTTP_201_CREATED)
 
 
 class PolicyDetailView(APIView):
     permission_classes = [IsAdmin]
 
-    def _policy(self, policy_id: int):
-        return selectors.policies_list().filter(pk=policy_id).first()
+    def _policy(self, policy_id: int) -> AccessPolicy:
+        policy = selectors.policies_list().filter(pk=policy_id).first()
+        if policy is None:
+            raise ApiError(404, "not_found", "policy not found")
+        return policy
 
     @extend_schema(responses=PolicyOutSerializer)
     def get(self, request, policy_id: int):
-        policy = self._policy(policy_id)
-        if policy is None:
-            return Response(POLICY_NOT_FOUND, status=404)
-        return Response(PolicyOutSerializer(policy).data)
+        return Response(PolicyOutSerializer(self._policy(policy_id)).data)
 
     @extend_schema(request=PolicyInSerializer, responses={200: PolicyOutSerializer, **errors(409)})
     def put(self, request, policy_id: int):
         policy = self._policy(policy_id)
-        if policy is None:
-            return Response(POLICY_NOT_FOUND, status=404)
-        data, problem = _validated_policy(request)
-        if problem:
-            return problem
-        try:
-            policy = policy_update(policy=policy, data=data)
-        except PolicyNameTaken:
-            return _name_taken(data["name"])
-        return Response(PolicyOutSerializer(policy).data)
+        data = _validated(PolicyInSerializer, request.data)
+        return Response(PolicyOutSerializer(policy_update(policy=policy, data=data)).data)
 
     @extend_schema(responses={200: SuccessOutSerializer})
     def delete(self, request, policy_id: int):
-        policy = self._policy(policy_id)
-        if policy is None:
-            return Response(POLICY_NOT_FOUND, status=404)
-        policy_delete(policy=policy)
-        return Response({"success": True, "message": "Policy deleted"})
+        policy_delete(policy=self._policy(policy_id))
+        return Response(acknowledged(SuccessOutSerializer, "Policy deleted"))

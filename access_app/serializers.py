@@ -1,4 +1,4 @@
-"""Input (strict) and output serializers of the access API."""
+"""Input serializers of the access API (the output ones are in ``api_shapes``)."""
 
 from __future__ import annotations
 
@@ -6,29 +6,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from access_app.access import CONSTRAINT_OPERATORS
-from access_app.models import AccessPolicy, AgentNode, TagStatus, Target, TargetKind
+from access_app.models import PolicyAction
 from access_app.tags import normalize_tags
+from foundation.errors import ApiError
 from foundation.serializers import StrictSerializer
-
-
-class PrincipalOutSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    role = serializers.CharField()
-    name = serializers.CharField()
-    tags = serializers.ListField(child=serializers.CharField())
-    node_id = serializers.CharField()
-
-
-class ApiKeyOutSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    prefix = serializers.CharField()
-    role = serializers.CharField()
-    tags = serializers.ListField(child=serializers.CharField())
-    node_id = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField(allow_null=True)
-    revoked_at = serializers.DateTimeField(allow_null=True)
-
 
 # --- Registration --------------------------------------------------------------------------
 
@@ -63,16 +44,6 @@ class NodeRegisterInSerializer(serializers.Serializer):
     metadata = serializers.DictField(required=False)
 
 
-class NodeRegisterOutSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    node_id = serializers.CharField()
-    status = serializers.ChoiceField(choices=["ready", "pending_approval"])
-    pending_tags = serializers.ListField(child=serializers.CharField())
-    approved_tags = serializers.ListField(child=serializers.CharField())
-    dispatch_token = serializers.CharField()
-
-
 class HeartbeatInSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=["starting", "ready", "degraded", "offline"], required=False
@@ -86,82 +57,6 @@ class ShutdownInSerializer(StrictSerializer):
 
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
     timeout_seconds = serializers.FloatField(required=False, min_value=0)
-
-
-def _tags_by_status(target: Target) -> dict[str, list[str]]:
-    rows = [row for row in target.tag_rows.all() if row.proposed]
-    by = {status: sorted(r.tag for r in rows if r.status == status) for status in TagStatus.values}
-    return {
-        "proposed_tags": sorted(r.tag for r in rows),
-        "approved_tags": by[TagStatus.APPROVED],
-        "pending_tags": by[TagStatus.PENDING],
-        "rejected_tags": by[TagStatus.REJECTED],
-    }
-
-
-def target_out(target: Target) -> dict:
-    tags = _tags_by_status(target)
-    body: dict = {
-        "id": target.name,
-        "kind": target.kind,
-        "target": target.full_name,
-        **tags,
-        "callable": target.approval == TagStatus.APPROVED,
-    }
-    if target.kind == TargetKind.SESSION:
-        body.update({k: v for k, v in target.definition.items() if k not in body})
-    else:
-        body.update(target.definition)
-    return body
-
-
-def _components(node: AgentNode) -> dict[str, list[dict]]:
-    targets = getattr(node, "live_targets", None)
-    if targets is None:
-        targets = list(node.targets.filter(active=True).prefetch_related("tag_rows"))
-    return {
-        plural: [target_out(t) for t in targets if t.kind == kind]
-        for plural, kind in (
-            ("reasoners", TargetKind.REASONER),
-            ("skills", TargetKind.SKILL),
-            ("sessions", TargetKind.SESSION),
-        )
-    }
-
-
-def _union(components: dict[str, list[dict]], field: str) -> list[str]:
-    return sorted({tag for items in components.values() for item in items for tag in item[field]})
-
-
-def node_out(node: AgentNode) -> dict:
-    components = _components(node)
-    return {
-        "id": node.node_id,
-        "base_url": node.base_url,
-        "version": node.version,
-        "instance_id": node.instance_id,
-        "status": node.status,
-        # upstream's name for the same state; upstream SDKs poll it while awaiting approval
-        "lifecycle_status": node.status,
-        "proposed_tags": _union(components, "proposed_tags"),
-        "approved_tags": _union(components, "approved_tags"),
-        "pending_tags": _union(components, "pending_tags"),
-        "registered_at": node.registered_at,
-        "last_heartbeat": node.last_heartbeat,
-        **components,
-    }
-
-
-def admin_agent_out(node: AgentNode) -> dict:
-    components = _components(node)
-    return {
-        "agent_id": node.node_id,
-        "proposed_tags": _union(components, "proposed_tags"),
-        "approved_tags": _union(components, "approved_tags"),
-        "status": node.status,
-        "registered_at": node.registered_at,
-        "components": components,
-    }
 
 
 class TagListField(serializers.ListField):
@@ -188,7 +83,8 @@ class RejectTagsInSerializer(StrictSerializer):
 
 @extend_schema_field({"type": "string", "enum": ["allow", "deny"]})
 class PolicyActionField(serializers.CharField):
-    """Checked in the view, which keeps upstream's error body for a bad action."""
+    """Checked once every field is valid (``PolicyInSerializer.validate``), with
+    upstream's own error body for a bad action."""
 
 
 class PolicyInSerializer(StrictSerializer):
@@ -216,8 +112,7 @@ class PolicyInSerializer(StrictSerializer):
                 )
         return value
 
-
-class PolicyOutSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = AccessPolicy
-        fields = ["id", *AccessPolicy.EDITABLE_FIELDS, "created_at", "updated_at"]
+    def validate(self, attrs):
+        if attrs["action"] not in PolicyAction.values:
+            raise ApiError(400, "invalid_action", "Action must be 'allow' or 'deny'")
+        return attrs

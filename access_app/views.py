@@ -10,11 +10,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from access_app import selectors
-from access_app.models import TagStatus, Target
+from access_app.api_shapes import TargetOutSerializer
+from access_app.models import AgentNode, TagStatus, Target
 from access_app.principals import Principal, user_is_admin
 from access_app.reach import reach_changes
-from access_app.serializers import target_out
-from access_app.services.approvals import ChangedSinceSeen, target_seen, target_tags_decide
+from access_app.services.approvals import target_seen, target_tags_decide
+from foundation.errors import ApiError
 
 admin_required = user_passes_test(user_is_admin)  # is_staff alone is not enough
 
@@ -26,23 +27,35 @@ def _shown(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def _pending_item(target: Target) -> dict:
+    """A target waiting for a decision, as its form shows it."""
+    return TargetOutSerializer(target).data | {
+        "pk": target.pk,
+        "node": target.node,
+        "definition_pending": target.definition_status == TagStatus.PENDING,
+        "changes": [
+            change | {"old": _shown(change["old"]), "new": _shown(change["new"])}
+            for change in reach_changes(target.approved_reach, target.reach)
+        ],
+        "first_review": target.approved_reach is None,
+        "seen": target_seen(target),
+    }
+
+
+def _node_rows(nodes: list[AgentNode], owners: dict) -> list[dict]:
+    return [
+        {
+            "node": node,
+            "owners": owners.get(node.node_id, []),
+            "targets": TargetOutSerializer(node.live_targets, many=True).data,
+        }
+        for node in nodes
+    ]
+
+
 @admin_required
 def approvals(request):
-    pending = [
-        target_out(t)
-        | {
-            "pk": t.pk,
-            "node": t.node,
-            "definition_pending": t.definition_status == TagStatus.PENDING,
-            "changes": [
-                c | {"old": _shown(c["old"]), "new": _shown(c["new"])}
-                for c in reach_changes(t.approved_reach, t.reach)
-            ],
-            "first_review": t.approved_reach is None,
-            "seen": target_seen(t),
-        }
-        for t in selectors.targets_with_pending_tags()
-    ]
+    pending = [_pending_item(t) for t in selectors.targets_with_pending_tags()]
     groups = [
         {"node": node, "targets": list(targets)}
         for node, targets in groupby(pending, key=lambda item: item["node"])
@@ -52,24 +65,21 @@ def approvals(request):
     owners = selectors.node_owners([g["node"] for g in groups] + visible)
     for group in groups:
         group["owners"] = owners.get(group["node"].node_id, [])
-    nodes = [
-        {
-            "node": node,
-            "owners": owners.get(node.node_id, []),
-            "targets": [target_out(t) for t in node.live_targets],
-        }
-        for node in visible
-    ]
-    return render(
-        request,
-        "access/approvals.html",
-        {
-            "groups": groups,
-            "pending_count": len(pending),
-            "nodes": nodes,
-            "decisions": selectors.recent_decisions(),
-        },
-    )
+    context = {
+        "groups": groups,
+        "pending_count": len(pending),
+        "nodes": _node_rows(visible, owners),
+        "decisions": selectors.recent_decisions(),
+    }
+    return render(request, "access/approvals.html", context)
+
+
+def _decided(request, decision: str, changed: list[str], target: Target) -> None:
+    verb = "Approved" if decision == TagStatus.APPROVED else "Rejected"
+    if changed:
+        messages.success(request, f"{verb} {', '.join(changed)} on {target.full_name}.")
+    else:
+        messages.info(request, f"Nothing changed on {target.full_name}.")
 
 
 @admin_required
@@ -80,27 +90,17 @@ def approvals_decide(request):
     if decision not in (TagStatus.APPROVED, TagStatus.REJECTED) or not tag:
         messages.error(request, "Choose approve or reject for a tag or for the whole target.")
         return redirect("approvals")
-    reason = request.POST.get("reason", "").strip()[:2000]
     try:
         changed = target_tags_decide(
             target=target,
             decision=decision,
             actor=Principal.from_user(request.user).actor,
-            reason=reason,
+            reason=request.POST.get("reason", "").strip()[:2000],
             tags=None if tag == "*" else [tag],
             seen=request.POST.get("seen") or None,
         )
-    except ChangedSinceSeen:
-        messages.error(
-            request,
-            f"{target.full_name} was registered again since this page was loaded; "
-            "nothing was decided. Review it again.",
-        )
-        return redirect("approvals")
-    verb = "Approved" if decision == TagStatus.APPROVED else "Rejected"
-    if changed:
-        listed = ", ".join(changed)
-        messages.success(request, f"{verb} {listed} on {target.full_name}.")
+    except ApiError as refused:  # changed since the page was loaded: nothing decided
+        messages.error(request, refused.message)
     else:
-        messages.info(request, f"Nothing changed on {target.full_name}.")
+        _decided(request, decision, changed, target)
     return redirect("approvals")

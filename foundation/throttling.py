@@ -2,8 +2,10 @@
 
 With ``REDIS_URL`` set the cache is Redis, so every daphne process shares one count. A
 window opens at a principal's first request and lasts the rate's period; counting is an
-atomic increment (no read-modify-write race between processes), and ``Retry-After`` says
-when the window ends. A session client's calls count against the session's starter.
+atomic increment (no read-modify-write race between processes, unlike DRF's request
+history), and ``Retry-After`` says when the window ends. A session client's calls count
+against the session's starter. Rates are DRF's notation (``"60/min"``), read by DRF's own
+parser, or the ``(count, seconds)`` pair the settings' ``env_rate`` already parsed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,20 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from rest_framework.throttling import BaseThrottle
+from rest_framework.throttling import SimpleRateThrottle
+
+Rate = str | tuple[int, int]
+
+_CACHE_FORMAT = "throttle:%(scope)s:%(ident)s"
+
+
+def rate_parse(rate: Rate) -> tuple[int, int]:
+    """``(count, seconds)`` of ``rate``: DRF's parser for its notation, a pair as it is."""
+    if isinstance(rate, str):
+        # parse_rate reads nothing of its instance; DRF's throttles call it from __init__.
+        return SimpleRateThrottle.parse_rate(SimpleRateThrottle, rate)
+    count, seconds = rate
+    return count, seconds
 
 
 def principal_identity(principal) -> str:
@@ -27,12 +42,7 @@ def throttle_identity(request) -> str:
     return principal_identity(principal)
 
 
-def rate_take(scope: str, identity: str, rate: tuple[int, int]) -> float | None:
-    """Count one use of ``scope`` by ``identity`` against ``rate`` (count, seconds): None
-    if it is allowed, else the seconds until the window ends (at least 1). For callers
-    outside DRF, such as WebSocket consumers."""
-    count, seconds = rate
-    base = f"throttle:{scope}:{identity}"
+def _window_take(base: str, count: int, seconds: int) -> float | None:
     now = time.time()
     cache.add(f"{base}:start", now, timeout=seconds)
     cache.add(f"{base}:count", 0, timeout=seconds)
@@ -47,15 +57,33 @@ def rate_take(scope: str, identity: str, rate: tuple[int, int]) -> float | None:
     return max(1.0, started + seconds - now)
 
 
-class PrincipalRateThrottle(BaseThrottle):
-    """Subclasses name a ``scope`` and the setting that holds its ``(count, seconds)``."""
+def rate_take(scope: str, identity: str, rate: Rate) -> float | None:
+    """Count one use of ``scope`` by ``identity`` against ``rate``: None if it is allowed,
+    else the seconds until the window ends (at least 1). For callers outside DRF, such as
+    WebSocket consumers."""
+    key = _CACHE_FORMAT % {"scope": scope, "ident": identity}
+    return _window_take(key, *rate_parse(rate))
 
-    scope: str = ""
+
+class PrincipalRateThrottle(SimpleRateThrottle):
+    """Subclasses name a ``scope`` and the setting that holds its rate (read per request,
+    as DRF makes a throttle per request)."""
+
+    cache_format = _CACHE_FORMAT
     rate_setting: str = ""
 
+    def get_rate(self) -> Rate:
+        return getattr(settings, self.rate_setting)
+
+    def parse_rate(self, rate: Rate) -> tuple[int, int]:
+        return rate_parse(rate)
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": throttle_identity(request)}
+
     def allow_request(self, request, view) -> bool:
-        rate = getattr(settings, self.rate_setting)
-        self._wait = rate_take(self.scope, throttle_identity(request), rate)
+        key = self.get_cache_key(request, view)
+        self._wait = _window_take(key, self.num_requests, self.duration)
         return self._wait is None
 
     def wait(self) -> float | None:

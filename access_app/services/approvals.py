@@ -16,19 +16,30 @@ from django.utils import timezone
 
 from access_app.models import AgentNode, TagDecision, TagStatus, Target, TargetKind, TargetTag
 from access_app.selectors import node_tags_with_status
-from access_app.services.registration import node_refresh_status, target_refresh_approval
+from access_app.services.nodes import node_refresh_status
+from access_app.services.targets import target_refresh_approval
 from access_app.tags import normalize_tags
+from foundation.errors import ApiError
 
 NOT_LISTED_REASON = "not included in the approved tags"
 DEFINITION_LABEL = "(definition)"
 
 
-class NotPendingApproval(Exception):
-    """The node has no pending tag (upstream's 409 ``not_pending_approval``)."""
+def _not_pending(node: AgentNode) -> ApiError:
+    """The node has no pending tag or definition (upstream's 409)."""
+    return ApiError(
+        409, "not_pending_approval", f"agent '{node.node_id}' has no tags pending approval"
+    )
 
 
-class ChangedSinceSeen(Exception):
+def _changed_since_seen(target: Target) -> ApiError:
     """The target was registered again after the admin looked at it: nothing decided."""
+    return ApiError(
+        409,
+        "changed_since_seen",
+        f"{target.full_name} was registered again since this page was loaded; "
+        "nothing was decided. Review it again.",
+    )
 
 
 def target_seen(target: Target) -> str:
@@ -88,14 +99,14 @@ def target_tags_decide(
 ) -> list[str]:
     """Approve or reject some tags of one target, or (``tags`` None) everything pending on
     it: its pending tags and its definition. With ``seen`` (``target_seen`` as the admin
-    saw it), raise ``ChangedSinceSeen`` if it changed since. Returns what changed (tags,
+    saw it), refuse (409 ``changed_since_seen``) if it changed since. Returns what changed (tags,
     and ``DEFINITION_LABEL`` for the definition)."""
     if decision not in (TagStatus.APPROVED, TagStatus.REJECTED):
         raise ValueError("decision must be approved or rejected")
     with transaction.atomic():
         locked = Target.objects.select_for_update().get(pk=target.pk)
         if seen is not None and target_seen(locked) != seen:
-            raise ChangedSinceSeen(target.full_name)
+            raise _changed_since_seen(target)
         rows = TargetTag.objects.select_for_update().filter(target=target, proposed=True)
         rows = rows.filter(status=TagStatus.PENDING) if tags is None else rows.filter(tag__in=tags)
         changed = [row.tag for row in _decide(list(rows), decision, actor, reason)]
@@ -116,7 +127,7 @@ def _pending_definitions(node: AgentNode) -> list[Target]:
     return list(Target.objects.filter(node=node, active=True, definition_status=TagStatus.PENDING))
 
 
-def node_approve_tags(
+def node_tags_approve(
     *,
     node: AgentNode,
     approved_tags: list[str],
@@ -132,7 +143,7 @@ def node_approve_tags(
         pending = list(_pending_rows(node).select_related("target"))
         definitions = _pending_definitions(node)
         if not pending and not definitions:
-            raise NotPendingApproval(node.node_id)
+            raise _not_pending(node)
         if any(component_tags.values()):
             lists = {
                 (kind, name): set(normalize_tags(tags))
@@ -159,13 +170,13 @@ def node_approve_tags(
     return node_tags_with_status(node, TagStatus.APPROVED)
 
 
-def node_reject_tags(*, node: AgentNode, actor: str, reason: str = "") -> list[str]:
+def node_tags_reject(*, node: AgentNode, actor: str, reason: str = "") -> list[str]:
     """Upstream's reject-tags: every pending tag and definition of the node is rejected."""
     with transaction.atomic():
         pending = list(_pending_rows(node))
         definitions = _pending_definitions(node)
         if not pending and not definitions:
-            raise NotPendingApproval(node.node_id)
+            raise _not_pending(node)
         _decide(pending, TagStatus.REJECTED, actor, reason)
         _decide_definitions([t.pk for t in definitions], TagStatus.REJECTED, actor, reason)
         node_refresh_status(node)

@@ -7,10 +7,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from access_app.models import AccessPolicy
+from foundation.errors import ApiError
 
 
-class PolicyNameTaken(Exception):
-    pass
+def _name_taken(name: str) -> ApiError:
+    return ApiError(409, "policy_exists", f"a policy named '{name}' already exists")
 
 
 def policy_create(*, data: dict[str, Any]) -> AccessPolicy:
@@ -20,7 +21,7 @@ def policy_create(*, data: dict[str, Any]) -> AccessPolicy:
                 **{k: data[k] for k in AccessPolicy.EDITABLE_FIELDS if k in data}
             )
     except IntegrityError:
-        raise PolicyNameTaken(data["name"]) from None
+        raise _name_taken(data["name"]) from None
 
 
 def policy_update(*, policy: AccessPolicy, data: dict[str, Any]) -> AccessPolicy:
@@ -31,7 +32,7 @@ def policy_update(*, policy: AccessPolicy, data: dict[str, Any]) -> AccessPolicy
         with transaction.atomic():
             policy.save()
     except IntegrityError:
-        raise PolicyNameTaken(data["name"]) from None
+        raise _name_taken(data["name"]) from None
     return policy
 
 

@@ -23,7 +23,7 @@ def _specificity(pattern: str) -> int:
     return len(pattern.replace("*", ""))
 
 
-def treat_tags(tags: list[str], rules: list[TagRule] | None = None) -> dict[str, TagTreatment]:
+def tags_treat(tags: list[str], rules: list[TagRule] | None = None) -> dict[str, TagTreatment]:
     """A forbidden match always wins; otherwise the most specific rule; else the default."""
     rules = list(TagRule.objects.all()) if rules is None else rules
     default = TagTreatment(settings.AGENTFIELD_TAG_APPROVAL, "AGENTFIELD_TAG_APPROVAL")

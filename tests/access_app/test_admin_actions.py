@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
 from access_app.models import ApiKey, TagStatus, Target, TargetTag
-from tests.factories import node_body
+from tests.access_app.harness import register_with_lookup_skill
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +20,7 @@ CHANGELISTS = {
 
 @pytest.fixture
 def registered(admin):
-    body = node_body(skills=[{"id": "lookup_order", "tags": ["orders"]}])
-    assert admin.client().post("/api/v1/nodes/register", body, format="json").status_code == 201
+    register_with_lookup_skill(admin)
 
 
 @pytest.fixture

@@ -2,11 +2,10 @@ import pytest
 
 from access_app.access import AccessAllowed, access_check
 from access_app.models import TagDecision, TagStatus, Target, TargetTag
+from tests.access_app.harness import NODE, AdminCaller
 from tests.factories import node_body
 
 pytestmark = pytest.mark.django_db
-
-NODE = "voice-support-af"
 
 
 @pytest.fixture
@@ -59,10 +58,10 @@ def test_a_tag_left_out_of_the_approval_is_rejected_and_closes_its_target(admin,
     approve(admin, {"approved_tags": ["support", "support:voice"]})
     session = Target.objects.get(kind="session")
     assert TargetTag.objects.get(target=session, tag="pii:limited").status == TagStatus.REJECTED
-    denial = access_check(caller=_admin_caller(), target=session, input={})
+    denial = access_check(caller=AdminCaller(), target=session, input={})
     assert denial.error == "target_tags_rejected"
     reasoner = Target.objects.get(kind="reasoner")
-    assert access_check(caller=_admin_caller(), target=reasoner, input={}) == AccessAllowed()
+    assert access_check(caller=AdminCaller(), target=reasoner, input={}) == AccessAllowed()
 
 
 def test_session_tags_approve_exactly_that_session(admin, registered):
@@ -72,15 +71,15 @@ def test_session_tags_approve_exactly_that_session(admin, registered):
     assert response.status_code == 200
     assert response.json()["approved_tags"] == ["pii:limited", "support:voice"]
     session = Target.objects.get(kind="session")
-    assert access_check(caller=_admin_caller(), target=session, input={}) == AccessAllowed()
+    assert access_check(caller=AdminCaller(), target=session, input={}) == AccessAllowed()
     reasoner = Target.objects.get(kind="reasoner")
-    assert access_check(caller=_admin_caller(), target=reasoner, input={}).status == 503
+    assert access_check(caller=AdminCaller(), target=reasoner, input={}).status == 503
 
 
 def test_reasoner_tags_approve_that_reasoner(admin, registered):
     approve(admin, {"approved_tags": [], "reasoner_tags": {"resolve_voice_turn": ["support"]}})
     reasoner = Target.objects.get(kind="reasoner")
-    assert access_check(caller=_admin_caller(), target=reasoner, input={}) == AccessAllowed()
+    assert access_check(caller=AdminCaller(), target=reasoner, input={}) == AccessAllowed()
 
 
 def test_approving_a_node_with_nothing_pending_is_409(admin, registered):
@@ -114,11 +113,3 @@ def test_approve_tags_input_is_strict(admin, registered):
     assert response.status_code == 400
     assert response.json()["fields"] == {"status": ["unknown field"]}
     assert approve(admin, {}).status_code == 400
-
-
-def _admin_caller():
-    class Admin:
-        tags: tuple[str, ...] = ()
-        is_admin = True
-
-    return Admin()

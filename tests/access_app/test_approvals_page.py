@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 
 from access_app.access import AccessAllowed, access_check
 from access_app.models import TagDecision, TagStatus, Target, TargetTag
+from tests.access_app.harness import AdminCaller, register_with_lookup_skill
 from tests.browser import ARTIFACTS, chromium_page
-from tests.factories import node_body
 
 PAGE = "/access/approvals/"
 
@@ -20,13 +20,7 @@ def staff(db):
 
 @pytest.fixture
 def registered(admin):
-    body = node_body(skills=[{"id": "lookup_order", "tags": ["orders"]}])
-    assert admin.client().post("/api/v1/nodes/register", body, format="json").status_code == 201
-
-
-class Staff:
-    tags = ()
-    is_admin = True
+    register_with_lookup_skill(admin)
 
 
 def _session():
@@ -86,7 +80,7 @@ def test_rejecting_a_whole_target_rejects_all_its_pending_tags(client, staff, re
     client.post("/access/approvals/decide", {"target": target.pk, "op": "rejected|*"})
     statuses = set(TargetTag.objects.filter(target=target).values_list("status", flat=True))
     assert statuses == {TagStatus.REJECTED}
-    assert access_check(caller=Staff(), target=_session(), input={}).error == (
+    assert access_check(caller=AdminCaller(), target=_session(), input={}).error == (
         "target_tags_rejected"
     )
 
@@ -119,14 +113,14 @@ def test_the_django_admin_approves_and_rejects_tags_with_actions(client, staff, 
     assert response.status_code == 200
     assert set(rows.values_list("status", flat=True)) == {TagStatus.APPROVED}
     # Its tags approved, the session's definition (what it reaches) still waits.
-    assert access_check(caller=Staff(), target=_session(), input={}).status == 503
+    assert access_check(caller=AdminCaller(), target=_session(), input={}).status == 503
     response = client.post(
         "/admin/access_app/target/",
         {"action": "approve_everything_pending", "_selected_action": [target.pk]},
         follow=True,
     )
     assert response.status_code == 200
-    assert access_check(caller=Staff(), target=_session(), input={}) == AccessAllowed()
+    assert access_check(caller=AdminCaller(), target=_session(), input={}) == AccessAllowed()
     listing = client.get("/admin/access_app/tagdecision/").content.decode()
     assert "decided in the Django admin" in listing
 
@@ -157,4 +151,4 @@ def test_an_admin_approves_a_session_in_a_real_browser_and_it_becomes_callable(
         assert page.locator('form.target[data-target="voice-support-af.voice"]').count() == 0
         assert "voice support is in scope" in page.inner_text("table.history")
         page.screenshot(path=str(ARTIFACTS / "approvals-after.png"), full_page=True)
-    assert access_check(caller=Staff(), target=_session(), input={}) == AccessAllowed()
+    assert access_check(caller=AdminCaller(), target=_session(), input={}) == AccessAllowed()

@@ -9,15 +9,12 @@ from django.db import connection
 
 from access_app.models import AccessPolicy, AgentNode, ApiKey
 from access_app.principals import Principal
-from access_app.services.registration import RegistrationError, node_register
+from access_app.services.nodes import node_register
+from foundation.errors import ApiError
+from tests.access_app.harness import register
 from tests.factories import node_body
 
-REGISTER = "/api/v1/nodes/register"
 NODE = "orders"
-
-
-def register(caller, body):
-    return caller.client().post(REGISTER, body, format="json")
 
 
 def orders_body(base_url: str = "http://127.0.0.1:8101"):
@@ -132,8 +129,8 @@ def _race(principals: list[Principal]) -> list[object]:
             barrier.wait()
             node_register(principal=principal, payload=orders_body())
             outcomes[index] = "registered"
-        except RegistrationError as exc:
-            outcomes[index] = exc.status
+        except ApiError as exc:
+            outcomes[index] = exc.status_code
         except Exception as exc:
             outcomes[index] = exc
         finally:
@@ -187,7 +184,7 @@ def test_a_request_authenticated_before_the_squatter_lost_the_id_is_refused(make
     authenticated_earlier = Principal.from_api_key(squatter.key)  # still bound to orders
     real = make_caller("agent", node_id=NODE, name="the real orders node")
     assert register(real, orders_body()).status_code == 201
-    with pytest.raises(RegistrationError) as refused:
+    with pytest.raises(ApiError) as refused:
         node_register(principal=authenticated_earlier, payload=orders_body("http://127.0.0.1:6666"))
-    assert refused.value.status == 403
+    assert refused.value.status_code == 403
     assert AgentNode.objects.get().base_url == "http://127.0.0.1:8101"

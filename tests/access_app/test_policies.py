@@ -134,6 +134,8 @@ def test_with_default_deny_no_matching_policy_denies(reasoner):
         "error": "no_policy_matched",
         "message": "no access policy matches this request",
     }
+    refusal = result.api_error()
+    assert (refusal.status_code, refusal.body) == (403, result.body())
 
 
 @override_settings(AGENTFIELD_DEFAULT_DENY=False)

@@ -16,7 +16,7 @@ from access_app.models import (
 )
 from access_app.read_cache import access_version
 from access_app.selectors import policies_enabled, target_resolve, target_with_node
-from access_app.services.registration import node_heartbeat
+from access_app.services.nodes import node_heartbeat
 
 pytestmark = pytest.mark.django_db
 

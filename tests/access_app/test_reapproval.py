@@ -7,17 +7,10 @@ from django.test import override_settings
 
 from access_app.access import access_check
 from access_app.models import AccessPolicy, TagDecision, TagStatus, Target, TargetTag
+from tests.access_app.harness import NODE, REGISTER, AdminCaller
 from tests.factories import node_body, session_def
 
 pytestmark = pytest.mark.django_db
-
-REGISTER = "/api/v1/nodes/register"
-NODE = "voice-support-af"
-
-
-@pytest.fixture
-def agent(make_caller):
-    return make_caller("agent", node_id=NODE, name="voice-agent")
 
 
 def register(agent, **overrides):
@@ -39,14 +32,9 @@ def session() -> Target:
     return Target.objects.get(kind="session", name="voice")
 
 
-class Admin:
-    is_admin = True
-    tags = ()
-
-
 def callable_(target: Target) -> bool:
     target.refresh_from_db()
-    return access_check(caller=Admin(), target=target, input={}).__class__.__name__ == (
+    return access_check(caller=AdminCaller(), target=target, input={}).__class__.__name__ == (
         "AccessAllowed"
     )
 
@@ -78,7 +66,7 @@ def test_a_change_in_what_a_session_reaches_puts_it_back_to_pending(
     target = session()
     assert target.definition_status == TagStatus.PENDING
     assert not callable_(target)
-    denial = access_check(caller=Admin(), target=target, input={})
+    denial = access_check(caller=AdminCaller(), target=target, input={})
     assert (denial.status, denial.error) == (503, "agent_pending_approval")
     decision = TagDecision.objects.filter(target=target, tag="").first()
     assert decision.decision == "pending" and decision.reason.startswith("definition changed: ")

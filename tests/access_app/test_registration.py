@@ -2,20 +2,10 @@ import pytest
 from django.test import override_settings
 
 from access_app.models import AgentNode, TagDecision, TagRule, TagStatus, Target, TargetTag
+from tests.access_app.harness import register
 from tests.factories import node_body, session_def
 
 pytestmark = pytest.mark.django_db
-
-REGISTER = "/api/v1/nodes/register"
-
-
-@pytest.fixture
-def agent(make_caller):
-    return make_caller("agent", node_id="voice-support-af", name="voice-agent")
-
-
-def register(caller, body):
-    return caller.client().post(REGISTER, body, format="json")
 
 
 def test_registration_stores_the_node_and_one_target_per_component(agent):
@@ -305,3 +295,9 @@ def test_shutdown_takes_the_node_offline_as_upstream_and_is_scoped(agent, make_c
     assert refused.status_code == 400  # strict body
     register(agent, node_body())  # a new start brings it back
     assert AgentNode.objects.get().reported_status == ""
+
+
+def test_a_registration_body_that_is_no_object_is_a_400(agent):
+    response = register(agent, [node_body()])
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_request"

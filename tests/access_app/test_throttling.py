@@ -91,3 +91,11 @@ def test_a_new_window_opens_when_the_period_is_over(world, alice, settings, monk
     if not settings.REDIS_URL:  # LocMemCache expiry follows time.time; Redis keeps its own
         clock[0] += 31
         assert start(alice.client()).status_code == 201
+
+
+def test_a_rate_in_drfs_notation_limits_as_its_pair_does(world, alice, settings):
+    settings.AGENTFIELD_SESSION_START_RATE = "1/hour"
+    assert start(alice.client()).status_code == 201
+    limited = start(alice.client())
+    assert_rate_limited(limited)
+    assert 3590 <= int(limited["Retry-After"]) <= HOUR
