@@ -14,7 +14,7 @@ from sessions_app.runtime import registry
 from sessions_app.runtime.session import SessionRuntime
 from sessions_app.transports.webrtc import WebRTCCall
 from tests.sessions_app.helpers import session_world, start
-from tests.sessions_app.test_webrtc_transport import finished_row, open_call
+from tests.sessions_app.webrtc_calls import finished_row, open_call
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
