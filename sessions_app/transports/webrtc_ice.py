@@ -42,6 +42,9 @@ LOOPBACK_HOSTS = ("127.0.0.1",)  # tests and `make run` on loopback
 
 @dataclass(frozen=True)
 class IcePolicy:
+    """How a call does ICE, on both ends: what the server's peer gathers and may reach, and
+    what the voice page's peer is told (``browser_config``)."""
+
     servers: tuple[str, ...] = ()  # stun:, turn:, turns: URLs
     turn_username: str = ""
     turn_credential: str = ""
