@@ -225,8 +225,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Django's model backend, refusing logins after too many failures (decision 0018).
 AUTHENTICATION_BACKENDS = ["access_app.backends.ThrottledModelBackend"]
-LOGIN_URL = "/admin/login/"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = "admin:login"  # URL names: resolved when used
+LOGIN_REDIRECT_URL = "overview"
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"

@@ -9,8 +9,7 @@ that answers an offer owns that call), it measures over a window:
 
 - CPU seconds the daphne processes spend per minute of relayed call;
 - the added latency from a microphone frame's arrival to its bytes leaving for the
-  provider, p50 / p99 (``webrtc_media.forward_delay_observer``, read through
-  ``bench/media_app.py``);
+  provider, p50 / p99 (measured by ``bench/media_app.py``'s ``TimedMicPump``);
 
 then the same for a bare aiortc echo peer (``bench/media_echo.py``: MediaRelay, nothing
 else; latency to the echoed frame's encoded bytes) in as many processes, as the floor. The

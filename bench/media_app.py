@@ -6,13 +6,38 @@ took from its arrival to its bytes leaving for the provider.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
+
+from aiortc.mediastreams import MediaStreamTrack
 
 from agentfield_site.asgi import application as project
-from sessions_app.transports import webrtc_media
+from sessions_app.transports import webrtc, webrtc_media
 
 _delays: list[float] = []
-webrtc_media.forward_delay_observer = _delays.append
+
+
+class TimedMicPump(webrtc_media.MicPump):
+    """The call's microphone pump, noting for each forwarded frame the seconds from its
+    arrival to its bytes leaving for the provider."""
+
+    def __init__(
+        self, track: MediaStreamTrack, forward: Callable[[bytes], Awaitable[None]]
+    ) -> None:
+        async def timed(pcm: bytes) -> None:
+            await forward(pcm)
+            _delays.append(asyncio.get_running_loop().time() - self._arrived)
+
+        super().__init__(track, timed)
+        self._arrived = 0.0
+
+    async def relay(self, frame) -> None:
+        self._arrived = asyncio.get_running_loop().time()
+        await super().relay(frame)
+
+
+webrtc.MicPump = TimedMicPump  # the calls this process answers use it
 
 
 async def application(scope, receive, send):

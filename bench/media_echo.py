@@ -76,7 +76,7 @@ RTCRtpSender._next_encoded_frame = _timed_next_encoded_frame
 
 
 async def offer(request: web.Request) -> web.Response:
-    pc = RTCPeerConnection(webrtc_ice.use(webrtc_ice.IcePolicy(hosts=("127.0.0.1",))))
+    pc = RTCPeerConnection(webrtc_ice.use(webrtc_ice.IcePolicy.loopback()))
     peers.add(pc)
 
     @pc.on("track")

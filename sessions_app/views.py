@@ -2,38 +2,26 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
+from django.urls import reverse
 
+from access_app.models import Target
 from access_app.principals import Principal
 from executions_app.models import Execution
 from sessions_app import selectors
+from sessions_app.models import SessionInstance
 from sessions_app.services.lifecycle import SessionStateError
 from sessions_app.services.starting import split_session_target
+from sessions_app.transports.webrtc_ice import IcePolicy
+
+# Stands for the session id in the per-session URLs the voice page fills in itself.
+SESSION_ID_SLOT = "__session__"
 
 
 def overview(request):
     return render(request, "overview.html")
-
-
-def _ice_servers() -> list[dict[str, str]]:
-    """The same STUN/TURN servers as the control plane's peer, as RTCIceServer objects."""
-    servers = []
-    for url in settings.AGENTFIELD_WEBRTC_ICE_SERVERS:
-        server = {"urls": url}
-        if url.startswith("turn"):
-            server["username"] = settings.AGENTFIELD_WEBRTC_TURN_USERNAME
-            server["credential"] = settings.AGENTFIELD_WEBRTC_TURN_CREDENTIAL
-        servers.append(server)
-    return servers
-
-
-def _loopback_only() -> bool:
-    """When the control plane's peer offers only loopback addresses, so does the page."""
-    hosts = settings.AGENTFIELD_WEBRTC_ICE_HOSTS
-    return bool(hosts) and all(host.startswith("127.") for host in hosts)
 
 
 @login_required
@@ -46,27 +34,32 @@ def sessions_list(request):
 
 @login_required
 def voice_page(request, target: str):
+    session_target = _target_startable_or_404(Principal.from_user(request.user), target)
+    definition = session_target.definition or {}
+    config = {
+        "target": session_target.full_name,
+        "transport": definition.get("transport"),
+        "start_url": reverse("session-start", args=[session_target.full_name]),
+        "end_url": reverse("session-end", args=[SESSION_ID_SLOT]),
+        "replay_url": reverse("session-replay", args=[SESSION_ID_SLOT]),
+        "session_id_slot": SESSION_ID_SLOT,
+        # the servers and host addresses the control plane's own peer uses
+        "ice": IcePolicy.from_settings().browser_config(),
+    }
+    context = {"target": session_target, "definition": definition, "config": config}
+    return render(request, "sessions/voice.html", context)
+
+
+def _target_startable_or_404(principal: Principal, target: str) -> Target:
+    """Unknown, or not startable by this caller: the same 404."""
     try:
         node_id, name = split_session_target(target)
     except SessionStateError:
         raise Http404("session target must be <node>.<session>") from None
-    principal = Principal.from_user(request.user)
     session_target = selectors.session_target_startable_by(principal, node_id, name)
-    if session_target is None:  # unknown, or not startable by this caller: the same 404
+    if session_target is None:
         raise Http404("session not registered")
-    definition = session_target.definition or {}
-    config = {
-        "target": session_target.full_name,
-        "start_url": f"/api/v1/session-targets/{session_target.full_name}/start",
-        "transport": definition.get("transport"),
-        "ice_servers": _ice_servers(),
-        "loopback_only": _loopback_only(),
-    }
-    return render(
-        request,
-        "sessions/voice.html",
-        {"target": session_target, "definition": definition, "config": config},
-    )
+    return session_target
 
 
 @login_required
@@ -75,6 +68,12 @@ def session_replay(request, session_id: str):
     session = selectors.session_get_for(principal=principal, session_id=session_id)
     if session is None:
         raise Http404("session not found")
+    context = {"session": session, "timeline": _timeline(session)}
+    return render(request, "sessions/replay.html", context)
+
+
+def _timeline(session: SessionInstance) -> list[dict]:
+    """The session's events in order, each with its execution's workflow and its offset."""
     events = list(session.events.order_by("id"))
     execution_ids = [e.execution_id for e in events if e.execution_id]
     workflows = dict(
@@ -82,7 +81,7 @@ def session_replay(request, session_id: str):
             "execution_id", "workflow_id"
         )
     )
-    timeline = [
+    return [
         {
             "event": e,
             "workflow_id": workflows.get(e.execution_id),
@@ -90,4 +89,3 @@ def session_replay(request, session_id: str):
         }
         for e in events
     ]
-    return render(request, "sessions/replay.html", {"session": session, "timeline": timeline})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +27,8 @@ CHROMIUM_ARGS = [
     "--disable-features=MediaRouter,OptimizationHints,Translate",
     "--metrics-recording-only",
 ]
+# The policy the page was served with, read back by a same-origin request.
+CSP_OF_THE_PAGE = "fetch(location.href).then(r => r.headers.get('content-security-policy') || '')"
 
 
 def require_chromium() -> None:
@@ -54,3 +57,25 @@ def chromium_page(extra_args: list[str] | None = None):
             yield context.new_page()
         finally:
             browser.close()
+
+
+def wait_until(page, predicate: str, timeout: float) -> None:
+    """Poll ``predicate`` from outside the page: Playwright's ``wait_for_function`` evals
+    its predicate inside the page, which the Content-Security-Policy forbids."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(predicate):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {predicate}")
+        page.wait_for_timeout(100)
+
+
+def csp_violations(page) -> list[str]:
+    """Console reports of anything the Content-Security-Policy blocked, as they come."""
+    seen: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            seen.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return seen

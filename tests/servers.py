@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import httpx
@@ -43,34 +43,50 @@ class Server:
 
 @contextmanager
 def daphne_server(name: str = "d1", **env: str):
-    """A daphne process serving the project; stopped (whole group) afterwards."""
-    port = free_port()
+    """A daphne process serving the project; stopped (whole group) afterwards.
+
+    It serves a socket this process binds and hands over (``--fd``): connections made
+    before daphne is up wait in the socket's queue, so the first ``/healthz`` request is
+    answered as soon as the server can answer it.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
     log_path = TEST_VAR_DIR / f"daphne-{name}.log"
     log = log_path.open("w")
     ws_bytes = int(
         env.get("AGENTFIELD_MAX_WS_MESSAGE_BYTES", settings.AGENTFIELD_MAX_WS_MESSAGE_BYTES)
     )
-    argv = daphne_argv("-b", "127.0.0.1", "-p", str(port), ws_message_bytes=ws_bytes)
-    process = subprocess.Popen(
-        [*argv, "agentfield_site.asgi:application"],
-        cwd=ROOT,
-        env=worker_env(**env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    argv = daphne_argv("--fd", str(listener.fileno()), ws_message_bytes=ws_bytes)
+    with listener:
+        process = subprocess.Popen(
+            [*argv, "agentfield_site.asgi:application"],
+            cwd=ROOT,
+            env=worker_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=(listener.fileno(),),
+        )
+    # only daphne holds the socket now: once it is gone, connecting is refused
     server = Server(process, port, log_path)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"daphne did not start:\n{server.log()}")
-            try:
-                if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        _wait_until_healthy(server, time.monotonic() + START_TIMEOUT)
         yield server
     finally:
         stop_process_groups([process], grace=10)
         log.close()
+
+
+def _wait_until_healthy(server: Server, deadline: float) -> None:
+    """Each request waits (queued) for daphne's answer; a refused or reset connection means
+    daphne exited, which ``poll`` then reports."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if server.process.poll() is not None or remaining <= 0:
+            raise RuntimeError(f"daphne did not start:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.base_url}/healthz", timeout=remaining).status_code == 200:
+                return
+        except httpx.HTTPError:
+            with suppress(subprocess.TimeoutExpired):  # wait for the exit, not a while
+                server.process.wait(timeout=1)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
+import threading
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.db import connection
@@ -47,9 +48,12 @@ def worker_env(**extra: str) -> dict[str, str]:
 
 @contextmanager
 def celery_worker(name: str = "w1", concurrency: int = 2, **env: str):
-    """Start a worker, wait until it is ready, and stop its whole process group after."""
+    """Start a worker, wait until it says it is ready, and stop its whole process group after.
+
+    Its output goes through a pipe to its log file, line by line; the line with ``ready.``
+    (or the pipe's end, if the worker exits first) is the event the start waits for.
+    """
     log_path = TEST_VAR_DIR / f"worker-{name}.log"
-    log = log_path.open("w")
     argv = celery_worker_argv(
         concurrency=concurrency,
         hostname=f"{name}-{os.getpid()}@%h",
@@ -59,20 +63,46 @@ def celery_worker(name: str = "w1", concurrency: int = 2, **env: str):
         argv,
         cwd=ROOT,
         env=worker_env(**env),
-        stdout=log,
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    output = LogPipe(process.stdout, log_path, until="ready.")
     try:
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while "ready." not in log_path.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"celery worker did not start:\n{log_path.read_text()}")
-            time.sleep(0.1)
+        if not output.seen.wait(WORKER_START_TIMEOUT) or not output.found:
+            raise RuntimeError(f"celery worker did not start:\n{log_path.read_text()}")
         yield process
     finally:
         stop_worker(process)
-        log.close()
+        output.close()
+
+
+class LogPipe:
+    """Copies a process's output to ``log_path`` as it comes, in a thread; ``seen`` is set
+    at the first line containing ``until`` (``found``), or at the end of the output."""
+
+    def __init__(self, stream: IO[bytes], log_path: Path, until: str) -> None:
+        self.seen = threading.Event()
+        self.found = False
+        self._log = log_path.open("wb")
+        self._until = until.encode()
+        self._thread = threading.Thread(target=self._copy, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _copy(self, stream: IO[bytes]) -> None:
+        with stream:
+            for line in stream:
+                self._log.write(line)
+                self._log.flush()
+                if self._until in line and not self.found:
+                    self.found = True
+                    self.seen.set()
+        self.seen.set()
+
+    def close(self) -> None:
+        """Once the process group is gone (its output has ended)."""
+        self._thread.join(10)
+        self._log.close()
 
 
 def stop_worker(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:

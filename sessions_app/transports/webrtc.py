@@ -94,7 +94,7 @@ class WebRTCCall:
 
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
-        self.ice = webrtc_ice.policy_from_settings()
+        self.ice = webrtc_ice.IcePolicy.from_settings()
         self.pc = RTCPeerConnection(webrtc_ice.use(self.ice))
         self.playback = PlaybackTrack()
         self.runtime: SessionRuntime | None = None

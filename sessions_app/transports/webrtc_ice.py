@@ -1,5 +1,9 @@
 """ICE for the control plane's aiortc peers: which servers, host addresses and UDP ports.
 
+``IcePolicy.from_settings()`` is the one reading of the ``AGENTFIELD_WEBRTC_*`` ICE settings:
+the server's peer gathers with it, and the voice page gets ``browser_config()`` of the same
+object (its ``iceServers`` and, in loopback mode, the only host addresses it may offer).
+
 aioice takes no option for host addresses or ports, so ``use`` installs two hooks once per
 process, both reading the policy in force when a peer gathers: host candidates come from
 ``IcePolicy.hosts`` (aioice itself never offers loopback), and host sockets bind inside
@@ -33,10 +37,14 @@ log = logging.getLogger(__name__)
 
 
 DEFAULT_PEER_NETWORKS = (GLOBAL, *PRIVATE_NETWORKS)
+LOOPBACK_HOSTS = ("127.0.0.1",)  # tests and `make run` on loopback
 
 
 @dataclass(frozen=True)
 class IcePolicy:
+    """How a call does ICE, on both ends: what the server's peer gathers and may reach, and
+    what the voice page's peer is told (``browser_config``)."""
+
     servers: tuple[str, ...] = ()  # stun:, turn:, turns: URLs
     turn_username: str = ""
     turn_credential: str = ""
@@ -44,6 +52,24 @@ class IcePolicy:
     port_range: tuple[int, int] | None = None
     # Where offered candidates may point (CIDRs and "global"); loopback mode: loopback only.
     peer_networks: tuple[str, ...] = DEFAULT_PEER_NETWORKS
+
+    @classmethod
+    def from_settings(cls) -> IcePolicy:
+        from django.conf import settings
+
+        return cls(
+            servers=tuple(settings.AGENTFIELD_WEBRTC_ICE_SERVERS),
+            turn_username=settings.AGENTFIELD_WEBRTC_TURN_USERNAME,
+            turn_credential=settings.AGENTFIELD_WEBRTC_TURN_CREDENTIAL,
+            hosts=tuple(settings.AGENTFIELD_WEBRTC_ICE_HOSTS),
+            port_range=settings.AGENTFIELD_WEBRTC_PORT_RANGE,
+            peer_networks=tuple(settings.AGENTFIELD_WEBRTC_PEER_NETWORKS),
+        )
+
+    @classmethod
+    def loopback(cls) -> IcePolicy:
+        """127.0.0.1 only and no ICE server: what tests, benchmarks and their peers use."""
+        return cls(hosts=LOOPBACK_HOSTS)
 
     @property
     def loopback_only(self) -> bool:
@@ -58,15 +84,31 @@ class IcePolicy:
             return address.is_loopback
         return address_allowed(address, self.peer_networks)
 
-    def configuration(self) -> RTCConfiguration:
-        return RTCConfiguration(iceServers=[self._server(url) for url in self.servers])
+    def ice_servers(self) -> list[dict[str, str]]:
+        """The servers as ``RTCIceServer`` dictionaries; TURN URLs carry the credentials."""
+        servers = []
+        for url in self.servers:
+            server = {"urls": url}
+            if url.startswith("turn"):
+                server.update(username=self.turn_username, credential=self.turn_credential)
+            servers.append(server)
+        return servers
 
-    def _server(self, url: str) -> RTCIceServer:
-        if not url.startswith("turn"):
-            return RTCIceServer(urls=url)
-        return RTCIceServer(
-            urls=url, username=self.turn_username or None, credential=self.turn_credential or None
-        )
+    def configuration(self) -> RTCConfiguration:
+        """The aiortc peer's configuration (empty credentials are left out)."""
+        servers = [
+            RTCIceServer(**{key: value for key, value in server.items() if value})
+            for server in self.ice_servers()
+        ]
+        return RTCConfiguration(iceServers=servers)
+
+    def browser_config(self) -> dict[str, object]:
+        """What the voice page's peer needs: the same ICE servers and, in loopback mode, the
+        host addresses it may offer (the server's own), so the call never leaves them."""
+        return {
+            "iceServers": self.ice_servers(),
+            "offerHosts": list(self.hosts) if self.loopback_only else None,
+        }
 
 
 def remote_candidates_kept(sdp: str, policy: IcePolicy) -> str:
@@ -83,19 +125,6 @@ def remote_candidates_kept(sdp: str, policy: IcePolicy) -> str:
                 continue
         kept.append(line)
     return "\r\n".join(kept) + "\r\n"
-
-
-def policy_from_settings() -> IcePolicy:
-    from django.conf import settings
-
-    return IcePolicy(
-        servers=tuple(settings.AGENTFIELD_WEBRTC_ICE_SERVERS),
-        turn_username=settings.AGENTFIELD_WEBRTC_TURN_USERNAME,
-        turn_credential=settings.AGENTFIELD_WEBRTC_TURN_CREDENTIAL,
-        hosts=tuple(settings.AGENTFIELD_WEBRTC_ICE_HOSTS),
-        port_range=settings.AGENTFIELD_WEBRTC_PORT_RANGE,
-        peer_networks=tuple(settings.AGENTFIELD_WEBRTC_PEER_NETWORKS),
-    )
 
 
 _policy = IcePolicy()

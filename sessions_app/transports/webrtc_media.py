@@ -28,10 +28,6 @@ MAX_QUEUED_MS = 120_000  # provider audio may arrive faster than it plays; bound
 MAX_LAG_SECONDS = 0.2  # further behind the clock than this (a stalled loop): re-anchor
 _SILENCE = bytes(FRAME_BYTES)
 
-# Benchmarks set this to observe, per forwarded frame, the seconds from its arrival to its
-# bytes leaving for the provider. None in production.
-forward_delay_observer: Callable[[float], None] | None = None
-
 
 class PlaybackTrack(MediaStreamTrack):
     kind = "audio"
@@ -109,21 +105,21 @@ class MicPump:
     ) -> None:
         self.track = track
         self.forward = forward
+        self.resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
 
     async def run(self) -> None:
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-        loop = asyncio.get_running_loop()
         while True:
             try:
                 frame = await self.track.recv()
             except MediaStreamError:
                 return
-            arrived = loop.time()
-            pcm = b"".join(
-                bytes(memoryview(out.planes[0])[: out.samples * 2])
-                for out in resampler.resample(frame)
-            )
-            if pcm:
-                await self.forward(pcm)
-                if forward_delay_observer is not None:
-                    forward_delay_observer(loop.time() - arrived)
+            await self.relay(frame)
+
+    async def relay(self, frame: av.AudioFrame) -> None:
+        """Resample one decoded frame and forward what comes out (maybe nothing yet)."""
+        pcm = b"".join(
+            bytes(memoryview(out.planes[0])[: out.samples * 2])
+            for out in self.resampler.resample(frame)
+        )
+        if pcm:
+            await self.forward(pcm)

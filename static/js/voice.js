@@ -1,6 +1,7 @@
 // The voice page: start a session, call the control plane's own WebRTC peer, show the call.
 // Plain JavaScript, no build step. The "events" data channel carries session events out
 // (session.*, speech.*, turn.*, transcript.delta, tool.*, error) and takes input_text / end.
+// The page hands this script its URLs and the control plane's ICE policy (#voice-config).
 "use strict";
 
 (() => {
@@ -15,9 +16,11 @@
     idle: "Ready", starting: "Starting…", connecting: "Connecting…", listening: "Listening",
     thinking: "Thinking…", speaking: "Speaking", ended: "Call ended", failed: "Call failed",
   };
-  // Read by the browser test: what the page heard back, measured with the Web Audio API.
-  const stats = (window.voiceStats = { maxRms: 0, audioFrames: 0, events: [] });
   let call = null;
+
+  // One of the page's per-session URLs, with this session's id filled in.
+  const sessionUrl = (url, sessionId) =>
+    url.replace(config.session_id_slot, encodeURIComponent(sessionId));
 
   function setStatus(state, detail) {
     ui.status.className = `status status-${state}`;
@@ -128,7 +131,6 @@
   }
 
   function onEvent(event) {
-    stats.events.push(event.type);
     const handlers = {
       "session.active": () => setStatus("listening"),
       "speech.started": () => setStatus("listening", "hearing you"),
@@ -148,26 +150,6 @@
     (handlers[event.type] || (() => {}))();
   }
 
-  function measure(stream) {
-    // The remote track plays through the <audio> element; an analyser measures its level.
-    const context = new AudioContext();
-    const analyser = context.createAnalyser();
-    analyser.fftSize = 2048;
-    context.createMediaStreamSource(stream).connect(analyser);
-    const samples = new Float32Array(analyser.fftSize);
-    const tick = () => {
-      if (!call || call.done) return context.close();
-      analyser.getFloatTimeDomainData(samples);
-      let sum = 0;
-      for (const value of samples) sum += value * value;
-      const rms = Math.sqrt(sum / samples.length);
-      stats.maxRms = Math.max(stats.maxRms, rms);
-      stats.audioFrames += 1;
-      requestAnimationFrame(tick);
-    };
-    tick();
-  }
-
   function gatheringComplete(peer) {
     if (peer.iceGatheringState === "complete") return Promise.resolve();
     return new Promise((resolve) => {
@@ -178,12 +160,14 @@
   }
 
   function offerSdp(peer) {
-    // Without ICE servers every candidate is a host address; in loopback mode only
-    // 127.0.0.1 is offered, so no packet ever leaves this machine.
+    // Without ICE servers every candidate is a host address; in loopback mode only the
+    // control plane's own host addresses (127.0.0.1) are offered, so no packet ever leaves
+    // this machine.
     const sdp = peer.localDescription.sdp;
-    if (!config.loopback_only) return sdp;
+    const hosts = config.ice.offerHosts;
+    if (!hosts) return sdp;
     return sdp.split("\r\n").filter((line) => !line.startsWith("a=candidate:")
-      || line.includes(" 127.0.0.1 ")).join("\r\n");
+      || hosts.includes(line.split(" ")[4])).join("\r\n");
   }
 
   async function microphone() {
@@ -215,16 +199,14 @@
       if (!started.ok) throw new Error(await errorText(started));
       const session = await started.json();
       call.session = session;
-      window.voiceSession = session.session_id;
       ui.sessionId.textContent = session.session_id;
       setStatus("connecting");
 
-      const peer = new RTCPeerConnection({ iceServers: config.ice_servers });
+      const peer = new RTCPeerConnection({ iceServers: config.ice.iceServers });
       call.peer = peer;
       mic.getTracks().forEach((track) => peer.addTrack(track, mic));
       peer.ontrack = (event) => {
         ui.audio.srcObject = event.streams[0] || new MediaStream([event.track]);
-        measure(ui.audio.srcObject);
       };
       peer.onconnectionstatechange = () => {
         if (["failed", "closed"].includes(peer.connectionState) && !call.done) {
@@ -265,7 +247,7 @@
     ui.start.disabled = false;
     ui.start.textContent = "Start a new call";
     if (call.session) {
-      ui.replay.href = `/session-instances/${call.session.session_id}/`;
+      ui.replay.href = sessionUrl(config.replay_url, call.session.session_id);
       ui.replay.hidden = false;
     }
     setTimeout(() => {
@@ -279,7 +261,7 @@
     if (call.channel && call.channel.readyState === "open") {
       call.channel.send(JSON.stringify({ type: "end" }));
     } else if (call.session) {
-      fetch(`${call.session.session_url}/end`, {
+      fetch(sessionUrl(config.end_url, call.session.session_id), {
         method: "POST",
         headers: { Authorization: `Bearer ${call.session.client_secret.value}` },
       });

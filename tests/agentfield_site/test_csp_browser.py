@@ -6,9 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from tests.browser import chromium_page
+from tests.browser import CSP_OF_THE_PAGE, chromium_page, csp_violations
 from tests.servers import daphne_server
-from tests.sessions_app.test_voice_browser import CSP_OF_THE_PAGE, csp_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

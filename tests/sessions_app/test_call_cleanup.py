@@ -25,7 +25,7 @@ from sessions_app.runtime.session import SessionRuntime
 from tests.sessions_app.agent_link_client import open_link
 from tests.sessions_app.helpers import VOICE_NODE, session_world, start
 from tests.sessions_app.realtime_client import RealtimeClient
-from tests.sessions_app.test_webrtc_transport import open_call as open_rtc_call
+from tests.sessions_app.webrtc_calls import open_call as open_rtc_call
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -50,7 +50,11 @@ def test_the_voice_page_carries_its_configuration(world):
     html = page.content.decode()
     config = json.loads(html.split('id="voice-config" type="application/json">')[1].split("<")[0])
     assert config["start_url"] == f"/api/v1/session-targets/{VOICE_NODE}.voice/start"
-    assert config["ice_servers"] == []
+    slot = config["session_id_slot"]
+    assert config["end_url"] == f"/api/v1/session-instances/{slot}/end"
+    assert config["replay_url"] == f"/session-instances/{slot}/"
+    # the control plane's own peer's policy: loopback only, no ICE server
+    assert config["ice"] == {"iceServers": [], "offerHosts": ["127.0.0.1"]}
     assert "js/voice.js" in html and 'id="start"' in html
     assert logged_in("erin", []).get("/sessions/nope.voice/").status_code == 404
 

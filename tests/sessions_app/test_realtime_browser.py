@@ -12,10 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import Client
 
-from tests.browser import chromium_page
+from tests.browser import chromium_page, csp_violations
 from tests.servers import daphne_server
 from tests.sessions_app.helpers import session_world, start
-from tests.sessions_app.test_voice_browser import csp_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
-import time
 import wave
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from access_app.models import AccessPolicy, CallerProfile
 from executions_app.models import Execution
 from sessions_app.models import SessionInstance
 from tests.agentfield_sdk.example_process import example_agent
-from tests.browser import ARTIFACTS, chromium_page
+from tests.browser import ARTIFACTS, CSP_OF_THE_PAGE, chromium_page, csp_violations, wait_until
 from tests.servers import daphne_server
 from tests.sessions_app.helpers import TOOL_NODE, VOICE_NODE
 from tests.worker import TEST_VAR_DIR
@@ -38,32 +37,8 @@ MEDIA_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
-
-
-# The policy the page was served with, read back by a same-origin request.
-CSP_OF_THE_PAGE = "fetch(location.href).then(r => r.headers.get('content-security-policy') || '')"
-
-
-def wait_until(page, predicate: str, timeout: float) -> None:
-    """Poll ``predicate`` from outside the page: Playwright's ``wait_for_function`` evals
-    its predicate inside the page, which the Content-Security-Policy forbids."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(predicate):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {predicate}")
-        page.wait_for_timeout(100)
-
-
-def csp_violations(page) -> list[str]:
-    """Console reports of anything the Content-Security-Policy blocked, as they come."""
-    seen: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            seen.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    return seen
+# Test only, run before the page's own script: the level of the audio the page receives.
+VOICE_PROBE = Path(__file__).with_name("voice_probe.js")
 
 
 def speech_wav(text: str) -> Path:
@@ -129,6 +104,7 @@ def test_a_spoken_call_in_chromium_runs_the_example_and_plays_its_answer(voice_w
     cookie = login_cookie(server.base_url, "carol", ["team:a"])
     with chromium_page([*MEDIA_ARGS, f"--use-file-for-fake-audio-capture={microphone}"]) as page:
         violations = csp_violations(page)
+        page.add_init_script(path=str(VOICE_PROBE))
         page.context.add_cookies([cookie])
         page.goto(f"{server.base_url}/sessions/{VOICE_NODE}.voice/")
         assert "script-src 'self'" in page.evaluate(CSP_OF_THE_PAGE)
@@ -139,10 +115,10 @@ def test_a_spoken_call_in_chromium_runs_the_example_and_plays_its_answer(voice_w
         page.screenshot(path=str(ARTIFACTS / "voice-call-listening.png"), full_page=True)
         page.wait_for_selector("#tools li[data-execution] .state.status-succeeded", timeout=30_000)
         page.locator("#transcript li.assistant", has_text=ORDER_1042).first.wait_for(timeout=30_000)
-        wait_until(page, "() => window.voiceStats.maxRms > 0.01", timeout=20)
+        wait_until(page, "() => window.voiceProbe.maxRms > 0.01", timeout=20)
         page.screenshot(path=str(ARTIFACTS / "voice-call-answered.png"), full_page=True)
         assert "where is my order 1042" in page.inner_text("#transcript")
-        session_id = page.evaluate("window.voiceSession")
+        session_id = page.inner_text("#session-id")
         # the handler answers each turn (returning does not hang up) and ends on goodbye
         page.wait_for_selector("#status[data-state=ended]", timeout=30_000)
         assert "Thanks for calling. Goodbye!" in page.inner_text("#transcript")

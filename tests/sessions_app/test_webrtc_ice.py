@@ -12,7 +12,7 @@ from sessions_app.transports.webrtc_ice import IcePolicy
 @pytest.fixture(autouse=True)
 def _back_to_loopback():
     yield
-    webrtc_ice.use(IcePolicy(hosts=("127.0.0.1",)))
+    webrtc_ice.use(IcePolicy.loopback())
 
 
 def candidates(sdp: str) -> list[tuple[str, int]]:
@@ -49,10 +49,34 @@ def test_turn_urls_carry_the_credentials_and_stun_urls_do_not():
     assert (turn.username, turn.credential) == ("user", "secret")
 
 
+def test_the_page_gets_the_servers_the_peer_uses():
+    policy = IcePolicy(
+        servers=("stun:stun.example.org:3478", "turn:turn.example.org:3478?transport=udp"),
+        turn_username="user",
+        turn_credential="secret",
+    )
+    page = policy.browser_config()
+    stun, turn = page["iceServers"]
+    assert stun == {"urls": "stun:stun.example.org:3478"}
+    assert turn == {"urls": policy.servers[1], "username": "user", "credential": "secret"}
+    assert [s["urls"] for s in page["iceServers"]] == [
+        s.urls for s in policy.configuration().iceServers
+    ]
+
+
+def test_in_loopback_mode_the_page_offers_the_peers_hosts_and_no_ice_server(settings):
+    settings.AGENTFIELD_WEBRTC_ICE_HOSTS = ["127.0.0.1"]
+    settings.AGENTFIELD_WEBRTC_ICE_SERVERS = []
+    expected = {"iceServers": [], "offerHosts": ["127.0.0.1"]}
+    assert IcePolicy.from_settings().browser_config() == expected
+    assert IcePolicy.loopback().browser_config() == expected
+    assert IcePolicy().browser_config() == {"iceServers": [], "offerHosts": None}
+
+
 def test_the_policy_comes_from_settings(settings):
     settings.AGENTFIELD_WEBRTC_ICE_HOSTS = ["127.0.0.1"]
     settings.AGENTFIELD_WEBRTC_PORT_RANGE = (41000, 41010)
-    policy = webrtc_ice.policy_from_settings()
+    policy = webrtc_ice.IcePolicy.from_settings()
     assert (policy.hosts, policy.port_range, policy.servers) == (("127.0.0.1",), (41000, 41010), ())
 
 
@@ -125,7 +149,7 @@ def test_the_networks_setting_narrows_what_the_peer_may_reach():
 def test_the_peer_networks_come_from_settings(settings):
     assert tuple(settings.AGENTFIELD_WEBRTC_PEER_NETWORKS) == webrtc_ice.DEFAULT_PEER_NETWORKS
     settings.AGENTFIELD_WEBRTC_PEER_NETWORKS = ["10.20.0.0/16"]
-    assert webrtc_ice.policy_from_settings().peer_networks == ("10.20.0.0/16",)
+    assert webrtc_ice.IcePolicy.from_settings().peer_networks == ("10.20.0.0/16",)
 
 
 def test_the_peer_networks_setting_is_read_strictly(monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import time
 
 import pytest
 from aiortc import RTCPeerConnection
@@ -13,13 +14,14 @@ from channels.db import database_sync_to_async
 from sessions_app.runtime.session import SessionRuntime
 from sessions_app.transports.webrtc import WebRTCCall
 from tests.sessions_app.helpers import session_world, start
-from tests.sessions_app.test_webrtc_transport import finished_row, open_call
+from tests.sessions_app.webrtc_calls import finished_row, open_call
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 CALLS = 50
 WARM_UP = 10  # thread pools and allocator arenas grow to their working size first
 RSS_NOISE_MB = 5.0
+SETTLE_TIMEOUT = 10.0
 
 
 def open_fds() -> int:
@@ -37,8 +39,16 @@ def alive(kind: type) -> int:
 
 
 async def settled() -> tuple[int, int, float]:
-    """Tasks, descriptors and RSS once the garbage of finished calls is collected."""
-    await asyncio.sleep(0.2)
+    """Tasks, descriptors and RSS once every task the finished calls left has run to its
+    end (peers closing, runtimes ending) and their garbage is collected. A task that never
+    ends is waited for up to ``SETTLE_TIMEOUT``, then counted."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while others := asyncio.all_tasks() - {asyncio.current_task()}:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        await asyncio.wait(others, timeout=remaining)
+    await asyncio.sleep(0)  # the callbacks those tasks scheduled last (sockets closing)
     gc.collect()
     return len(asyncio.all_tasks()), open_fds(), rss_mb()
 
@@ -47,7 +57,7 @@ async def one_call(alice, index: int) -> None:
     sid = (await database_sync_to_async(start)(alice.client())).json()["session_id"]
     peer = await open_call(sid, caller=alice)
     await peer.until("session.active")
-    await asyncio.sleep(0.1)  # audio flows both ways meanwhile (silence)
+    await peer.until_frames(5)  # audio flows both ways meanwhile (silence)
     if index % 2:
         peer.send({"type": "end"})  # the browser asks to end it
         await peer.until("session.ended")

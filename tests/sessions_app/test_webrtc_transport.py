@@ -11,8 +11,8 @@ from channels.db import database_sync_to_async
 from django.test import AsyncClient
 
 from executions_app.models import Execution
-from sessions_app.models import SessionInstance
 from tests.sessions_app.helpers import session_world, start
+from tests.sessions_app.webrtc_calls import finished_row, open_call, post_offer, session_row
 from tests.sessions_app.webrtc_client import BrowserPeer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -31,46 +31,6 @@ def rtc_session(alice, admin, simulator):
     return start(alice.client()).json()
 
 
-async def post_offer(session_id: str, sdp: str, *, caller=None, query: str = "", headers=None):
-    headers = dict(headers or {})
-    if caller is not None:
-        headers["X-API-Key"] = caller.secret
-    return await AsyncClient().post(
-        f"/api/v1/session-instances/{session_id}/realtime-offer{query}",
-        data=sdp,
-        content_type="application/sdp",
-        headers=headers,
-    )
-
-
-async def open_call(session_id: str, **credentials) -> BrowserPeer:
-    peer = BrowserPeer()
-    response = await post_offer(session_id, await peer.offer(), **credentials)
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"] == "application/sdp"
-    await peer.accept(response.content.decode())
-    await peer.connected()
-    return peer
-
-
-@database_sync_to_async
-def session_row(session_id: str) -> SessionInstance:
-    return SessionInstance.objects.get(session_id=session_id)
-
-
-async def finished_row(session_id: str, timeout: float = 10) -> SessionInstance:
-    async with asyncio.timeout(timeout):
-        while (row := await session_row(session_id)).is_live:
-            await asyncio.sleep(0.05)
-    return row
-
-
-async def until_loud(peer: BrowserPeer, timeout: float = 10) -> None:
-    async with asyncio.timeout(timeout):
-        while not peer.loud_frames:
-            await asyncio.sleep(0.02)
-
-
 async def test_a_call_carries_audio_and_events_both_ways_until_the_browser_ends_it(
     rtc_session, alice
 ):
@@ -78,7 +38,7 @@ async def test_a_call_carries_audio_and_events_both_ways_until_the_browser_ends_
     peer = await open_call(sid, caller=alice)
     active = await peer.until("session.active")  # sent before the channel opened: queued
     assert active["session_id"] == sid
-    await asyncio.sleep(0.3)
+    await peer.until_frames(15)  # 300 ms of the call's track
     assert peer.heard_frames > 5 and peer.loud_frames == 0  # silence while idle
 
     peer.speak()
@@ -91,7 +51,7 @@ async def test_a_call_carries_audio_and_events_both_ways_until_the_browser_ends_
     assert delta["role"] == "assistant" and delta["text"]
     assert (await peer.until("turn.assistant"))["text"] == f"You said: {turn['text']}"
     assert (await peer.until("response.done"))["status"] == "completed"
-    await until_loud(peer)  # the reply's audio, on the call's audio track
+    await peer.until_loud()  # the reply's audio, on the call's audio track
 
     peer.send({"type": "input_text", "text": "hi"})
     assert (await peer.until("turn.assistant"))["text"] == "You said: hi"
@@ -136,7 +96,7 @@ async def test_a_spoken_turn_calls_a_tool_on_a_real_node_and_the_reply_is_heard(
     result = await peer.until("tool.result", timeout=30)
     assert result["status"] == "succeeded" and result["execution_id"] == call["execution_id"]
     assert (await peer.until("turn.assistant"))["text"] == SPOKEN
-    await until_loud(peer)
+    await peer.until_loud()
     execution = await database_sync_to_async(Execution.objects.get)(
         execution_id=call["execution_id"]
     )
@@ -290,12 +250,12 @@ async def test_speech_during_the_reply_cancels_it_and_silences_the_track(
     peer = await open_call(rtc_session["session_id"], caller=alice)
     peer.speak()
     await peer.until("response.started")
-    await until_loud(peer)
+    await peer.until_loud()
     peer.speak()
     assert (await peer.until("response.done"))["status"] == "cancelled"
-    await asyncio.sleep(0.3)
+    await peer.until_quiet(15)  # what was in flight has played out
     loud = peer.loud_frames
-    await asyncio.sleep(0.5)
+    await peer.until_frames(25)  # 500 ms more of the track
     assert peer.loud_frames == loud  # the rest of the reply was dropped, not played
     await peer.close()
     await finished_row(rtc_session["session_id"])

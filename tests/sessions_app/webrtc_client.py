@@ -2,8 +2,9 @@
 
 It offers one audio track (its "microphone": queued speech, else silence, in real time)
 and the ``events`` data channel, keeps every event received, and measures the audio it
-hears. Remote candidates outside 127.0.0.0/8 are dropped, and its own host candidates are
-127.0.0.1 only: test traffic never leaves loopback. Needs no Django.
+hears. It uses ``IcePolicy.loopback()``, the policy the tests give the server's peer: its
+host candidates are 127.0.0.1 only and remote candidates outside loopback are dropped, so
+test traffic never leaves loopback. Needs no Django.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import asyncio
 import contextlib
 import json
 import math
-import time
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -23,11 +24,8 @@ from provider_simulator.audio import silence, tone
 from sessions_app.transports import webrtc_ice
 from sessions_app.transports.webrtc_media import PlaybackTrack
 
-LOOPBACK_ICE = webrtc_ice.IcePolicy(hosts=("127.0.0.1",))
+LOOPBACK = webrtc_ice.IcePolicy.loopback()
 LOUD_RMS = 500.0
-
-# The test client drops remote candidates that are not loopback (never sends elsewhere).
-LOOPBACK = webrtc_ice.IcePolicy(hosts=("127.0.0.1",))
 
 
 def frame_rms(frame: Any) -> float:
@@ -38,7 +36,7 @@ def frame_rms(frame: Any) -> float:
 class BrowserPeer:
     def __init__(self, *, measure_audio: bool = True, mic: MediaStreamTrack | None = None) -> None:
         """``mic``: the track to send instead of the default one ``speak()`` feeds."""
-        self.pc = RTCPeerConnection(webrtc_ice.use(LOOPBACK_ICE))
+        self.pc = RTCPeerConnection(webrtc_ice.use(LOOPBACK))
         self.mic = mic or PlaybackTrack()
         self.pc.addTrack(self.mic)
         self.channel = self.pc.createDataChannel("events")
@@ -46,14 +44,18 @@ class BrowserPeer:
         self.raw_messages: list[str] = []
         self.heard_frames = 0
         self.loud_frames = 0
+        self.quiet_run = 0  # frames heard since the last loud one
         self.channel_closed = asyncio.Event()
         self._measure = measure_audio
         self._arrived = asyncio.Event()
+        self._heard = asyncio.Condition()
+        self._connected = asyncio.Event()
         self._cursor = 0
         self._tasks: set[asyncio.Task] = set()
         self.channel.on("message", self._on_message)
         self.channel.on("close", self.channel_closed.set)
         self.pc.on("track", self._on_track)
+        self.pc.on("connectionstatechange", self._on_connection_state)
 
     async def offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
@@ -67,11 +69,33 @@ class BrowserPeer:
         )
 
     async def connected(self, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while self.pc.connectionState != "connected":
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not connected: {self.pc.connectionState}")
-            await asyncio.sleep(0.02)
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"not connected: {self.pc.connectionState}") from None
+
+    async def until_heard(self, what: str, predicate: Callable[[], bool], timeout: float = 10):
+        """Wait, frame by frame, until ``predicate`` holds of what the peer has heard."""
+        try:
+            async with asyncio.timeout(timeout), self._heard:
+                await self._heard.wait_for(predicate)
+        except TimeoutError:
+            raise AssertionError(
+                f"not {what} within {timeout}s: heard {self.heard_frames} frames, "
+                f"{self.loud_frames} loud, the last {self.quiet_run} quiet"
+            ) from None
+
+    async def until_loud(self, timeout: float = 10) -> None:
+        await self.until_heard("loud", lambda: self.loud_frames > 0, timeout)
+
+    async def until_frames(self, count: int, timeout: float = 10) -> None:
+        """Until ``count`` more frames are heard (20 ms each, paced by the sender's clock)."""
+        target = self.heard_frames + count
+        await self.until_heard(f"{count} more frames", lambda: self.heard_frames >= target, timeout)
+
+    async def until_quiet(self, frames: int, timeout: float = 10) -> None:
+        """Until the last ``frames`` frames heard were all quiet."""
+        await self.until_heard(f"{frames} quiet frames", lambda: self.quiet_run >= frames, timeout)
 
     def speak(self, speech_ms: int = 800, silence_ms: int = 700) -> None:
         """A tone the simulator's VAD hears as speech, then the silence that ends the turn."""
@@ -116,7 +140,14 @@ class BrowserPeer:
         self._arrived.set()
 
     def _on_track(self, track: MediaStreamTrack) -> None:
-        task = asyncio.ensure_future(self._listen(track))
+        self._spawn(self._listen(track))
+
+    def _on_connection_state(self) -> None:
+        if self.pc.connectionState == "connected":
+            self._connected.set()
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -126,6 +157,11 @@ class BrowserPeer:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            self.heard_frames += 1
-            if self._measure and frame_rms(frame) >= LOUD_RMS:
-                self.loud_frames += 1
+            async with self._heard:
+                self.heard_frames += 1
+                if self._measure and frame_rms(frame) >= LOUD_RMS:
+                    self.loud_frames += 1
+                    self.quiet_run = 0
+                else:
+                    self.quiet_run += 1
+                self._heard.notify_all()
