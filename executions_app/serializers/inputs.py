@@ -1,14 +1,37 @@
-"""Input (strict) and output shapes of the execution API (upstream's field names)."""
+"""Input serializers of the execution API (strict where upstream's clients allow it)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
-from executions_app.models import Execution
+from executions_app.services.creation import ExecutionRequest
+from foundation.errors import ApiError
 from foundation.serializers import StrictSerializer
 
 # The largest value an integer column holds on PostgreSQL (the stored duration_ms).
 MAX_DB_INTEGER = 2**31 - 1
+
+# Request headers honoured (API.md section 4) and the longest value each may carry.
+LINEAGE_HEADERS = {
+    "X-Session-ID": 100,
+    "X-Run-ID": 64,
+    "X-Parent-Execution-ID": 64,
+    "X-Actor-ID": 200,
+}
+LINEAGE_HEADER_HELP = {
+    "X-Session-ID": "attach the execution to this live session (its starter or its node)",
+    "X-Run-ID": "join or start this run: letters, digits, _ - . : (at most 64)",
+    "X-Parent-Execution-ID": "a visible execution this one is a child of",
+    "X-Actor-ID": "who acts, as recorded in provenance",
+}
+# The ids go on in the agent call's own headers: visible ASCII only, so a byte httpx cannot
+# encode (or a control character) is the caller's 400, never a dispatch task that dies.
+VISIBLE_ASCII = re.compile(r"[\x21-\x7e]*")
 
 
 class WebhookInSerializer(serializers.Serializer):
@@ -17,79 +40,55 @@ class WebhookInSerializer(serializers.Serializer):
     headers = serializers.DictField(child=serializers.CharField(), required=False)
 
 
+def lineage_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The lineage ids a request carries ("" when absent); 400 for one too long or outside
+    visible ASCII (upstream's bodies, so not a field error)."""
+    values = {name: headers.get(name, "").strip() for name in LINEAGE_HEADERS}
+    for name, longest in LINEAGE_HEADERS.items():
+        if len(values[name]) > longest or "\x00" in values[name]:
+            raise ApiError(400, f"{name} must be at most {longest} characters, without NUL")
+        if not VISIBLE_ASCII.fullmatch(values[name]):
+            raise ApiError(400, f"{name} may hold only visible ASCII characters (no spaces)")
+    return values
+
+
+def lineage_header_parameters() -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter(
+            name,
+            {"type": "string", "maxLength": LINEAGE_HEADERS[name]},
+            OpenApiParameter.HEADER,
+            description=help_text,
+        )
+        for name, help_text in LINEAGE_HEADER_HELP.items()
+    ]
+
+
 class ExecuteInSerializer(StrictSerializer):
+    # The execute body; the lineage headers come in ``context["headers"]`` and are checked
+    # once the body is valid (a docstring here would be the OpenAPI description).
+
     input = serializers.DictField(required=False, allow_null=True)
     context = serializers.DictField(required=False, allow_null=True)
     webhook = WebhookInSerializer(required=False, allow_null=True)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs["lineage"] = lineage_headers(self.context.get("headers", {}))
+        return attrs
 
-class _ExecutionOut(serializers.Serializer):
-    """Renders an Execution; empty strings in ``blank_as_null`` come out as null, as upstream."""
-
-    blank_as_null: tuple[str, ...] = ()
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        for field in self.blank_as_null:
-            if data.get(field) == "":
-                data[field] = None
-        return data
-
-
-class ExecuteAcceptedSerializer(_ExecutionOut):
-    blank_as_null = ("session_id",)
-
-    execution_id = serializers.CharField()
-    run_id = serializers.CharField()
-    workflow_id = serializers.CharField()
-    status = serializers.CharField()
-    target = serializers.CharField(source="target_name")
-    type = serializers.CharField(source="target_type")
-    created_at = serializers.DateTimeField()
-    enqueued_at = serializers.DateTimeField()
-    session_id = serializers.CharField(allow_null=True)
-    webhook_registered = serializers.SerializerMethodField()
-
-    def get_webhook_registered(self, execution: Execution) -> bool:
-        return bool(execution.webhook_url)
-
-
-class ExecuteResultSerializer(_ExecutionOut):
-    blank_as_null = ("error_message",)
-
-    execution_id = serializers.CharField()
-    run_id = serializers.CharField()
-    status = serializers.CharField()
-    result = serializers.JSONField(allow_null=True)
-    error_message = serializers.CharField(allow_null=True)
-    duration_ms = serializers.IntegerField(allow_null=True)
-    finished_at = serializers.DateTimeField(source="completed_at", allow_null=True)
-
-
-class ExecutionOutSerializer(ExecuteAcceptedSerializer):
-    blank_as_null = (
-        "status_reason",
-        "error",
-        "error_category",
-        "session_id",
-        "actor_id",
-        "claimed_actor_id",
-        "parent_execution_id",
-        "webhook_status",
-    )
-
-    status_reason = serializers.CharField(allow_null=True)
-    result = serializers.JSONField(allow_null=True)
-    error = serializers.CharField(source="error_message", allow_null=True)
-    error_category = serializers.CharField(allow_null=True)
-    actor_id = serializers.CharField(allow_null=True)
-    claimed_actor_id = serializers.CharField(allow_null=True)
-    parent_execution_id = serializers.CharField(allow_null=True)
-    started_at = serializers.DateTimeField(allow_null=True)
-    completed_at = serializers.DateTimeField(allow_null=True)
-    duration_ms = serializers.IntegerField(allow_null=True)
-    webhook_status = serializers.CharField(allow_null=True)
-    enqueued_at = None
+    def execution_request(self, target: str) -> ExecutionRequest:
+        data = self.validated_data
+        lineage = data["lineage"]
+        return ExecutionRequest(
+            target=target,
+            input=data.get("input") or {},
+            context=data.get("context") or {},
+            webhook=data.get("webhook"),
+            session_id=lineage["X-Session-ID"],
+            run_id=lineage["X-Run-ID"],
+            parent_execution_id=lineage["X-Parent-Execution-ID"],
+            actor_id=lineage["X-Actor-ID"],
+        )
 
 
 class BatchStatusInSerializer(StrictSerializer):
@@ -136,32 +135,3 @@ class WorkflowEventInSerializer(StrictSerializer):
     duration_ms = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=MAX_DB_INTEGER
     )
-
-
-def dag_out(workflow_id: str, executions: list[Execution]) -> dict:
-    ids = {e.execution_id for e in executions}
-    roots = [e for e in executions if not e.parent_execution_id or e.parent_execution_id not in ids]
-    return {
-        "workflow_id": workflow_id,
-        "root_execution_id": roots[0].execution_id if roots else None,
-        "nodes": [
-            {
-                "execution_id": e.execution_id,
-                "target": e.target_name,
-                "type": e.target_type,
-                "status": e.status,
-                "parent_execution_id": e.parent_execution_id or None,
-                "session_id": e.session_id or None,
-                "depth": e.depth,
-                "started_at": e.started_at,
-                "completed_at": e.completed_at,
-                "duration_ms": e.duration_ms,
-            }
-            for e in executions
-        ],
-        "edges": [
-            {"from": e.parent_execution_id, "to": e.execution_id}
-            for e in executions
-            if e.parent_execution_id in ids
-        ],
-    }
