@@ -22,7 +22,7 @@ from executions_app.models import Execution, WorkflowRun
 from executions_app.queue import enqueue_dispatch_on_commit
 from executions_app.selectors import executions_visible_to
 from executions_app.services.webhooks import InvalidWebhook, webhook_validate
-from executions_app.session_binding import SessionBinding, bind_session
+from executions_app.session_binding import SessionBinding, session_bind
 from foundation.errors import ApiError
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
@@ -46,7 +46,7 @@ class Accepted:
     webhook_error: str = ""
 
 
-def parse_target(target: str) -> tuple[str, str]:
+def _target_parts(target: str) -> tuple[str, str]:
     parts = target.split(".")
     if len(parts) != 2 or not all(part.strip() for part in parts):
         raise ApiError(400, "target must be <node>.<name>")
@@ -103,7 +103,7 @@ def _lineage(principal: Principal, request: ExecutionRequest) -> Lineage:
     return Lineage(run_id, run_id, 0, request.session_id, False)
 
 
-def may_delegate(principal: Principal, parent: Execution | None) -> bool:
+def _may_delegate(principal: Principal, parent: Execution | None) -> bool:
     """Who may name another actor with ``X-Actor-ID`` (decision 0016): an admin, or an agent
     key making a child call of an execution its own node runs (it passes on the actor it
     was called for). Anyone else only claims one."""
@@ -124,7 +124,7 @@ def _actor(
     claimed = request.actor_id
     if binding.actor_id:  # a session's tool call: its starter is the actor
         actor = binding.actor_id
-    elif claimed and may_delegate(principal, parent):
+    elif claimed and _may_delegate(principal, parent):
         actor = claimed
     else:
         actor = principal.id
@@ -132,7 +132,7 @@ def _actor(
 
 
 def execution_create(*, principal: Principal, request: ExecutionRequest) -> Accepted:
-    node_id, name = parse_target(request.target)
+    node_id, name = _target_parts(request.target)
     with one_version():  # the target and the policies, read under one token
         target = target_resolve(node_id, name)
         if target is None:
@@ -141,7 +141,7 @@ def execution_create(*, principal: Principal, request: ExecutionRequest) -> Acce
         session_id = lineage.session_id
         binding = SessionBinding(principal=principal)
         if session_id and not lineage.inherited:
-            binding = bind_session(principal, session_id, target.full_name)
+            binding = session_bind(principal, session_id, target.full_name)
         caller = binding.principal
         decision = access_check(caller=caller, target=target, input=request.input)
     if isinstance(decision, AccessDenied):
