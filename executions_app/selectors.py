@@ -1,4 +1,4 @@
-"""Reads of executions, always scoped to the principal asking."""
+"""Reads of executions, always scoped to the principal asking; one it may not see is a 404."""
 
 from __future__ import annotations
 
