@@ -1,37 +1,40 @@
 """Enqueueing Celery tasks after the surrounding transaction commits.
 
-A failed publish is logged, not raised: the row is already stored as queued, and the
-recovery sweep (``executions_recover``) enqueues queued rows whose message went missing.
+Tasks are sent by their registered name, so the services that enqueue never import the
+tasks module (which imports them). A failed publish is logged, not raised: the row is
+already stored as queued, and the recovery sweep (``executions_recover``) enqueues queued
+rows whose message went missing.
 """
 
 from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from django.db import transaction
 
 log = logging.getLogger(__name__)
 
+# The names ``executions_app.tasks`` registers its tasks under.
+DISPATCH_TASK = "executions_app.tasks.dispatch_execution"
+WEBHOOK_TASK = "executions_app.tasks.deliver_webhook"
 
-def _publish(task, execution_id: str, countdown: float | None) -> None:
+
+def _publish(task_name: str, execution_id: str, countdown: float | None) -> None:
     try:
-        task.apply_async((execution_id,), countdown=countdown)
+        current_app.send_task(task_name, (execution_id,), countdown=countdown, ignore_result=True)
     except Exception:
         log.warning(
             "could not enqueue %s for %s; the sweep will retry",
-            task.name,
+            task_name,
             execution_id,
             exc_info=True,
         )
 
 
 def enqueue_dispatch_on_commit(execution_id: str, countdown: float | None = None) -> None:
-    from executions_app.tasks import dispatch_execution
-
-    transaction.on_commit(lambda: _publish(dispatch_execution, execution_id, countdown))
+    transaction.on_commit(lambda: _publish(DISPATCH_TASK, execution_id, countdown))
 
 
 def enqueue_webhook_on_commit(execution_id: str, countdown: float | None = None) -> None:
-    from executions_app.tasks import deliver_webhook
-
-    transaction.on_commit(lambda: _publish(deliver_webhook, execution_id, countdown))
+    transaction.on_commit(lambda: _publish(WEBHOOK_TASK, execution_id, countdown))

@@ -1,4 +1,4 @@
-"""Reads of executions, always scoped to the principal asking."""
+"""Reads of executions, always scoped to the principal asking; one it may not see is a 404."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ from django.db.models import Q, QuerySet
 
 from access_app.models import Role
 from access_app.principals import Principal
+from executions_app.dag import WorkflowDag
 from executions_app.models import Execution
+from foundation.errors import ApiError
+
+EXECUTION_NOT_FOUND = "execution not found"
 
 
 def executions_visible_to(principal: Principal) -> QuerySet[Execution]:
@@ -21,8 +25,21 @@ def executions_visible_to(principal: Principal) -> QuerySet[Execution]:
     return executions.filter(visible)
 
 
-def execution_get_for(*, principal: Principal, execution_id: str) -> Execution | None:
-    return executions_visible_to(principal).filter(execution_id=execution_id).first()
+def execution_get_for(*, principal: Principal, execution_id: str) -> Execution:
+    """The execution, if the principal may see it; else 404, as for one that does not exist."""
+    execution = executions_visible_to(principal).filter(execution_id=execution_id).first()
+    if execution is None:
+        raise ApiError(404, EXECUTION_NOT_FOUND)
+    return execution
+
+
+def execution_executed_by(*, principal: Principal, execution_id: str) -> Execution:
+    """The execution, if ``principal`` is its executing node; else 404 (not 403: to anyone
+    else it might as well not exist)."""
+    execution = execution_get_for(principal=principal, execution_id=execution_id)
+    if not principal_executes(principal, execution):
+        raise ApiError(404, EXECUTION_NOT_FOUND)
+    return execution
 
 
 def principal_executes(principal: Principal, execution: Execution) -> bool:
@@ -36,3 +53,19 @@ def workflow_executions_for(*, principal: Principal, workflow_id: str) -> list[E
     if not executions_visible_to(principal).filter(workflow_id=workflow_id).exists():
         return []
     return list(Execution.objects.filter(workflow_id=workflow_id).order_by("created_at", "id"))
+
+
+def workflow_dag_for(*, principal: Principal, workflow_id: str) -> WorkflowDag:
+    executions = workflow_executions_for(principal=principal, workflow_id=workflow_id)
+    if not executions:
+        raise ApiError(404, "workflow not found")
+    return WorkflowDag(workflow_id, executions)
+
+
+def executions_status_for(
+    *, principal: Principal, execution_ids: list[str]
+) -> dict[str, Execution | None]:
+    """Each id asked for, in order, with its execution if the principal may see it."""
+    found = executions_visible_to(principal).filter(execution_id__in=execution_ids)
+    by_id = {e.execution_id: e for e in found}
+    return {execution_id: by_id.get(execution_id) for execution_id in execution_ids}

@@ -22,7 +22,7 @@ class SessionBinding:
     on_created: Callable[[object], None] | None = None  # called with the new Execution
 
 
-def bind_session(principal: Principal, session_id: str, target: str) -> SessionBinding:
+def session_bind(principal: Principal, session_id: str, target: str) -> SessionBinding:
     """The first receiver's binding. A receiver refuses by raising (unknown session, not
     allowed); ``send`` lets that propagate, which is the point."""
     for _receiver, binding in session_binding_requested.send(

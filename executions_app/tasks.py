@@ -7,12 +7,15 @@ from datetime import timedelta
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
 
+from executions_app.queue import DISPATCH_TASK, WEBHOOK_TASK
 from executions_app.services.dispatch import execution_dispatch, executions_recover
 from executions_app.services.webhooks import webhook_deliver
 from foundation import hints
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    name=DISPATCH_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
 def dispatch_execution(self, execution_id: str) -> None:
     countdown = execution_dispatch(execution_id)
     if countdown is not None:
@@ -21,7 +24,7 @@ def dispatch_execution(self, execution_id: str) -> None:
         dispatch_execution.apply_async((execution_id,), countdown=countdown)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name=WEBHOOK_TASK, acks_late=True, ignore_result=True)
 def deliver_webhook(execution_id: str) -> None:
     countdown = webhook_deliver(execution_id)
     if countdown is not None:

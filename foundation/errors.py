@@ -25,6 +25,7 @@ class ApiError(exceptions.APIException):
     def __init__(
         self,
         status: int,
+        /,  # so a body may carry a "status" field of its own (``**extra``)
         error: str,
         message: str | None = None,
         *,

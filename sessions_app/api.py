@@ -15,9 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_app.authentication import ApiKeyAuthentication, LoginSessionAuthentication
-from executions_app.api_shapes import ExecuteAcceptedOutSerializer
-from executions_app.serializers import ExecuteAcceptedSerializer
-from executions_app.services.creation import ExecutionRefused
+from executions_app.serializers.outputs import ExecuteAcceptedOutSerializer
 from foundation.openapi import errors, target_parameter
 from foundation.parsers import StrictJSONParser
 from foundation.throttling import (
@@ -76,7 +74,7 @@ class InstanceView(APIView):
         return selectors.session_get_for(principal=self.request.user, session_id=session_id)
 
 
-def _refused(exc: SessionStateError | ExecutionRefused) -> Response:
+def _refused(exc: SessionStateError) -> Response:
     return Response(exc.body, status=exc.status, headers=getattr(exc, "headers", None))
 
 
@@ -219,11 +217,11 @@ class SessionToolView(InstanceView):
             accepted = session_tool_call(
                 session=session, tool=tool, target=target, input=tool_input or {}
             )
-        except (SessionStateError, ExecutionRefused) as exc:
+        except SessionStateError as exc:
             return _refused(exc)
         execution = accepted.execution
         return Response(
-            ExecuteAcceptedSerializer(execution).data,
+            ExecuteAcceptedOutSerializer(execution).data,
             status=202,
             headers={"X-Execution-ID": execution.execution_id, "X-Run-ID": execution.run_id},
         )

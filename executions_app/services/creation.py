@@ -1,6 +1,7 @@
 """Accepting an execution: resolve the target, check access, write the row, enqueue.
 
-Used by ``POST /execute/async``, the sync route and session tool calls.
+Used by ``POST /execute/async``, the sync route and session tool calls. A refusal is an
+``ApiError`` with upstream's body.
 """
 
 from __future__ import annotations
@@ -21,18 +22,10 @@ from executions_app.models import Execution, WorkflowRun
 from executions_app.queue import enqueue_dispatch_on_commit
 from executions_app.selectors import executions_visible_to
 from executions_app.services.webhooks import InvalidWebhook, webhook_validate
-from executions_app.session_binding import SessionBinding, bind_session
+from executions_app.session_binding import SessionBinding, session_bind
+from foundation.errors import ApiError
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
-
-
-class ExecutionRefused(Exception):
-    """Not accepted; ``body`` is the exact error body for ``status``."""
-
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("message") or body.get("error"))
-        self.status = status
-        self.body = body
 
 
 @dataclass
@@ -53,10 +46,10 @@ class Accepted:
     webhook_error: str = ""
 
 
-def parse_target(target: str) -> tuple[str, str]:
+def _target_parts(target: str) -> tuple[str, str]:
     parts = target.split(".")
     if len(parts) != 2 or not all(part.strip() for part in parts):
-        raise ExecutionRefused(400, {"error": "target must be <node>.<name>"})
+        raise ApiError(400, "target must be <node>.<name>")
     return parts[0].strip(), parts[1].strip()
 
 
@@ -83,7 +76,7 @@ def _run_claim(principal: Principal, run_id: str) -> None:
         return  # a run the caller already takes part in (or may see, as an admin)
     if run.owner == principal.id and not Execution.objects.filter(run_id=run_id).exists():
         return  # the caller's claim, with nothing of anyone else's in it
-    raise ExecutionRefused(404, {"error": "run not found"})
+    raise ApiError(404, "run not found")
 
 
 def _lineage(principal: Principal, request: ExecutionRequest) -> Lineage:
@@ -96,7 +89,7 @@ def _lineage(principal: Principal, request: ExecutionRequest) -> Lineage:
             .first()
         )
         if parent is None:
-            raise ExecutionRefused(404, {"error": "parent execution not found"})
+            raise ApiError(404, "parent execution not found")
         session_id = request.session_id or parent.session_id
         inherited = bool(parent.session_id) and session_id == parent.session_id
         return Lineage(
@@ -104,13 +97,13 @@ def _lineage(principal: Principal, request: ExecutionRequest) -> Lineage:
         )
     if request.run_id:
         if not RUN_ID_PATTERN.match(request.run_id):
-            raise ExecutionRefused(400, {"error": "X-Run-ID is not a valid run id"})
+            raise ApiError(400, "X-Run-ID is not a valid run id")
         return Lineage(request.run_id, request.run_id, 0, request.session_id, False, None, True)
     run_id = new_run_id()
     return Lineage(run_id, run_id, 0, request.session_id, False)
 
 
-def may_delegate(principal: Principal, parent: Execution | None) -> bool:
+def _may_delegate(principal: Principal, parent: Execution | None) -> bool:
     """Who may name another actor with ``X-Actor-ID`` (decision 0016): an admin, or an agent
     key making a child call of an execution its own node runs (it passes on the actor it
     was called for). Anyone else only claims one."""
@@ -131,7 +124,7 @@ def _actor(
     claimed = request.actor_id
     if binding.actor_id:  # a session's tool call: its starter is the actor
         actor = binding.actor_id
-    elif claimed and may_delegate(principal, parent):
+    elif claimed and _may_delegate(principal, parent):
         actor = claimed
     else:
         actor = principal.id
@@ -139,20 +132,20 @@ def _actor(
 
 
 def execution_create(*, principal: Principal, request: ExecutionRequest) -> Accepted:
-    node_id, name = parse_target(request.target)
+    node_id, name = _target_parts(request.target)
     with one_version():  # the target and the policies, read under one token
         target = target_resolve(node_id, name)
         if target is None:
-            raise ExecutionRefused(404, {"error": f"target '{node_id}.{name}' not found"})
+            raise ApiError(404, f"target '{node_id}.{name}' not found")
         lineage = _lineage(principal, request)
         session_id = lineage.session_id
         binding = SessionBinding(principal=principal)
         if session_id and not lineage.inherited:
-            binding = bind_session(principal, session_id, target.full_name)
+            binding = session_bind(principal, session_id, target.full_name)
         caller = binding.principal
         decision = access_check(caller=caller, target=target, input=request.input)
     if isinstance(decision, AccessDenied):
-        raise ExecutionRefused(decision.status, decision.body())
+        raise ApiError(decision.status, decision.error, decision.message, **decision.extra)
     if lineage.chosen_run:
         _run_claim(principal, lineage.run_id)
     webhook_error = ""

@@ -173,7 +173,7 @@ def _result_of(response: httpx.Response) -> Any:
         return answer_check(response.text)
 
 
-def call_agent(execution: Execution, *, resolve: Resolver = system_resolve) -> AgentOutcome:
+def agent_call(execution: Execution, *, resolve: Resolver = system_resolve) -> AgentOutcome:
     node = execution.target.node
     kind = "reasoners" if execution.target_type == "reasoner" else "skills"
     url = f"{node.base_url.rstrip('/')}/{kind}/{execution.target.name}"
@@ -257,7 +257,7 @@ def execution_dispatch(execution_id: str, *, resolve: Resolver = system_resolve)
     target = target_with_node(execution.target_id)  # cached; the node's address and token
     if target is not None:
         execution.target = target
-    outcome = call_agent(execution, resolve=resolve)
+    outcome = agent_call(execution, resolve=resolve)
     return _record(execution, outcome, me)
 
 

@@ -201,7 +201,7 @@ class PinnedTransport(httpx.HTTPTransport):
         )
 
 
-def sign(secret: str, body: bytes) -> str:
+def webhook_sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
@@ -251,7 +251,7 @@ def _post(execution: Execution, body: bytes, resolve: Resolver) -> str:
         return str(exc)
     headers = {**headers, "Content-Type": "application/json"}
     if execution.webhook_secret:
-        headers[SIGNATURE_HEADER] = sign(execution.webhook_secret, body)
+        headers[SIGNATURE_HEADER] = webhook_sign(execution.webhook_secret, body)
     transport = PinnedTransport(target.address)
     try:
         with httpx.Client(

@@ -20,7 +20,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from executions_app.services.creation import ExecutionRefused
+from foundation.errors import ApiError
 from sessions_app.hints import session_group
 from sessions_app.models import SessionInstance, SessionStatus
 from sessions_app.providers.base import (
@@ -242,7 +242,7 @@ class SessionRuntime:
             execution_id = await tool_call_start(
                 self.session, name=call.name, arguments=call.arguments, call_id=call.call_id
             )
-        except (SessionStateError, ExecutionRefused) as exc:
+        except (SessionStateError, ApiError) as exc:
             await self._tool_notice("tool.result", call, status="refused", error=exc.body)
             await self.adapter.send_tool_result(call.call_id, refusal_output(exc))
             return

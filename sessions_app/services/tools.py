@@ -17,11 +17,11 @@ from access_app.selectors import node_get_for
 from executions_app.models import Execution
 from executions_app.services.creation import (
     Accepted,
-    ExecutionRefused,
     ExecutionRequest,
     execution_create,
 )
 from executions_app.session_binding import SessionBinding
+from foundation.errors import ApiError
 from sessions_app.hints import notify_session_on_commit
 from sessions_app.models import SessionEvent, SessionInstance
 from sessions_app.services.events import session_event_append
@@ -127,7 +127,7 @@ def session_execution_binding(principal: Principal, session_id: str, target: str
         try:
             refuse_if_finished(session)
         except SessionStateError as exc:
-            raise ExecutionRefused(exc.status, exc.body) from None
+            raise ApiError(exc.status, **exc.body) from None
 
         def log_call(execution: Execution) -> None:
             SessionInstance.objects.filter(pk=session.pk).update(tool_calls=F("tool_calls") + 1)
@@ -144,7 +144,7 @@ def session_execution_binding(principal: Principal, session_id: str, target: str
         )
     if principal.is_admin or principal.id == session.owner:
         return SessionBinding(principal=principal)
-    raise ExecutionRefused(404, {"error": "session not found"})
+    raise ApiError(404, "session not found")
 
 
 def tool_result_record(execution: Execution) -> SessionEvent | None:

@@ -26,7 +26,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from executions_app.services.creation import ExecutionRefused
+from foundation.errors import ApiError
 from sessions_app.models import SessionInstance
 from sessions_app.providers import turn_provider_for
 from sessions_app.providers.base import BYTES_PER_MS, ProviderUnavailable, ToolCall, ToolSpec
@@ -222,7 +222,7 @@ class _Turn:
             entry["execution_id"] = await tool_call_start(
                 self.session, name=call.name, arguments=call.arguments, call_id=call.call_id
             )
-        except (SessionStateError, ExecutionRefused) as exc:
+        except (SessionStateError, ApiError) as exc:
             return refusal_output(exc)
         except Exception:
             # The model still gets an answer, so the turn ends instead of failing whole.

@@ -11,24 +11,10 @@ from access_app.reach import BaseUrlRefused, BaseUrlUnresolved, base_url_check
 from executions_app.models import Execution
 from executions_app.services.dispatch import agent_client, execution_dispatch, http_client
 from tests import agent_double as behaviours
+from tests.executions_app.resolvers import answers, no_lookup
 from tests.factories import allow_policy, register_approved_node
 
 NODE = "support"
-
-
-def answers(*addresses: str):
-    calls: list[tuple[str, int]] = []
-
-    def resolve(host: str, port: int) -> list[str]:
-        calls.append((host, port))
-        return list(addresses)
-
-    resolve.calls = calls
-    return resolve
-
-
-def no_lookup(host: str, port: int) -> list[str]:
-    raise AssertionError(f"{host} must not be resolved")
 
 
 @pytest.fixture

@@ -12,7 +12,12 @@ from access_app.models import AgentNode
 from executions_app.models import Execution
 from tests import agent_double as behaviours
 from tests.agent_double import AgentDouble
-from tests.executions_app.helpers import wait_terminal, wait_until
+from tests.executions_app.helpers import (
+    announcing,
+    wait_awaiting_callback,
+    wait_terminal,
+    wait_until,
+)
 from tests.factories import allow_policy, owned_session, register_approved_node
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
@@ -113,10 +118,7 @@ def test_a_202_waits_for_the_status_callback_and_terminal_states_never_regress(
 ):
     accepted = submit(alice, "later")
     execution_id = accepted["execution_id"]
-    wait_until(
-        lambda: Execution.objects.get(execution_id=execution_id).awaiting_callback,
-        what="the 202 to be recorded",
-    )
+    wait_awaiting_callback(execution_id)
     executor = make_caller("agent", node_id=NODE)
     url = f"/api/v1/executions/{execution_id}/status"
     assert alice.client().post(url, {"status": "succeeded"}, format="json").status_code == 403
@@ -214,7 +216,7 @@ def test_a_webhook_is_delivered_signed_and_retried(alice, agent, settings):
     settings.AGENTFIELD_ALLOW_PRIVATE_WEBHOOKS = True  # the receiver listens on loopback
     receiver = AgentDouble().start()
     answers = iter([(500, {}), (200, {"ok": True})])
-    receiver.behaviours["hook"] = lambda double, call: next(answers)
+    receiver.behaviours["hook"], hooks = announcing(lambda double, call: next(answers))
     try:
         webhook = {
             "url": f"{receiver.base_url}/hook",
@@ -223,7 +225,7 @@ def test_a_webhook_is_delivered_signed_and_retried(alice, agent, settings):
         }
         accepted = submit(alice, "echo", body={"input": {"x": 1}, "webhook": webhook})
         assert accepted["webhook_registered"] is True
-        wait_until(lambda: len(receiver.calls_to("hook")) == 2, what="two webhook attempts")
+        hooks.wait(2, what="two webhook attempts")
         wait_until(
             lambda: (
                 Execution.objects.get(execution_id=accepted["execution_id"]).webhook_status
@@ -310,10 +312,7 @@ def test_a_duration_past_the_integer_column_is_a_400_and_the_callback_can_come_a
     alice, agent, make_caller, too_long
 ):
     execution_id = submit(alice, "later")["execution_id"]
-    wait_until(
-        lambda: Execution.objects.get(execution_id=execution_id).awaiting_callback,
-        what="the 202 to be recorded",
-    )
+    wait_awaiting_callback(execution_id)
     executor = make_caller("agent", node_id=NODE)
     url = f"/api/v1/executions/{execution_id}/status"
     body = {"status": "succeeded", "result": {"ok": True}}

@@ -9,7 +9,7 @@ from access_app.models import AccessPolicy
 from executions_app.models import Execution
 from executions_app.provenance import verify_execution
 from tests import agent_double as behaviours
-from tests.executions_app.helpers import wait_terminal, wait_until
+from tests.executions_app.helpers import announcing, wait_awaiting_callback, wait_terminal
 from tests.factories import allow_policy, register_approved_node
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
@@ -33,13 +33,15 @@ def answering(raw: bytes):
 
 @pytest.fixture
 def agent(admin, agent_double):
+    held, arrivals = announcing(behaviours.held)
     agent_double.behaviours.update(
         echo=behaviours.echo,
         later=behaviours.accepted,
-        held=behaviours.held,
+        held=held,
         refuse_nul=lambda double, call: (422, b"bad \x00 input"),
         **{name.replace(" ", "_"): answering(raw) for name, (raw, _) in UNSTORABLE.items()},
     )
+    agent_double.held_arrivals = arrivals
     register_approved_node(
         admin.client(), NODE, agent_double.base_url, list(agent_double.behaviours)
     )
@@ -120,10 +122,7 @@ CALLBACK_BODIES = {
 
 def awaiting(caller, agent) -> str:
     execution_id = submit(caller, "later", {"input": {}}).json()["execution_id"]
-    wait_until(
-        lambda: Execution.objects.get(execution_id=execution_id).awaiting_callback,
-        what="the 202 to be recorded",
-    )
+    wait_awaiting_callback(execution_id)
     return execution_id
 
 
@@ -185,7 +184,7 @@ def test_a_callback_on_a_finished_execution_is_409_and_changes_nothing(
 def test_a_callback_for_a_call_the_node_is_still_answering_is_409(admin, agent, make_caller):
     """Only an execution waiting for the callback (the node answered 202) takes one."""
     execution_id = submit(admin, "held", {"input": {}}).json()["execution_id"]
-    wait_until(lambda: agent.calls_to("held"), what="the call to reach the node")
+    agent.held_arrivals.wait(what="the call to reach the node")
     executor = make_caller("agent", node_id=NODE)
     early = callback(executor, execution_id, {"status": "failed", "error": "forged"})
     assert early.status_code == 409, early.content

@@ -21,7 +21,7 @@ from executions_app.services.dispatch import (
 )
 from foundation import waits
 from tests import agent_double as behaviours
-from tests.executions_app.helpers import wait_terminal, wait_until
+from tests.executions_app.helpers import announcing, wait_terminal
 from tests.factories import allow_policy, register_approved_node
 from tests.worker import celery_worker, stop_worker
 
@@ -30,7 +30,8 @@ NODE = "support"
 
 @pytest.fixture
 def node(admin, agent_double):
-    agent_double.behaviours.update(echo=behaviours.echo, held=behaviours.held)
+    held, agent_double.held_arrivals = announcing(behaviours.held)
+    agent_double.behaviours.update(echo=behaviours.echo, held=held)
     register_approved_node(admin.client(), NODE, agent_double.base_url, ["echo", "held"])
     allow_policy()
     return agent_double
@@ -113,13 +114,22 @@ def test_the_sweep_requeues_queued_executions_whose_task_went_missing(alice, nod
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_waiter_survives_a_lost_hint_by_re_reading_the_row(alice, node):
+async def test_a_waiter_survives_a_lost_hint_by_re_reading_the_row(alice, node, monkeypatch):
     from asgiref.sync import sync_to_async
 
     execution_id = await sync_to_async(submit)(alice)
+    waiting_now = threading.Event()
+    pause = waits.GroupHints.pause
+
+    async def pause_and_tell(self, remaining: float) -> None:
+        waiting_now.set()
+        await pause(self, remaining)
+
+    monkeypatch.setattr(waits.GroupHints, "pause", pause_and_tell)
 
     def finish_silently():
-        time.sleep(0.3)
+        # Once the waiter waits: the row changes and no hint is sent.
+        assert waiting_now.wait(10), "the waiter never waited"
         Execution.objects.filter(execution_id=execution_id).update(status="succeeded")
 
     thread = threading.Thread(target=finish_silently)
@@ -168,7 +178,7 @@ def test_a_worker_killed_with_sigkill_mid_call_loses_no_execution(alice, node):
 
     with celery_worker("victim", concurrency=2) as victim:
         ids = [submit(alice, "held") for _ in range(6)]
-        wait_until(lambda: len(node.calls) >= 2, what="the victim to be mid-call")
+        node.held_arrivals.wait(2, what="the victim to be mid-call")
         stop_worker(victim, signal.SIGKILL)
     node.release.set()
     with celery_worker("rescuer", concurrency=2):

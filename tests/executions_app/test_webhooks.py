@@ -3,17 +3,10 @@ only ASCII headers. Address checks use literals; DNS is a resolver the tests inj
 
 from __future__ import annotations
 
-import datetime
 import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from access_app.models import Target
 from executions_app.models import Execution, Status, WebhookStatus
@@ -26,6 +19,8 @@ from executions_app.services.webhooks import (
     webhook_validate,
 )
 from tests.agent_double import AgentDouble
+from tests.executions_app.resolvers import answers
+from tests.executions_app.tls_server import certificate_for, recording_https_server
 from tests.factories import allow_policy, register_approved_node
 
 NOT_GLOBAL = [
@@ -62,17 +57,6 @@ def test_an_address_that_is_not_global_is_refused(address):
 @pytest.mark.parametrize("address", GLOBAL)
 def test_a_global_address_passes(address):
     assert address_is_global(address) is True
-
-
-def answers(*addresses: str):
-    calls: list[tuple[str, int]] = []
-
-    def resolve(host: str, port: int) -> list[str]:
-        calls.append((host, port))
-        return list(addresses)
-
-    resolve.calls = calls
-    return resolve
 
 
 def test_every_address_a_name_resolves_to_must_be_global(settings):
@@ -217,58 +201,10 @@ def test_a_delivery_whose_name_now_resolves_to_an_internal_address_is_not_sent(
     assert "not global" in row.webhook_last_error
 
 
-def _certificate_for(hostname: str, directory) -> tuple[str, str]:
-    """A self-signed certificate for ``hostname`` (its own CA), as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
-
-
 def test_a_pinned_https_delivery_keeps_the_urls_name_for_sni_and_the_certificate(tmp_path):
     """Connected to the validated address, TLS still names and verifies the URL's host."""
-    cert, key = _certificate_for("hooks.invalid", tmp_path)
-    seen: dict[str, str | None] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            seen["host"] = self.headers["Host"]
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(cert, key)
-    server_context.sni_callback = lambda sock, name, ctx: seen.__setitem__("sni", name)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.socket = server_context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    try:
+    cert, key = certificate_for("hooks.invalid", tmp_path)
+    with recording_https_server(cert, key) as (port, seen):
         client_context = ssl.create_default_context(cafile=cert)
         transport = PinnedTransport("127.0.0.1", ssl_context=client_context)
         with httpx.Client(transport=transport) as client:
@@ -278,6 +214,3 @@ def test_a_pinned_https_delivery_keeps_the_urls_name_for_sni_and_the_certificate
         other = PinnedTransport("127.0.0.1", ssl_context=ssl.create_default_context(cafile=cert))
         with httpx.Client(transport=other) as client, pytest.raises(httpx.ConnectError):
             client.post(f"https://elsewhere.invalid:{port}/hook", content=b"{}")
-    finally:
-        server.shutdown()
-        server.server_close()
