@@ -1,16 +1,27 @@
-"""Strict input serializers and output shapes of the session routes."""
+"""The session routes' input serializers (strict) and output serializers, which render the
+bodies and document them alike. Session start and the tool route are hot paths: plain
+serializers with explicit fields, nothing introspected per request."""
 
 from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import unquote
 
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 
+from foundation.errors import ApiError
 from foundation.serializers import StrictSerializer
-from sessions_app.models import SessionInstance, SessionStatus
+from sessions_app.models import SessionInstance, SessionStatus, Transport
 from sessions_app.services.turns import TurnResult
+from sessions_app.transports import audio_turns
 from sessions_app.transports.audio_files import pcm_to_wav
+
+# --- input -------------------------------------------------------------------------------
 
 
 class SessionStartInSerializer(StrictSerializer):
@@ -36,81 +47,336 @@ class EventsInSerializer(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=500)
 
 
-def _urls(session: SessionInstance) -> dict[str, str]:
-    base = f"/api/v1/session-instances/{session.session_id}"
-    urls = {"session_url": base, "events_url": f"{base}/events"}
-    if session.transport == "webrtc":
-        urls["offer_url"] = f"{base}/realtime-offer"
-    if session.transport == "websocket":
-        urls["ws_url"] = f"{base}/realtime"
-    if session.transport == "audio_turns":
-        urls["turns_url"] = f"{base}/turns"
-    return urls
+@extend_schema_field(OpenApiTypes.STR)
+class _LooseString(serializers.Field):
+    """Upstream's ``body.get(name) or ""``: any falsy value is empty, else a string."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not data:
+            return ""
+        if not isinstance(data, str):
+            raise serializers.ValidationError("not a string")
+        return data
 
 
-def session_started_out(session: SessionInstance, client_secret: str) -> dict[str, Any]:
-    """The 201 body: upstream's fields first, then ours (API.md section 6)."""
-    urls = _urls(session)
-    body: dict[str, Any] = {
-        "session_id": session.session_id,
-        "target": session.target_name,
-        "provider": session.provider,
-        "transport": session.transport,
-        "model": session.model,
-        "voice": session.voice,
-        "modalities": session.modalities,
-        "tags": session.tags or None,
-        "tool_targets": session.tool_targets,
-    }
-    if "offer_url" in urls:
-        body["offer_url"] = urls.pop("offer_url")
-    body["tool_url"] = f"/api/v1/session-instances/{session.session_id}/tools/{{tool}}"
-    body["created_at"] = session.created_at
-    body["turn_detection"] = session.turn_detection
-    body["status"] = session.status
-    body["expires_at"] = session.expires_at
-    body["client_secret"] = {"value": client_secret, "expires_at": session.client_secret_expires_at}
-    body.update(urls)
-    return body
+class ToolCallInSerializer(serializers.Serializer):
+    """Upstream's tool body, with upstream's 400s (``ApiError``) instead of field errors."""
+
+    target = _LooseString(required=False, allow_null=True, help_text="<node>.<reasoner>")
+    input = serializers.DictField(required=False, allow_null=True)
+
+    def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise ApiError(400, "invalid JSON body")
+        return super().run_validation(data)
+
+    def to_internal_value(self, data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError:
+            raise ApiError(
+                400, "invalid JSON body", "target must be a string, input an object"
+            ) from None
+        return {"target": values.get("target") or "", "input": values.get("input") or {}}
 
 
-def session_out(session: SessionInstance) -> dict[str, Any]:
-    return {
-        "session_id": session.session_id,
-        "target": session.target_name,
-        "provider": session.provider,
-        "transport": session.transport,
-        "model": session.model,
-        "voice": session.voice,
-        "modalities": session.modalities,
-        "tags": session.tags,
-        "tool_targets": session.tool_targets,
-        "handler": session.handler,
-        "status": session.status,
-        "created_at": session.created_at,
-        "connected_at": session.connected_at,
-        "ended_at": session.ended_at,
-        "end_reason": session.end_reason or None,
-        "expires_at": session.expires_at,
-        "stats": {
-            "turns": session.turns,
-            "tool_calls": session.tool_calls,
-            "audio_in_ms": session.audio_in_ms,
-            "audio_out_ms": session.audio_out_ms,
-        },
-        **_urls(session),
-    }
+@extend_schema_field(OpenApiTypes.STR)
+class _TurnText(serializers.Field):
+    def to_internal_value(self, data: Any) -> str:
+        if not data:
+            return ""
+        if not isinstance(data, str):
+            raise ApiError(400, "text must be a string")
+        return data
 
 
-def turn_out(result: TurnResult) -> dict[str, Any]:
-    """The 200 body of a turn; the answer's audio as a WAV file (pcm16, 24 kHz, mono)."""
-    audio = None
-    if result.pcm:
-        audio = {"data": base64.b64encode(pcm_to_wav(result.pcm)).decode("ascii"), "format": "wav"}
-    return {
-        "turn_id": result.turn_id,
-        "input": {"transcript": result.transcript},
-        "output": {"text": result.text, "audio": audio},
-        "tool_calls": result.tool_calls,
-        "latency_ms": result.latency_ms,
-    }
+class _TurnAudioIn(serializers.Serializer):
+    """``{"data": <base64>, "format": "wav"|"mp3"}``, checked in upstream's order."""
+
+    data = serializers.CharField(help_text="base64 audio")
+    format = serializers.ChoiceField(choices=audio_turns.FORMATS)
+
+    def to_internal_value(self, data: Any) -> tuple[bytes, str]:
+        if not isinstance(data, dict) or not isinstance(data.get("data"), str):
+            raise ApiError(400, 'audio must be {"data": <base64>, "format": "wav"|"mp3"}')
+        fmt = audio_turns.audio_format(data.get("format"))
+        return audio_turns.audio_from_base64(data["data"]), fmt
+
+
+class TurnInSerializer(serializers.Serializer):
+    """A JSON turn; ``validated_data["turn"]`` is the ``TurnInput``. Every refusal is an
+    ``ApiError`` with the route's exact body, before any provider is asked."""
+
+    text = _TurnText(required=False, allow_null=True)
+    audio = _TurnAudioIn(required=False, allow_null=True)
+
+    def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise ApiError(400, "invalid JSON body")
+        return super().run_validation(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        audio, fmt = attrs.get("audio") or (None, "")
+        return {"turn": audio_turns.turn_input_build(audio, fmt, attrs.get("text") or "")}
+
+
+@extend_schema_field(OpenApiTypes.BINARY)
+class _Upload(serializers.Field):
+    """A file part, as Django received it (not a text field of the same name)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data if hasattr(data, "read") else None
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class _FormText(serializers.Field):
+    def to_internal_value(self, data: Any) -> str:
+        return data
+
+
+class TurnMultipartInSerializer(serializers.Serializer):
+    """A multipart turn: a file ``audio``, optional ``text`` and ``format`` (without it the
+    file's headers tell)."""
+
+    audio = _Upload(required=False, help_text="a WAV or MP3 file")
+    text = _FormText(required=False)
+    format = _FormText(required=False, help_text="wav or mp3")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        text, upload = attrs.get("text") or "", attrs.get("audio")
+        if upload is None:
+            return {"turn": audio_turns.turn_input_build(None, "", text)}
+        data = audio_turns.audio_from_upload(upload)
+        named = attrs.get("format")
+        fmt = audio_turns.audio_format(named) if named else audio_turns.audio_sniffed(data)
+        return {"turn": audio_turns.turn_input_build(data, fmt, text)}
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def _strings() -> serializers.ListField:
+    return serializers.ListField(child=serializers.CharField())
+
+
+class _FromDefinition:
+    """A value of the target's registered definition (``definition[key]``)."""
+
+    def __init__(self, *, missing: Any = None, **kwargs: Any) -> None:
+        self.missing = missing
+        super().__init__(**kwargs)
+
+    def get_attribute(self, target) -> Any:
+        return (target.definition or {}).get(self.field_name, self.missing)
+
+
+class _DefinitionText(_FromDefinition, serializers.CharField):
+    pass
+
+
+class _DefinitionList(_FromDefinition, serializers.ListField):
+    pass
+
+
+class SessionTargetSerializer(serializers.Serializer):
+    target = serializers.CharField(source="full_name")
+    node_id = serializers.CharField(source="node.node_id")
+    name = serializers.CharField()
+    provider = _DefinitionText(allow_null=True)
+    transport = _DefinitionText(allow_null=True)
+    model = _DefinitionText(allow_null=True)
+    voice = _DefinitionText(allow_null=True)
+    modalities = _DefinitionList(child=serializers.CharField(), missing=[])
+    tools = _DefinitionList(child=serializers.CharField(), missing=[])
+    handler = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
+
+    def get_handler(self, target) -> bool:
+        return bool((target.definition or {}).get("handler"))
+
+    def get_tags(self, target) -> list[str]:
+        return sorted(target.approved_tags)
+
+
+class SessionTargetListSerializer(serializers.Serializer):
+    """Rendered from ``{"targets": [...], "total": n}``."""
+
+    targets = SessionTargetSerializer(many=True)
+    total = serializers.IntegerField()
+
+
+def session_url(session: SessionInstance, route: str = "session-detail") -> str:
+    return reverse(route, kwargs={"session_id": session.session_id})
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class _SessionUrl(serializers.Field):
+    """The URL of one of the session's routes; left out where its transport has none.
+    The WebSocket route is Channels' (``routing.py``), which has no ``reverse()``: it sits
+    under the session's own URL."""
+
+    def __init__(self, route: str, *, transport: str | None = None, suffix: str = "", **kwargs):
+        self.route, self.transport, self.suffix = route, transport, suffix
+        kwargs.setdefault("source", "*")
+        super().__init__(required=transport is None, **kwargs)
+
+    def get_attribute(self, instance: Any) -> str:
+        session = super().get_attribute(instance)  # the session, or the source naming it
+        if self.transport is not None and session.transport != self.transport:
+            raise SkipField
+        return session_url(session, self.route) + self.suffix
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
+def _offer_url(**kwargs: Any) -> _SessionUrl:
+    return _SessionUrl(
+        "session-realtime-offer",
+        transport=Transport.WEBRTC,
+        help_text="transport webrtc only",
+        **kwargs,
+    )
+
+
+def _ws_url(**kwargs: Any) -> _SessionUrl:
+    return _SessionUrl(
+        "session-detail",
+        transport=Transport.WEBSOCKET,
+        suffix="/realtime",
+        help_text="transport websocket only",
+        **kwargs,
+    )
+
+
+def _turns_url(**kwargs: Any) -> _SessionUrl:
+    return _SessionUrl(
+        "session-turns",
+        transport=Transport.AUDIO_TURNS,
+        help_text="transport audio_turns only",
+        **kwargs,
+    )
+
+
+class _SessionConfig(serializers.Serializer):
+    session_id = serializers.CharField()
+    target = serializers.CharField(source="target_name")
+    provider = serializers.CharField()
+    transport = serializers.CharField()
+    model = serializers.CharField()
+    voice = serializers.CharField()
+    modalities = _strings()
+
+
+class _ClientSecret(serializers.Serializer):
+    value = serializers.CharField(source="client_secret")
+    expires_at = serializers.DateTimeField(source="session.client_secret_expires_at")
+
+
+class SessionStartedSerializer(serializers.Serializer):
+    """The 201 body of a start, from ``Started``: upstream's fields first, then ours
+    (API.md section 6)."""
+
+    session_id = serializers.CharField(source="session.session_id")
+    target = serializers.CharField(source="session.target_name")
+    provider = serializers.CharField(source="session.provider")
+    transport = serializers.CharField(source="session.transport")
+    model = serializers.CharField(source="session.model")
+    voice = serializers.CharField(source="session.voice")
+    modalities = serializers.ListField(child=serializers.CharField(), source="session.modalities")
+    tags = serializers.SerializerMethodField()
+    tool_targets = serializers.DictField(
+        child=serializers.CharField(), source="session.tool_targets"
+    )
+    offer_url = _offer_url(source="session")
+    tool_url = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField(source="session.created_at")
+    turn_detection = serializers.JSONField(source="session.turn_detection", allow_null=True)
+    status = serializers.CharField(source="session.status")
+    expires_at = serializers.DateTimeField(source="session.expires_at")
+    client_secret = _ClientSecret(source="*")
+    session_url = _SessionUrl("session-detail", source="session")
+    events_url = _SessionUrl("session-events", source="session")
+    ws_url = _ws_url(source="session")
+    turns_url = _turns_url(source="session")
+
+    def get_tags(self, started) -> list[str] | None:
+        return started.session.tags or None
+
+    def get_tool_url(self, started) -> str:
+        # the literal "{tool}" is a template for the client, not a path to quote
+        kwargs = {"session_id": started.session.session_id, "tool": "{tool}"}
+        return unquote(reverse("session-tool", kwargs=kwargs))
+
+
+class _SessionStats(serializers.Serializer):
+    turns = serializers.IntegerField()
+    tool_calls = serializers.IntegerField()
+    audio_in_ms = serializers.IntegerField()
+    audio_out_ms = serializers.IntegerField()
+
+
+class SessionSerializer(_SessionConfig):
+    tags = _strings()
+    tool_targets = serializers.DictField(child=serializers.CharField())
+    handler = serializers.BooleanField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    connected_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+    end_reason = serializers.SerializerMethodField()
+    expires_at = serializers.DateTimeField()
+    stats = _SessionStats(source="*")
+    session_url = _SessionUrl("session-detail")
+    events_url = _SessionUrl("session-events")
+    offer_url = _offer_url()
+    ws_url = _ws_url()
+    turns_url = _turns_url()
+
+    def get_end_reason(self, session: SessionInstance) -> str | None:
+        return session.end_reason or None
+
+
+class SessionEventSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(source="pk")
+    type = serializers.CharField()
+    at = serializers.DateTimeField()
+    data = serializers.DictField()
+
+
+class _TurnAudioOut(serializers.Serializer):
+    data = serializers.CharField(help_text="base64 WAV, pcm16 24 kHz mono")
+    format = serializers.CharField()
+
+
+class _TurnHeard(serializers.Serializer):
+    transcript = serializers.CharField(allow_blank=True)
+
+
+class _TurnAnswer(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True)
+    audio = serializers.SerializerMethodField()
+
+    @extend_schema_field(_TurnAudioOut(allow_null=True))
+    def get_audio(self, result: TurnResult) -> dict[str, str] | None:
+        """The answer's audio as a WAV file (pcm16, 24 kHz, mono)."""
+        if not result.pcm:
+            return None
+        return {"data": base64.b64encode(pcm_to_wav(result.pcm)).decode("ascii"), "format": "wav"}
+
+
+class _TurnToolCall(serializers.Serializer):
+    tool = serializers.CharField()
+    target = serializers.CharField()
+    execution_id = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+
+
+class TurnSerializer(serializers.Serializer):
+    """The 200 body of a turn, from ``TurnResult``."""
+
+    turn_id = serializers.CharField()
+    input = _TurnHeard(source="*")
+    output = _TurnAnswer(source="*")
+    tool_calls = _TurnToolCall(many=True)
+    latency_ms = serializers.FloatField()

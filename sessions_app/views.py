@@ -9,9 +9,9 @@ from django.shortcuts import render
 
 from access_app.principals import Principal
 from executions_app.models import Execution
+from foundation.errors import ApiError
 from sessions_app import selectors
-from sessions_app.services.lifecycle import SessionStateError
-from sessions_app.services.starting import split_session_target
+from sessions_app.services.starting import session_target_split
 
 
 def overview(request):
@@ -47,8 +47,8 @@ def sessions_list(request):
 @login_required
 def voice_page(request, target: str):
     try:
-        node_id, name = split_session_target(target)
-    except SessionStateError:
+        node_id, name = session_target_split(target)
+    except ApiError:
         raise Http404("session target must be <node>.<session>") from None
     principal = Principal.from_user(request.user)
     session_target = selectors.session_target_startable_by(principal, node_id, name)

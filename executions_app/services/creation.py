@@ -22,17 +22,18 @@ from executions_app.queue import enqueue_dispatch_on_commit
 from executions_app.selectors import executions_visible_to
 from executions_app.services.webhooks import InvalidWebhook, webhook_validate
 from executions_app.session_binding import SessionBinding, bind_session
+from foundation.errors import ApiError
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
 
 
-class ExecutionRefused(Exception):
+class ExecutionRefused(ApiError):
     """Not accepted; ``body`` is the exact error body for ``status``."""
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("message") or body.get("error"))
+        extra = {key: value for key, value in body.items() if key not in ("error", "message")}
+        super().__init__(status, body["error"], body.get("message"), **extra)
         self.status = status
-        self.body = body
 
 
 @dataclass

@@ -21,7 +21,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from executions_app.services.creation import ExecutionRefused
+from foundation.errors import ApiError
 from sessions_app.hints import session_group
 from sessions_app.models import SessionInstance, SessionStatus
 from sessions_app.providers.base import (
@@ -52,7 +52,6 @@ from sessions_app.runtime.tools import (
 )
 from sessions_app.services.events import session_event_append
 from sessions_app.services.lifecycle import (
-    SessionStateError,
     session_activate,
     session_finish,
     session_touch,
@@ -264,7 +263,7 @@ class SessionRuntime:
             execution_id = await tool_call_start(
                 self.session, name=call.name, arguments=call.arguments, call_id=call.call_id
             )
-        except (SessionStateError, ExecutionRefused) as exc:
+        except ApiError as exc:
             await self.sink.deliver(
                 Notice("tool.result", {"tool": call.name, "call_id": call.call_id,
                                        "status": "refused", "error": exc.body})

@@ -26,7 +26,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from executions_app.services.creation import ExecutionRefused
+from foundation.errors import ApiError
 from sessions_app.models import SessionInstance
 from sessions_app.providers import turn_provider_for
 from sessions_app.providers.base import BYTES_PER_MS, ProviderUnavailable, ToolCall, ToolSpec
@@ -45,7 +45,6 @@ from sessions_app.runtime.tools import (
     tool_specs,
 )
 from sessions_app.services.events import session_event_append
-from sessions_app.services.lifecycle import SessionStateError
 from sessions_app.services.turn_handler import handler_answer
 from sessions_app.services.turn_records import (
     history_of,
@@ -94,12 +93,12 @@ class TurnResult:
 async def turn_take(
     *, session: SessionInstance, turn: TurnInput, began: float | None = None
 ) -> TurnResult:
-    """Run one turn. Refusals and provider failures raise ``SessionStateError``."""
+    """Run one turn. Refusals and provider failures raise ``ApiError``."""
     began = time.perf_counter() if began is None else began
     try:
         provider = turn_provider_for(session.provider)
     except ProviderUnavailable as exc:
-        raise SessionStateError(502, {"error": str(exc), "provider": session.provider}) from None
+        raise ApiError(502, str(exc), provider=session.provider) from None
     try:
         opened, tools = await _begin(session)
         run = _Turn(session, turn, provider)
@@ -107,12 +106,10 @@ async def turn_take(
             result = await (run.by_handler(opened) if session.handler else run.by_model(tools))
         except TurnProviderError as exc:
             await run.failed(exc)
-            raise SessionStateError(
+            raise ApiError(
                 502,
-                {
-                    "error": f"{provider.name} audio turn failed ({exc.code}): {exc.message}",
-                    "provider": session.provider,
-                },
+                f"{provider.name} audio turn failed ({exc.code}): {exc.message}",
+                provider=session.provider,
             ) from None
         except BaseException:
             await _release(session)
@@ -222,7 +219,7 @@ class _Turn:
             entry["execution_id"] = await tool_call_start(
                 self.session, name=call.name, arguments=call.arguments, call_id=call.call_id
             )
-        except (SessionStateError, ExecutionRefused) as exc:
+        except ApiError as exc:
             return refusal_output(exc)
         except Exception:
             # The model still gets an answer, so the turn ends instead of failing whole.
