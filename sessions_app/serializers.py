@@ -5,10 +5,12 @@ serializers with explicit fields, nothing introspected per request."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import functools
 from typing import Any
-from urllib.parse import unquote
 
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
+from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -20,6 +22,23 @@ from sessions_app.models import SessionInstance, SessionStatus, Transport
 from sessions_app.services.turns import TurnResult
 from sessions_app.transports import audio_turns
 from sessions_app.transports.audio_files import pcm_to_wav
+
+
+class SharedFieldsSerializer(serializers.Serializer):
+    """A serializer whose fields are bound once per class, on a template instance, instead
+    of deep-copied for every instance as DRF does: that copy was most of the cost of a
+    session start's body and of the tool route's input. For serializers whose fields keep
+    no per-request state: no context, methods that read only their argument, no partial."""
+
+    @cached_property
+    def fields(self):
+        cls = type(self)
+        bound = cls.__dict__.get("_bound_fields")
+        if bound is None:
+            bound = serializers.Serializer.fields.real_func(cls())
+            cls._bound_fields = bound
+        return bound
+
 
 # --- input -------------------------------------------------------------------------------
 
@@ -59,7 +78,7 @@ class _LooseString(serializers.Field):
         return data
 
 
-class ToolCallInSerializer(serializers.Serializer):
+class ToolCallInSerializer(SharedFieldsSerializer):
     """Upstream's tool body, with upstream's 400s (``ApiError``) instead of field errors."""
 
     target = _LooseString(required=False, allow_null=True, help_text="<node>.<reasoner>")
@@ -155,6 +174,12 @@ class TurnMultipartInSerializer(serializers.Serializer):
 # --- output ------------------------------------------------------------------------------
 
 
+def _datetime(**kwargs: Any) -> serializers.DateTimeField:
+    """Rendered in UTC, as stored (the old bodies never converted), without looking up
+    the current time zone per field."""
+    return serializers.DateTimeField(default_timezone=dt.UTC, **kwargs)
+
+
 def _strings() -> serializers.ListField:
     return serializers.ListField(child=serializers.CharField())
 
@@ -178,7 +203,7 @@ class _DefinitionList(_FromDefinition, serializers.ListField):
     pass
 
 
-class SessionTargetSerializer(serializers.Serializer):
+class SessionTargetSerializer(SharedFieldsSerializer):
     target = serializers.CharField(source="full_name")
     node_id = serializers.CharField(source="node.node_id")
     name = serializers.CharField()
@@ -198,15 +223,28 @@ class SessionTargetSerializer(serializers.Serializer):
         return sorted(target.approved_tags)
 
 
-class SessionTargetListSerializer(serializers.Serializer):
+class SessionTargetListSerializer(SharedFieldsSerializer):
     """Rendered from ``{"targets": [...], "total": n}``."""
 
     targets = SessionTargetSerializer(many=True)
     total = serializers.IntegerField()
 
 
+_SESSION_ID = "session_id_here"  # survives reverse()'s quoting unchanged, as session ids do
+_TOOL = "tool_here"
+
+
+@functools.cache
+def _route(route: str, script_prefix: str) -> str:
+    """``reverse()`` of a session route, once per route (and script prefix)."""
+    kwargs = {"session_id": _SESSION_ID}
+    if route == "session-tool":
+        kwargs["tool"] = _TOOL
+    return reverse(route, kwargs=kwargs)
+
+
 def session_url(session: SessionInstance, route: str = "session-detail") -> str:
-    return reverse(route, kwargs={"session_id": session.session_id})
+    return _route(route, get_script_prefix()).replace(_SESSION_ID, session.session_id)
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -258,7 +296,7 @@ def _turns_url(**kwargs: Any) -> _SessionUrl:
     )
 
 
-class _SessionConfig(serializers.Serializer):
+class _SessionConfig(SharedFieldsSerializer):
     session_id = serializers.CharField()
     target = serializers.CharField(source="target_name")
     provider = serializers.CharField()
@@ -268,12 +306,12 @@ class _SessionConfig(serializers.Serializer):
     modalities = _strings()
 
 
-class _ClientSecret(serializers.Serializer):
+class _ClientSecret(SharedFieldsSerializer):
     value = serializers.CharField(source="client_secret")
-    expires_at = serializers.DateTimeField(source="session.client_secret_expires_at")
+    expires_at = _datetime(source="session.client_secret_expires_at")
 
 
-class SessionStartedSerializer(serializers.Serializer):
+class SessionStartedSerializer(SharedFieldsSerializer):
     """The 201 body of a start, from ``Started``: upstream's fields first, then ours
     (API.md section 6)."""
 
@@ -290,10 +328,10 @@ class SessionStartedSerializer(serializers.Serializer):
     )
     offer_url = _offer_url(source="session")
     tool_url = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField(source="session.created_at")
+    created_at = _datetime(source="session.created_at")
     turn_detection = serializers.JSONField(source="session.turn_detection", allow_null=True)
     status = serializers.CharField(source="session.status")
-    expires_at = serializers.DateTimeField(source="session.expires_at")
+    expires_at = _datetime(source="session.expires_at")
     client_secret = _ClientSecret(source="*")
     session_url = _SessionUrl("session-detail", source="session")
     events_url = _SessionUrl("session-events", source="session")
@@ -304,12 +342,11 @@ class SessionStartedSerializer(serializers.Serializer):
         return started.session.tags or None
 
     def get_tool_url(self, started) -> str:
-        # the literal "{tool}" is a template for the client, not a path to quote
-        kwargs = {"session_id": started.session.session_id, "tool": "{tool}"}
-        return unquote(reverse("session-tool", kwargs=kwargs))
+        """A template for the client: ``{tool}`` stands for the tool's name."""
+        return session_url(started.session, "session-tool").replace(_TOOL, "{tool}")
 
 
-class _SessionStats(serializers.Serializer):
+class _SessionStats(SharedFieldsSerializer):
     turns = serializers.IntegerField()
     tool_calls = serializers.IntegerField()
     audio_in_ms = serializers.IntegerField()
@@ -321,11 +358,11 @@ class SessionSerializer(_SessionConfig):
     tool_targets = serializers.DictField(child=serializers.CharField())
     handler = serializers.BooleanField()
     status = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    connected_at = serializers.DateTimeField(allow_null=True)
-    ended_at = serializers.DateTimeField(allow_null=True)
+    created_at = _datetime()
+    connected_at = _datetime(allow_null=True)
+    ended_at = _datetime(allow_null=True)
     end_reason = serializers.SerializerMethodField()
-    expires_at = serializers.DateTimeField()
+    expires_at = _datetime()
     stats = _SessionStats(source="*")
     session_url = _SessionUrl("session-detail")
     events_url = _SessionUrl("session-events")
@@ -337,23 +374,23 @@ class SessionSerializer(_SessionConfig):
         return session.end_reason or None
 
 
-class SessionEventSerializer(serializers.Serializer):
+class SessionEventSerializer(SharedFieldsSerializer):
     seq = serializers.IntegerField(source="pk")
     type = serializers.CharField()
-    at = serializers.DateTimeField()
+    at = _datetime()
     data = serializers.DictField()
 
 
-class _TurnAudioOut(serializers.Serializer):
+class _TurnAudioOut(SharedFieldsSerializer):
     data = serializers.CharField(help_text="base64 WAV, pcm16 24 kHz mono")
     format = serializers.CharField()
 
 
-class _TurnHeard(serializers.Serializer):
+class _TurnHeard(SharedFieldsSerializer):
     transcript = serializers.CharField(allow_blank=True)
 
 
-class _TurnAnswer(serializers.Serializer):
+class _TurnAnswer(SharedFieldsSerializer):
     text = serializers.CharField(allow_blank=True)
     audio = serializers.SerializerMethodField()
 
@@ -365,14 +402,14 @@ class _TurnAnswer(serializers.Serializer):
         return {"data": base64.b64encode(pcm_to_wav(result.pcm)).decode("ascii"), "format": "wav"}
 
 
-class _TurnToolCall(serializers.Serializer):
+class _TurnToolCall(SharedFieldsSerializer):
     tool = serializers.CharField()
     target = serializers.CharField()
     execution_id = serializers.CharField(allow_null=True)
     status = serializers.CharField()
 
 
-class TurnSerializer(serializers.Serializer):
+class TurnSerializer(SharedFieldsSerializer):
     """The 200 body of a turn, from ``TurnResult``."""
 
     turn_id = serializers.CharField()

@@ -125,11 +125,9 @@ def session_execution_binding(principal: Principal, session_id: str, target: str
         def log_call(execution: Execution) -> None:
             SessionInstance.objects.filter(pk=session.pk).update(tool_calls=F("tool_calls") + 1)
             tool = target.split(".", 1)[1]
-            session_event_append(session, "tool.call", {
-                "tool": tool, "target": target, "call_id": "",
-                "execution_id": execution.execution_id, "input": execution.input,
-                "by": "handler",
-            })  # fmt: skip
+            call = {"tool": tool, "target": target, "call_id": ""}
+            call.update(execution_id=execution.execution_id, input=execution.input, by="handler")
+            session_event_append(session, "tool.call", call)
             _announce_to_live_call(session, tool, execution, by="handler")
 
         return SessionBinding(

@@ -173,8 +173,9 @@ class _Turn:
             "turn_id": self.turn_id,
         }
         timeout = settings.AGENTFIELD_TURN_HANDLER_TIMEOUT
-        said = await handler_answer(self.session, turn=turn, opened=opened, after=after,
-                                    timeout=timeout)  # fmt: skip
+        said = await handler_answer(
+            self.session, turn=turn, opened=opened, after=after, timeout=timeout
+        )
         s = self.session
         reply = await self.provider.say(model=s.model, voice=s.voice, text=said)
         self.provider_ms += heard_ms + reply.provider_ms
@@ -200,9 +201,12 @@ class _Turn:
     async def _respond(self, messages: list[Message], tools: tuple[ToolSpec, ...]) -> Reply:
         s = self.session
         return await self.provider.respond(
-            model=s.model, voice=s.voice, instructions=s.instructions, messages=messages,
+            model=s.model,
+            voice=s.voice,
+            instructions=s.instructions,
+            messages=messages,
             tools=tools,
-        )  # fmt: skip
+        )
 
     async def _run_tool(self, call: ToolCall) -> str:
         """The output the model gets back; ``self.calls`` keeps the call's outcome."""
@@ -242,8 +246,13 @@ class _Turn:
 
     async def _finish(self, transcript: str, text: str, pcm: bytes) -> TurnResult:
         out_ms = len(pcm) // BYTES_PER_MS
-        said = {"text": text, "turn_id": self.turn_id, "audio_ms": out_ms,
-                "provider_ms": round(self.provider_ms, 1)}  # fmt: skip
+        provider_ms = round(self.provider_ms, 1)
+        said = {
+            "text": text,
+            "turn_id": self.turn_id,
+            "audio_ms": out_ms,
+            "provider_ms": provider_ms,
+        }
         await _record(
             self.session,
             user_text=self._words(transcript),

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.db import DatabaseError
 from django.utils import timezone
 
 from access_app import socket_credentials
 from access_app.models import ApiKey
 from access_app.services.api_keys import api_key_revoke
-from agentfield_site.asgi import application
 from sessions_app.models import AgentLink
 from tests.sessions_app.helpers import VOICE_NODE, session_world, start
+from tests.sessions_app.link_client import open_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def open_link(secret: str, node_id: str = VOICE_NODE):
-    communicator = WebsocketCommunicator(
-        application, f"/api/v1/nodes/{node_id}/link", headers=[(b"x-api-key", secret.encode())]
-    )
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
 
 
 @pytest.fixture
