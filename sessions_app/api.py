@@ -44,8 +44,6 @@ from sessions_app.serializers import (
     SessionStartInSerializer,
     SessionTargetListSerializer,
     ToolCallInSerializer,
-    TurnInSerializer,
-    TurnMultipartInSerializer,
     TurnSerializer,
 )
 from sessions_app.services.lifecycle import session_finish
@@ -53,7 +51,12 @@ from sessions_app.services.starting import session_start
 from sessions_app.services.tools import session_tool_call
 from sessions_app.services.turn_records import turn_precheck
 from sessions_app.services.turns import TurnInput, turn_take
-from sessions_app.transports.audio_turns import is_multipart, turn_body_read
+from sessions_app.transports.audio_turns import (
+    TurnInSerializer,
+    TurnMultipartInSerializer,
+    is_multipart,
+    turn_body_read,
+)
 from sessions_app.transports.webrtc import answer_offer
 
 

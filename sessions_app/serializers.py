@@ -1,6 +1,7 @@
 """The session routes' input serializers (strict) and output serializers, which render the
-bodies and document them alike. Session start and the tool route are hot paths: plain
-serializers with explicit fields, nothing introspected per request."""
+bodies and document them alike (the turns route's input serializers are its transport's:
+``transports/audio_turns.py``). Session start and the tool route are hot paths: plain
+serializers with explicit fields, nothing introspected per request (decision 0025)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from foundation.errors import ApiError
 from foundation.serializers import StrictSerializer
 from sessions_app.models import SessionInstance, SessionStatus, Transport
 from sessions_app.services.turns import TurnResult
-from sessions_app.transports import audio_turns
 from sessions_app.transports.audio_files import pcm_to_wav
 
 
@@ -97,78 +97,6 @@ class ToolCallInSerializer(SharedFieldsSerializer):
                 400, "invalid JSON body", "target must be a string, input an object"
             ) from None
         return {"target": values.get("target") or "", "input": values.get("input") or {}}
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class _TurnText(serializers.Field):
-    def to_internal_value(self, data: Any) -> str:
-        if not data:
-            return ""
-        if not isinstance(data, str):
-            raise ApiError(400, "text must be a string")
-        return data
-
-
-class _TurnAudioIn(serializers.Serializer):
-    """``{"data": <base64>, "format": "wav"|"mp3"}``, checked in upstream's order."""
-
-    data = serializers.CharField(help_text="base64 audio")
-    format = serializers.ChoiceField(choices=audio_turns.FORMATS)
-
-    def to_internal_value(self, data: Any) -> tuple[bytes, str]:
-        if not isinstance(data, dict) or not isinstance(data.get("data"), str):
-            raise ApiError(400, 'audio must be {"data": <base64>, "format": "wav"|"mp3"}')
-        fmt = audio_turns.audio_format(data.get("format"))
-        return audio_turns.audio_from_base64(data["data"]), fmt
-
-
-class TurnInSerializer(serializers.Serializer):
-    """A JSON turn; ``validated_data["turn"]`` is the ``TurnInput``. Every refusal is an
-    ``ApiError`` with the route's exact body, before any provider is asked."""
-
-    text = _TurnText(required=False, allow_null=True)
-    audio = _TurnAudioIn(required=False, allow_null=True)
-
-    def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise ApiError(400, "invalid JSON body")
-        return super().run_validation(data)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        audio, fmt = attrs.get("audio") or (None, "")
-        return {"turn": audio_turns.turn_input_build(audio, fmt, attrs.get("text") or "")}
-
-
-@extend_schema_field(OpenApiTypes.BINARY)
-class _Upload(serializers.Field):
-    """A file part, as Django received it (not a text field of the same name)."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        return data if hasattr(data, "read") else None
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class _FormText(serializers.Field):
-    def to_internal_value(self, data: Any) -> str:
-        return data
-
-
-class TurnMultipartInSerializer(serializers.Serializer):
-    """A multipart turn: a file ``audio``, optional ``text`` and ``format`` (without it the
-    file's headers tell)."""
-
-    audio = _Upload(required=False, help_text="a WAV or MP3 file")
-    text = _FormText(required=False)
-    format = _FormText(required=False, help_text="wav or mp3")
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        text, upload = attrs.get("text") or "", attrs.get("audio")
-        if upload is None:
-            return {"turn": audio_turns.turn_input_build(None, "", text)}
-        data = audio_turns.audio_from_upload(upload)
-        named = attrs.get("format")
-        fmt = audio_turns.audio_format(named) if named else audio_turns.audio_sniffed(data)
-        return {"turn": audio_turns.turn_input_build(data, fmt, text)}
 
 
 # --- output ------------------------------------------------------------------------------

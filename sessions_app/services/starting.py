@@ -41,7 +41,7 @@ def session_target_split(value: str) -> tuple[str, str]:
     return node_id, name
 
 
-def tool_targets_for(node_id: str, tools: list[str]) -> dict[str, str]:
+def _tool_targets(node_id: str, tools: list[str]) -> dict[str, str]:
     """Upstream's ``sessionToolTargets``: "a.b" -> {"b": "a.b"}, bare "x" -> {"x": "<node>.x"}."""
     mapping: dict[str, str] = {}
     for entry in tools:
@@ -55,7 +55,7 @@ def tool_targets_for(node_id: str, tools: list[str]) -> dict[str, str]:
     return mapping
 
 
-def new_session_id() -> str:
+def _new_session_id() -> str:
     return f"sess_{timezone.now():%Y%m%d_%H%M%S}_{secrets.token_hex(8)}"
 
 
@@ -150,7 +150,7 @@ def session_start(
         now = timezone.now()
         secret = CLIENT_SECRET_PREFIX + secrets.token_urlsafe(32)
         session = SessionInstance.objects.create(
-            session_id=new_session_id(),
+            session_id=_new_session_id(),
             target=session_target,
             target_name=full_name,
             node_id=node_id,
@@ -163,7 +163,7 @@ def session_start(
             turn_detection=turn_detection,
             handler=handler,
             tags=sorted(target_approved_tags(session_target)),
-            tool_targets=tool_targets_for(node_id, list(definition.get("tools") or [])),
+            tool_targets=_tool_targets(node_id, list(definition.get("tools") or [])),
             metadata=body.get("metadata") or {},
             owner=principal.id,
             owner_name=principal.name,

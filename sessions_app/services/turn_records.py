@@ -83,7 +83,7 @@ def turn_release(session: SessionInstance) -> None:
     SessionInstance.objects.filter(pk=session.pk).update(turn_started_at=None)
 
 
-def history_of(session: SessionInstance) -> list[dict[str, str]]:
+def turn_history(session: SessionInstance) -> list[dict[str, str]]:
     return [m for m in session.history or [] if isinstance(m, dict)]
 
 
@@ -100,7 +100,7 @@ def turn_record(
     starting with a user turn), count the turn and its audio, and free the session for
     the next turn: one transaction."""
     history = [
-        *history_of(session),
+        *turn_history(session),
         {"role": "user", "text": user_text},
         {"role": "assistant", "text": assistant_text},
     ]
@@ -121,7 +121,7 @@ def turn_record(
     session.history = history
 
 
-def tool_calls_since(session: SessionInstance, after: int) -> list[dict[str, Any]]:
+def turn_tool_calls_since(session: SessionInstance, after: int) -> list[dict[str, Any]]:
     """The tool calls logged after event ``after`` (a handler's), with their status now."""
     calls = list(session.events.filter(id__gt=after, type="tool.call").order_by("id"))
     ids = [call.execution_id for call in calls]

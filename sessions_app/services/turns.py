@@ -47,11 +47,11 @@ from sessions_app.runtime.tools import (
 from sessions_app.services.events import session_event_append
 from sessions_app.services.turn_handler import handler_answer
 from sessions_app.services.turn_records import (
-    history_of,
-    tool_calls_since,
     turn_claim,
+    turn_history,
     turn_record,
     turn_release,
+    turn_tool_calls_since,
 )
 
 # Model answers that may call tools before one must speak; the last one is used as it is.
@@ -61,7 +61,7 @@ MAX_TOOL_ROUNDS = 3
 _append = database_sync_to_async(session_event_append)
 _release = database_sync_to_async(turn_release)
 _record = database_sync_to_async(turn_record)
-_tool_calls_since = database_sync_to_async(tool_calls_since)
+_turn_tool_calls_since = database_sync_to_async(turn_tool_calls_since)
 
 
 @database_sync_to_async
@@ -132,7 +132,7 @@ class _Turn:
     # The two ways to answer ------------------------------------------------------------
 
     async def by_model(self, tools: tuple[ToolSpec, ...]) -> TurnResult:
-        history = [Message(m["role"], text=m["text"]) for m in history_of(self.session)]
+        history = [Message(m["role"], text=m["text"]) for m in turn_history(self.session)]
         messages = [*history, Message("user", text=self.turn.text, audio=self.turn.audio)]
         answering = asyncio.ensure_future(self._respond(messages, tools))
         try:
@@ -179,7 +179,7 @@ class _Turn:
         s = self.session
         reply = await self.provider.say(model=s.model, voice=s.voice, text=said)
         self.provider_ms += heard_ms + reply.provider_ms
-        self.calls = await _tool_calls_since(s, after)
+        self.calls = await _turn_tool_calls_since(s, after)
         return await self._finish(transcript, said, reply.pcm)
 
     # Steps -------------------------------------------------------------------------------

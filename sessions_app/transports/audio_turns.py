@@ -6,9 +6,8 @@ file field ``audio`` and optional ``text`` and ``format`` fields (without ``form
 file's headers tell). In order: the declared body size (413 before reading it), a body
 that parses (400), audio or text (400), a supported format (415), base64 (400), the audio's
 size (413), and bytes that really are what the format says, by their headers (415).
-``turn_body_read`` does the first two; the turn input serializers
-(``sessions_app.serializers``) do the rest with the checks below. Every refusal is an
-``ApiError`` with the route's exact body.
+``turn_body_read`` does the first two, the turn input serializers (below) the rest. Every
+refusal is an ``ApiError`` with the route's exact body.
 """
 
 from __future__ import annotations
@@ -18,6 +17,9 @@ import binascii
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.request import Request
 
@@ -116,3 +118,78 @@ def audio_sniffed(data: bytes) -> str:
     if fmt is None:
         raise ApiError(415, "the audio file is neither WAV nor MP3")
     return fmt
+
+
+# --- the input serializers of the turns route ------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class _TurnText(serializers.Field):
+    def to_internal_value(self, data: Any) -> str:
+        if not data:
+            return ""
+        if not isinstance(data, str):
+            raise ApiError(400, "text must be a string")
+        return data
+
+
+class _TurnAudioIn(serializers.Serializer):
+    """``{"data": <base64>, "format": "wav"|"mp3"}``, checked in upstream's order."""
+
+    data = serializers.CharField(help_text="base64 audio")
+    format = serializers.ChoiceField(choices=FORMATS)
+
+    def to_internal_value(self, data: Any) -> tuple[bytes, str]:
+        if not isinstance(data, dict) or not isinstance(data.get("data"), str):
+            raise ApiError(400, 'audio must be {"data": <base64>, "format": "wav"|"mp3"}')
+        fmt = audio_format(data.get("format"))
+        return audio_from_base64(data["data"]), fmt
+
+
+class TurnInSerializer(serializers.Serializer):
+    """A JSON turn; ``validated_data["turn"]`` is the ``TurnInput``. Every refusal is an
+    ``ApiError`` with the route's exact body, before any provider is asked."""
+
+    text = _TurnText(required=False, allow_null=True)
+    audio = _TurnAudioIn(required=False, allow_null=True)
+
+    def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise ApiError(400, "invalid JSON body")
+        return super().run_validation(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        audio, fmt = attrs.get("audio") or (None, "")
+        return {"turn": turn_input_build(audio, fmt, attrs.get("text") or "")}
+
+
+@extend_schema_field(OpenApiTypes.BINARY)
+class _Upload(serializers.Field):
+    """A file part, as Django received it (not a text field of the same name)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data if hasattr(data, "read") else None
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class _FormText(serializers.Field):
+    def to_internal_value(self, data: Any) -> str:
+        return data
+
+
+class TurnMultipartInSerializer(serializers.Serializer):
+    """A multipart turn: a file ``audio``, optional ``text`` and ``format`` (without it the
+    file's headers tell)."""
+
+    audio = _Upload(required=False, help_text="a WAV or MP3 file")
+    text = _FormText(required=False)
+    format = _FormText(required=False, help_text="wav or mp3")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        text, upload = attrs.get("text") or "", attrs.get("audio")
+        if upload is None:
+            return {"turn": turn_input_build(None, "", text)}
+        data = audio_from_upload(upload)
+        named = attrs.get("format")
+        fmt = audio_format(named) if named else audio_sniffed(data)
+        return {"turn": turn_input_build(data, fmt, text)}
