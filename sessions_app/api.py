@@ -1,4 +1,7 @@
-"""Session API views (API.md section 6). Thin: parse, call a service, render."""
+"""Session API views (API.md section 6). Thin: parse, call a service, render.
+
+Refusals are ``ApiError``s raised below the views, rendered by the one exception handler.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,17 @@ from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.exceptions import ParseError
+from rest_framework.generics import ListAPIView
 from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_app.authentication import ApiKeyAuthentication, LoginSessionAuthentication
 from executions_app.serializers.outputs import ExecuteAcceptedOutSerializer
+from foundation.errors import ApiError
 from foundation.openapi import errors, target_parameter
 from foundation.parsers import StrictJSONParser
 from foundation.throttling import (
@@ -25,43 +31,36 @@ from foundation.throttling import (
     WebRTCOfferThrottle,
 )
 from sessions_app import selectors
-from sessions_app.api_shapes import (
-    SessionEventsOutSerializer,
-    SessionListOutSerializer,
-    SessionOutSerializer,
-    SessionStartedOutSerializer,
-    SessionTargetListOutSerializer,
-    ToolCallInSerializer,
-    TurnInSerializer,
-    TurnMultipartInSerializer,
-    TurnOutSerializer,
-)
 from sessions_app.authentication import ClientSecretAuthentication
-from sessions_app.models import SessionStatus
+from sessions_app.models import SessionEvent, SessionInstance, SessionStatus
+from sessions_app.pagination import EventPagination, SessionPagination
 from sessions_app.serializers import (
     EventsInSerializer,
     SessionEndInSerializer,
+    SessionEventSerializer,
     SessionListInSerializer,
+    SessionSerializer,
+    SessionStartedSerializer,
     SessionStartInSerializer,
-    session_out,
-    session_started_out,
-    turn_out,
+    SessionTargetListSerializer,
+    ToolCallInSerializer,
+    TurnSerializer,
 )
-from sessions_app.services.events import event_out
-from sessions_app.services.lifecycle import SessionStateError, session_finish
+from sessions_app.services.lifecycle import session_finish
 from sessions_app.services.starting import session_start
 from sessions_app.services.tools import session_tool_call
 from sessions_app.services.turn_records import turn_precheck
-from sessions_app.services.turns import turn_take
-from sessions_app.transports.audio_turns import TurnInputError, read_turn_input
+from sessions_app.services.turns import TurnInput, turn_take
+from sessions_app.transports.audio_turns import (
+    TurnInSerializer,
+    TurnMultipartInSerializer,
+    is_multipart,
+    turn_body_read,
+)
 from sessions_app.transports.webrtc import answer_offer
-from sessions_app.transports.webrtc_offer import OfferRefused
-
-SESSION_NOT_FOUND = {"error": "session not found"}
-PAGE_SIZE = 50
 
 
-class InstanceView(APIView):
+class InstanceRoute:
     """Routes under ``/session-instances/<id>``: the client secret is accepted here only."""
 
     authentication_classes = [
@@ -70,36 +69,26 @@ class InstanceView(APIView):
         LoginSessionAuthentication,
     ]
 
-    def session_or_404(self, session_id: str):
-        return selectors.session_get_for(principal=self.request.user, session_id=session_id)
+    def session_or_404(self, session_id: str) -> SessionInstance:
+        return selectors.session_get_or_404(principal=self.request.user, session_id=session_id)
 
 
-def _refused(exc: SessionStateError) -> Response:
-    return Response(exc.body, status=exc.status, headers=getattr(exc, "headers", None))
+class UpstreamJSONParser(StrictJSONParser):
+    """Upstream's tool route answers a body that does not parse with its own 400."""
 
-
-def _target_out(target) -> dict:
-    definition = target.definition or {}
-    return {
-        "target": target.full_name,
-        "node_id": target.node.node_id,
-        "name": target.name,
-        "provider": definition.get("provider"),
-        "transport": definition.get("transport"),
-        "model": definition.get("model"),
-        "voice": definition.get("voice"),
-        "modalities": definition.get("modalities", []),
-        "tools": definition.get("tools", []),
-        "handler": bool(definition.get("handler")),
-        "tags": sorted(target.approved_tags),
-    }
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except ParseError:
+            raise ApiError(400, "invalid JSON body") from None
 
 
 class SessionTargetsView(APIView):
-    @extend_schema(responses=SessionTargetListOutSerializer)
+    @extend_schema(responses=SessionTargetListSerializer)
     def get(self, request):
         startable = selectors.session_targets_startable_by(request.user)
-        return Response({"targets": [_target_out(t) for t in startable], "total": len(startable)})
+        body = {"targets": startable, "total": len(startable)}
+        return Response(SessionTargetListSerializer(body).data)
 
 
 class SessionStartView(APIView):
@@ -108,86 +97,69 @@ class SessionStartView(APIView):
     @extend_schema(
         request=SessionStartInSerializer,
         parameters=[target_parameter("session")],
-        responses={201: SessionStartedOutSerializer, **errors(403)},
+        responses={201: SessionStartedSerializer, **errors(403)},
     )
     def post(self, request, target: str):
         serializer = SessionStartInSerializer(data=request.data or {})
         serializer.is_valid(raise_exception=True)
-        try:
-            started = session_start(
-                principal=request.user, target=target, body=serializer.validated_data
-            )
-        except SessionStateError as exc:
-            return _refused(exc)
-        return Response(session_started_out(started.session, started.client_secret), status=201)
+        started = session_start(
+            principal=request.user, target=target, body=serializer.validated_data
+        )
+        return Response(SessionStartedSerializer(started).data, status=201)
 
 
-class SessionListView(APIView):
-    @extend_schema(
-        parameters=[SessionListInSerializer],
-        responses=SessionListOutSerializer,
-        operation_id="v1_session_instances_list",
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[SessionListInSerializer], operation_id="v1_session_instances_list"
     )
-    def get(self, request):
-        query = SessionListInSerializer(data=request.query_params)
+)
+class SessionListView(ListAPIView):
+    queryset = SessionInstance.objects.none()  # the schema's model; rows come from the selector
+    serializer_class = SessionSerializer
+    pagination_class = SessionPagination
+
+    def get_queryset(self):
+        query = SessionListInSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        sessions = selectors.sessions_visible_to(request.user).order_by("-created_at", "-id")
-        if query.validated_data.get("target"):
-            sessions = sessions.filter(target_name=query.validated_data["target"])
-        if query.validated_data.get("status"):
-            sessions = sessions.filter(status=query.validated_data["status"])
-        page = query.validated_data["page"]
-        total = sessions.count()
-        rows = sessions[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        return Response(
-            {
-                "sessions": [session_out(s) for s in rows],
-                "total": total,
-                "page": page,
-                "has_next": page * PAGE_SIZE < total,
-            }
+        self.query = query.validated_data  # the paginator reads the page from it
+        return selectors.sessions_listed_for(
+            self.request.user,
+            target=self.query.get("target") or "",
+            status=self.query.get("status") or "",
         )
 
 
-class SessionDetailView(InstanceView):
-    @extend_schema(responses=SessionOutSerializer)
+class SessionDetailView(InstanceRoute, APIView):
+    @extend_schema(responses=SessionSerializer)
     def get(self, request, session_id: str):
-        session = self.session_or_404(session_id)
-        if session is None:
-            return Response(SESSION_NOT_FOUND, status=404)
-        return Response(session_out(session))
+        return Response(SessionSerializer(self.session_or_404(session_id)).data)
 
 
-class SessionEndView(InstanceView):
-    @extend_schema(request=SessionEndInSerializer, responses=SessionOutSerializer)
+class SessionEndView(InstanceRoute, APIView):
+    @extend_schema(request=SessionEndInSerializer, responses=SessionSerializer)
     def post(self, request, session_id: str):
         session = self.session_or_404(session_id)
-        if session is None:
-            return Response(SESSION_NOT_FOUND, status=404)
         serializer = SessionEndInSerializer(data=request.data or {})
         serializer.is_valid(raise_exception=True)
         reason = serializer.validated_data.get("reason") or f"ended by {request.user.actor}"
         session_finish(session, status=SessionStatus.ENDED, reason=reason)
-        return Response(session_out(session))
+        return Response(SessionSerializer(session).data)
 
 
-class SessionEventsView(InstanceView):
-    @extend_schema(parameters=[EventsInSerializer], responses=SessionEventsOutSerializer)
-    def get(self, request, session_id: str):
-        session = self.session_or_404(session_id)
-        if session is None:
-            return Response(SESSION_NOT_FOUND, status=404)
-        query = EventsInSerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        after = query.validated_data["after"]
-        events = selectors.session_events_after(session, after, query.validated_data["limit"])
-        next_after = events[-1].pk if events else after
-        return Response({"events": [event_out(e) for e in events], "next_after": next_after})
+@extend_schema_view(get=extend_schema(parameters=[EventsInSerializer]))
+class SessionEventsView(InstanceRoute, ListAPIView):
+    queryset = SessionEvent.objects.none()  # the schema's model; rows come from the selector
+    serializer_class = SessionEventSerializer
+    pagination_class = EventPagination
+
+    def get_queryset(self):
+        return selectors.session_events(self.session_or_404(self.kwargs["session_id"]))
 
 
-class SessionToolView(InstanceView):
+class SessionToolView(InstanceRoute, APIView):
     """Upstream's tool route, with the allowlist it never enforced."""
 
+    parser_classes = [UpstreamJSONParser]
     throttle_classes = [ToolCallThrottle]
 
     @extend_schema(
@@ -196,30 +168,9 @@ class SessionToolView(InstanceView):
     )
     def post(self, request, session_id: str, tool: str):
         session = self.session_or_404(session_id)
-        if session is None:
-            return Response(SESSION_NOT_FOUND, status=404)
-        try:
-            body = request.data if request.body else {}
-        except ParseError:
-            return Response({"error": "invalid JSON body"}, status=400)
-        if not isinstance(body, dict):
-            return Response({"error": "invalid JSON body"}, status=400)
-        target, tool_input = body.get("target") or "", body.get("input")
-        if not isinstance(target, str) or not isinstance(tool_input, dict | None):
-            return Response(
-                {
-                    "error": "invalid JSON body",
-                    "message": "target must be a string, input an object",
-                },
-                status=400,
-            )
-        try:
-            accepted = session_tool_call(
-                session=session, tool=tool, target=target, input=tool_input or {}
-            )
-        except SessionStateError as exc:
-            return _refused(exc)
-        execution = accepted.execution
+        call = ToolCallInSerializer(data=request.data if request.body else {})
+        call.is_valid(raise_exception=True)
+        execution = session_tool_call(session=session, tool=tool, **call.validated_data).execution
         return Response(
             ExecuteAcceptedOutSerializer(execution).data,
             status=202,
@@ -227,10 +178,18 @@ class SessionToolView(InstanceView):
         )
 
 
-class SessionTurnView(AsyncAPIView):
+def turn_read(request: Request) -> TurnInput:
+    """The turn a request carries, by the serializer for its content type."""
+    body = turn_body_read(request)
+    serializer_class = TurnMultipartInSerializer if is_multipart(request) else TurnInSerializer
+    serializer = serializer_class(data=body)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["turn"]
+
+
+class SessionTurnView(InstanceRoute, AsyncAPIView):
     """Turn-based audio: the turn runs in the request, waiting on the event loop."""
 
-    authentication_classes = InstanceView.authentication_classes
     parser_classes = [StrictJSONParser, MultiPartParser]
     throttle_classes = [AudioTurnThrottle]
 
@@ -239,28 +198,20 @@ class SessionTurnView(AsyncAPIView):
             "application/json": TurnInSerializer,
             "multipart/form-data": TurnMultipartInSerializer,
         },
-        responses={200: TurnOutSerializer, **errors(409, 410, 413, 415, 502, 503, 504)},
+        responses={200: TurnSerializer, **errors(409, 410, 413, 415, 502, 503, 504)},
     )
     async def post(self, request, session_id: str):
         began = time.perf_counter()
-        session = await sync_to_async(selectors.session_get_for)(
-            principal=request.user, session_id=session_id
-        )
-        if session is None:
-            return Response(SESSION_NOT_FOUND, status=404)
-        try:
-            turn_precheck(session)
-            turn = await sync_to_async(read_turn_input)(request)
-            result = await turn_take(session=session, turn=turn, began=began)
-        except (SessionStateError, TurnInputError) as exc:
-            return Response(exc.body, status=exc.status)
-        return Response(turn_out(result))
+        session = await sync_to_async(self.session_or_404)(session_id)
+        turn_precheck(session)
+        turn = await sync_to_async(turn_read)(request)
+        result = await turn_take(session=session, turn=turn, began=began)
+        return Response(TurnSerializer(result).data)
 
 
-class SessionRealtimeOfferView(AsyncAPIView):
+class SessionRealtimeOfferView(InstanceRoute, AsyncAPIView):
     """Upstream's realtime-offer, answered by this process's own aiortc peer."""
 
-    authentication_classes = InstanceView.authentication_classes
     parser_classes = []  # the body is the raw SDP offer
     throttle_classes = [WebRTCOfferThrottle]
 
@@ -269,19 +220,12 @@ class SessionRealtimeOfferView(AsyncAPIView):
         responses={(200, "application/sdp"): OpenApiTypes.STR, **errors(409, 410, 502)},
     )
     async def post(self, request, session_id: str):
-        session = await sync_to_async(selectors.session_get_for)(
-            principal=request.user, session_id=session_id
-        )
-        if session is None:
-            return Response(SESSION_NOT_FOUND, status=404)
+        session = await sync_to_async(self.session_or_404)(session_id)
         query = request.query_params
-        try:
-            answer = await answer_offer(
-                session,
-                provider=query.get("provider", ""),
-                transport=query.get("transport", ""),
-                body=request.body,
-            )
-        except OfferRefused as exc:
-            return Response(exc.body, status=exc.status)
+        answer = await answer_offer(
+            session,
+            provider=query.get("provider", ""),
+            transport=query.get("transport", ""),
+            body=request.body,
+        )
         return HttpResponse(answer, content_type="application/sdp")

@@ -15,13 +15,13 @@ import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
 from access_app.selectors import principal_still_acts_as
 from access_app.socket_credentials import CredentialFollower
+from foundation.errors import ApiError
 from sessions_app.hints import session_group
-from sessions_app.services.lifecycle import HELD_BY_NO_PROCESS
+from sessions_app.models import Transport
 from sessions_app.services.links import (
     link_close,
     link_node_for,
@@ -30,14 +30,14 @@ from sessions_app.services.links import (
     link_touch,
 )
 from sessions_app.services.turn_handler import handler_message_record
-from sessions_app.ws_frames import FrameRefused, ReleasesOnExit, frame_json
+from sessions_app.ws_frames import ReleasesOnExit, StrictJsonConsumer
 
 log = logging.getLogger(__name__)
 LINK_HEARTBEAT_SECONDS = 15.0
 FROM_NODE = {"session.say", "session.end", "session.error"}
 
 
-class AgentLinkConsumer(ReleasesOnExit, CredentialFollower, AsyncJsonWebsocketConsumer):
+class AgentLinkConsumer(ReleasesOnExit, CredentialFollower, StrictJsonConsumer):
     node = None
     _beat: asyncio.Task | None = None
 
@@ -81,16 +81,16 @@ class AgentLinkConsumer(ReleasesOnExit, CredentialFollower, AsyncJsonWebsocketCo
         if self.node is not None:
             await database_sync_to_async(link_close)(self.node, self.channel_name)
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
-        if self.node is None:
-            return
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kw):
+        if self.node is not None:
+            await super().receive(text_data, bytes_data, **kw)
+
+    async def frame_refused(self, refused: ApiError) -> None:
+        await self._error(refused.error, refused.message)
+
+    async def receive_json(self, content: Any, **kwargs) -> None:
         try:
-            content = frame_json(text_data, bytes_data)
-        except FrameRefused as refused:
-            await self._error(refused.code, refused.message)
-            return
-        try:
-            await self.receive_json(content)
+            await self._from_node(content)
         except Exception:  # one message must not drop the link
             log.exception("node %s: a link message failed", self.node.node_id)
             await self._error("internal_error", "the message could not be handled")
@@ -108,7 +108,7 @@ class AgentLinkConsumer(ReleasesOnExit, CredentialFollower, AsyncJsonWebsocketCo
         await self.close(code=4403)
         return False
 
-    async def receive_json(self, content: Any, **kwargs) -> None:
+    async def _from_node(self, content: Any) -> None:
         if not await self._still_the_node():
             return
         if not isinstance(content, dict) or content.get("type") not in FROM_NODE:
@@ -124,7 +124,7 @@ class AgentLinkConsumer(ReleasesOnExit, CredentialFollower, AsyncJsonWebsocketCo
         for field in ("text", "reason", "message"):
             if isinstance(content.get(field), str):
                 message[field] = content[field][:10_000]
-        if session.transport == HELD_BY_NO_PROCESS:
+        if session.transport == Transport.AUDIO_TURNS:  # no runtime: the database first
             await database_sync_to_async(handler_message_record)(session, message)
         await get_channel_layer().group_send(session_group(session_id), message)
 

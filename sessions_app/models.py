@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 
 from django.db import models
 
@@ -15,6 +14,17 @@ class SessionStatus(models.TextChoices):
     ENDED = "ended"
     FAILED = "failed"
     EXPIRED = "expired"
+
+
+class Transport(models.TextChoices):
+    """How a session's client reaches the control plane (not the field's ``choices``: the
+    capability matrix in ``agentfield.contract`` decides which are valid)."""
+
+    WEBRTC = "webrtc"
+    WEBSOCKET = "websocket"
+    # Turn-based: no runtime holds the call between turns, nothing goes stale, and no
+    # runtime tells the handler that the session ended.
+    AUDIO_TURNS = "audio_turns"
 
 
 LIVE_STATUSES = (SessionStatus.CREATED, SessionStatus.CONNECTING, SessionStatus.ACTIVE)
@@ -81,9 +91,6 @@ class SessionInstance(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
-
-    def secret_matches(self, secret: str) -> bool:
-        return hmac.compare_digest(self.client_secret_hash, hash_client_secret(secret))
 
 
 class SessionEvent(models.Model):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from access_app.access import AccessAllowed, access_check
 from access_app.models import AgentNode, Target, TargetKind
 from access_app.principals import Principal
+from foundation.errors import ApiError
 from sessions_app.models import AgentLink, SessionEvent, SessionInstance
 
 SESSION_CLIENT_ROLE = "session_client"
@@ -30,8 +31,30 @@ def session_get_for(*, principal: Principal, session_id: str) -> SessionInstance
     return sessions_visible_to(principal).filter(session_id=session_id).first()
 
 
-def session_events_after(session: SessionInstance, after: int, limit: int) -> list[SessionEvent]:
-    return list(session.events.filter(id__gt=after).order_by("id")[:limit])
+def session_get_or_404(*, principal: Principal, session_id: str) -> SessionInstance:
+    """``session_get_for``, or upstream's 404 (``ApiError``): another caller's session is
+    not found, never forbidden."""
+    session = session_get_for(principal=principal, session_id=session_id)
+    if session is None:
+        raise ApiError(404, "session not found")
+    return session
+
+
+def sessions_listed_for(
+    principal: Principal, *, target: str = "", status: str = ""
+) -> QuerySet[SessionInstance]:
+    """The sessions ``principal`` sees, newest first, optionally of one target or status."""
+    sessions = sessions_visible_to(principal).order_by("-created_at", "-id")
+    if target:
+        sessions = sessions.filter(target_name=target)
+    if status:
+        sessions = sessions.filter(status=status)
+    return sessions
+
+
+def session_events(session: SessionInstance) -> QuerySet[SessionEvent]:
+    """The session's replay log in order (``seq`` is the event's id)."""
+    return session.events.order_by("id")
 
 
 def session_targets_live() -> QuerySet[Target]:

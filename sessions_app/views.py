@@ -10,10 +10,10 @@ from django.urls import reverse
 from access_app.models import Target
 from access_app.principals import Principal
 from executions_app.models import Execution
+from foundation.errors import ApiError
 from sessions_app import selectors
 from sessions_app.models import SessionInstance
-from sessions_app.services.lifecycle import SessionStateError
-from sessions_app.services.starting import split_session_target
+from sessions_app.services.starting import session_target_split
 from sessions_app.transports.webrtc_ice import IcePolicy
 
 # Stands for the session id in the per-session URLs the voice page fills in itself.
@@ -53,8 +53,8 @@ def voice_page(request, target: str):
 def _target_startable_or_404(principal: Principal, target: str) -> Target:
     """Unknown, or not startable by this caller: the same 404."""
     try:
-        node_id, name = split_session_target(target)
-    except SessionStateError:
+        node_id, name = session_target_split(target)
+    except ApiError:
         raise Http404("session target must be <node>.<session>") from None
     session_target = selectors.session_target_startable_by(principal, node_id, name)
     if session_target is None:

@@ -10,34 +10,54 @@ open.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from foundation.errors import ApiError
 from foundation.strict_json import UntrustedJSONError, loads_untrusted
 
 log = logging.getLogger(__name__)
 
 
-class FrameRefused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class StrictJsonConsumer(AsyncJsonWebsocketConsumer):
+    """Channels' JSON consumer, reading with the strict reader: a refused frame goes to
+    ``frame_refused`` (an ``ApiError`` with the event's code and message), the others to
+    ``receive_json``. Sends with ``default=str`` (timestamps in events)."""
 
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        limit = settings.AGENTFIELD_MAX_WS_MESSAGE_BYTES
+        if len(text_data) > limit or len(text_data.encode()) > limit:
+            raise ApiError(413, "frame_too_large", f"a message may be at most {limit} bytes")
+        try:
+            return loads_untrusted(text_data)
+        except UntrustedJSONError as exc:
+            raise ApiError(
+                400, "invalid_json", f"the frame is not acceptable JSON: {exc}"
+            ) from None
 
-def frame_json(text_data: str | None, bytes_data: bytes | None) -> Any:
-    """The message's JSON value, or :class:`FrameRefused` with a code and a reason."""
-    if text_data is None:
-        raise FrameRefused("invalid_event", "events must be JSON text frames, not binary")
-    limit = settings.AGENTFIELD_MAX_WS_MESSAGE_BYTES
-    if len(text_data) > limit or len(text_data.encode()) > limit:
-        raise FrameRefused("frame_too_large", f"a message may be at most {limit} bytes")
-    try:
-        return loads_untrusted(text_data)
-    except UntrustedJSONError as exc:
-        raise FrameRefused("invalid_json", f"the frame is not acceptable JSON: {exc}") from None
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        return json.dumps(content, default=str)
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs
+    ):
+        try:
+            if text_data is None:
+                raise ApiError(400, "invalid_event", "events must be JSON text frames, not binary")
+            content = await self.decode_json(text_data)
+        except ApiError as refused:
+            await self.frame_refused(refused)
+            return
+        await self.receive_json(content, **kwargs)
+
+    async def frame_refused(self, refused: ApiError) -> None:
+        raise NotImplementedError
 
 
 class ReleasesOnExit:

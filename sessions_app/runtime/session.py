@@ -50,7 +50,10 @@ from sessions_app.runtime.tools import (
     tool_specs,
 )
 from sessions_app.services.events import session_event_append
-from sessions_app.services.lifecycle import SessionStateError, session_activate, session_finish
+from sessions_app.services.lifecycle import (
+    session_activate,
+    session_finish,
+)
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +245,7 @@ class SessionRuntime:
             execution_id = await tool_call_start(
                 self.session, name=call.name, arguments=call.arguments, call_id=call.call_id
             )
-        except (SessionStateError, ApiError) as exc:
+        except ApiError as exc:
             await self._tool_notice("tool.result", call, status="refused", error=exc.body)
             await self.adapter.send_tool_result(call.call_id, refusal_output(exc))
             return

@@ -14,7 +14,6 @@ from executions_app.waiting import wait_for_execution_end
 from foundation.errors import ApiError
 from sessions_app.models import SessionInstance
 from sessions_app.providers.base import ToolSpec
-from sessions_app.services.lifecycle import SessionStateError
 from sessions_app.services.tools import session_tool_call
 
 DEFAULT_PARAMETERS = {"type": "object", "properties": {}, "additionalProperties": True}
@@ -54,7 +53,7 @@ def tool_call_start(session: SessionInstance, *, name: str, arguments: dict, cal
     return accepted.execution.execution_id
 
 
-def refusal_output(exc: SessionStateError | ApiError) -> str:
+def refusal_output(exc: ApiError) -> str:
     """What the model hears when a call is refused, so it can say so instead of waiting."""
     return json.dumps({"error": exc.body})
 

@@ -19,7 +19,3 @@ def session_event_append(
         data=data,
         execution_id=str(data.get("execution_id") or ""),
     )
-
-
-def event_out(event: SessionEvent) -> dict[str, Any]:
-    return {"seq": event.pk, "type": event.type, "at": event.at, "data": event.data}

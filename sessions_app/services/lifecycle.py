@@ -14,54 +14,44 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from foundation.errors import ApiError
 from sessions_app.hints import notify_session_on_commit, tell_node_on_commit
-from sessions_app.models import LIVE_STATUSES, SessionInstance, SessionStatus
+from sessions_app.models import LIVE_STATUSES, SessionInstance, SessionStatus, Transport
 from sessions_app.services.events import session_event_append
 
-# Turn-based sessions have no runtime between turns: nothing to go stale, nobody to tell.
-HELD_BY_NO_PROCESS = "audio_turns"
+
+def session_gone_error(session_id: str, status: str) -> ApiError:
+    """Upstream's 410 for a session that has finished."""
+    return ApiError(410, f"session {session_id} is {status}")
 
 
-class SessionStateError(Exception):
-    """The session is not in a state that allows the request; ``body`` is the API error."""
-
-    def __init__(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        super().__init__(body["error"])
-        self.status = status
-        self.body = body
-        self.headers = headers
-
-
-def gone(session: SessionInstance) -> SessionStateError:
-    return SessionStateError(410, {"error": f"session {session.session_id} is {session.status}"})
-
-
-def refuse_if_finished(session: SessionInstance) -> None:
+def session_ensure_live(session: SessionInstance) -> None:
+    """410 (``ApiError``) unless the session is created, connecting or active."""
     if not session.is_live:
-        raise gone(session)
+        raise session_gone_error(session.session_id, session.status)
 
 
-def _already_connected(session: SessionInstance) -> SessionStateError:
-    return SessionStateError(409, {"error": f"session {session.session_id} is already connected"})
+def _already_connected(session: SessionInstance) -> ApiError:
+    return ApiError(409, f"session {session.session_id} is already connected")
 
 
-def refuse_unless_connectable(session: SessionInstance) -> None:
+def session_ensure_connectable(session: SessionInstance) -> None:
     """410 for a finished session, 409 for one a transport already holds; claims nothing."""
-    refuse_if_finished(session)
+    session_ensure_live(session)
     if session.status != SessionStatus.CREATED:
         raise _already_connected(session)
 
 
 def session_connect(session: SessionInstance) -> SessionInstance:
     """created -> connecting, for the transport that accepts the call (409 if taken)."""
-    refuse_if_finished(session)
+    session_ensure_live(session)
     now = timezone.now()
     claimed = SessionInstance.objects.filter(pk=session.pk, status=SessionStatus.CREATED).update(
         status=SessionStatus.CONNECTING, last_seen_at=now
     )
     session.refresh_from_db()
     if not claimed:
-        refuse_if_finished(session)
+        session_ensure_live(session)
         raise _already_connected(session)
     session_event_append(session, "session.connecting", {"transport": session.transport})
     return session
@@ -100,7 +90,7 @@ def session_finish(
             notify_session_on_commit(
                 session.session_id, {"type": "session.finished", "status": status, "reason": reason}
             )
-            if session.handler and session.transport == HELD_BY_NO_PROCESS:
+            if session.handler and session.transport == Transport.AUDIO_TURNS:
                 # a runtime tells the handler itself; between turns there is none
                 message = {"type": "session.ended", "session_id": session.session_id}
                 tell_node_on_commit(session.node_id, {**message, "reason": reason})
@@ -137,7 +127,7 @@ def sessions_expire() -> dict[str, int]:
     stale = SessionInstance.objects.filter(
         status__in=(SessionStatus.CONNECTING, SessionStatus.ACTIVE),
         last_seen_at__lt=now - timedelta(seconds=settings.AGENTFIELD_SESSION_STALE_SECONDS),
-    ).exclude(transport=HELD_BY_NO_PROCESS)
+    ).exclude(transport=Transport.AUDIO_TURNS)  # no process holds a turn-based session
     for session in stale:
         reason = "the process holding the call stopped answering"
         counts["failed"] += session_finish(session, status=SessionStatus.FAILED, reason=reason)

@@ -18,10 +18,10 @@ from access_app.models import AgentNode, Target, TargetKind
 from access_app.principals import Principal
 from agentfield.contract.matrix import validate_session_transport
 from agentfield.contract.turn_detection import normalize_turn_detection
+from foundation.errors import ApiError
 from sessions_app.models import LIVE_STATUSES, SessionInstance, hash_client_secret
 from sessions_app.selectors import node_link_is_live
 from sessions_app.services.events import session_event_append
-from sessions_app.services.lifecycle import SessionStateError
 
 CLIENT_SECRET_PREFIX = "cs_"
 
@@ -32,16 +32,16 @@ class Started:
     client_secret: str
 
 
-def split_session_target(value: str) -> tuple[str, str]:
+def session_target_split(value: str) -> tuple[str, str]:
     """Upstream's ``splitSessionTarget``: split on the first dot, both parts non-empty."""
     node_id, dot, name = value.partition(".")
     node_id, name = node_id.strip(), name.strip()
     if not dot or not node_id or not name:
-        raise SessionStateError(400, {"error": "session target must be <node>.<session>"})
+        raise ApiError(400, "session target must be <node>.<session>")
     return node_id, name
 
 
-def tool_targets_for(node_id: str, tools: list[str]) -> dict[str, str]:
+def _tool_targets(node_id: str, tools: list[str]) -> dict[str, str]:
     """Upstream's ``sessionToolTargets``: "a.b" -> {"b": "a.b"}, bare "x" -> {"x": "<node>.x"}."""
     mapping: dict[str, str] = {}
     for entry in tools:
@@ -55,21 +55,21 @@ def tool_targets_for(node_id: str, tools: list[str]) -> dict[str, str]:
     return mapping
 
 
-def new_session_id() -> str:
+def _new_session_id() -> str:
     return f"sess_{timezone.now():%Y%m%d_%H%M%S}_{secrets.token_hex(8)}"
 
 
 def _session_target(node_id: str, name: str) -> Target:
     node = AgentNode.objects.filter(node_id=node_id).first()
     if node is None:
-        raise SessionStateError(404, {"error": "agent not found"})
+        raise ApiError(404, "agent not found")
     sessions = Target.objects.filter(node=node, kind=TargetKind.SESSION, active=True)
     target = sessions.filter(name=name).select_related("node").first()
     if target is None:
         error = (
             "session not registered" if sessions.exists() else "agent has no registered sessions"
         )
-        raise SessionStateError(404, {"error": error})
+        raise ApiError(404, error)
     return target
 
 
@@ -81,18 +81,14 @@ def _provider_pair(definition: dict[str, Any], body: dict[str, Any], full_name: 
             raw_provider, raw_transport, settings.AGENTFIELD_SESSION_CAPABILITIES
         )
     except ValueError as exc:
-        raise SessionStateError(
-            400, {"error": str(exc), "provider": raw_provider, "transport": raw_transport}
-        ) from None
+        raise ApiError(400, str(exc), provider=raw_provider, transport=raw_transport) from None
     registered = (definition.get("provider"), definition.get("transport"))
     if (pair.provider, pair.transport) != registered:
-        raise SessionStateError(
+        raise ApiError(
             400,
-            {
-                "error": f"session {full_name} is registered for provider={registered[0]} "
-                f"transport={registered[1]}; requested provider={pair.provider} "
-                f"transport={pair.transport}"
-            },
+            f"session {full_name} is registered for provider={registered[0]} "
+            f"transport={registered[1]}; requested provider={pair.provider} "
+            f"transport={pair.transport}",
         )
     return pair
 
@@ -119,14 +115,12 @@ def _hold_live_session_slot(principal: Principal) -> None:
         return
     # A slot frees when a session ends; at the latest, when the soonest deadline passes.
     wait = max(1, math.ceil((live["soonest"] - now).total_seconds()))
-    raise SessionStateError(
+    raise ApiError(
         429,
-        {
-            "error": "too_many_live_sessions",
-            "message": f"a caller may have at most {cap} live sessions; end one first",
-            "limit": cap,
-        },
+        "too_many_live_sessions",
+        f"a caller may have at most {cap} live sessions; end one first",
         headers={"Retry-After": str(wait)},
+        limit=cap,
     )
 
 
@@ -134,7 +128,7 @@ def session_start(
     *, principal: Principal, target: str, body: dict[str, Any] | None = None
 ) -> Started:
     body = body or {}
-    node_id, name = split_session_target(target)
+    node_id, name = session_target_split(target)
     session_target = _session_target(node_id, name)
     definition = session_target.definition or {}
     full_name = f"{node_id}.{name}"
@@ -144,19 +138,19 @@ def session_start(
             definition.get("turn_detection"), provider=pair.provider, transport=pair.transport
         )
     except ValueError as exc:
-        raise SessionStateError(400, {"error": str(exc)}) from None
+        raise ApiError(400, str(exc)) from None
     decision = access_check(caller=principal, target=session_target, input=body.get("metadata"))
     if isinstance(decision, AccessDenied):
-        raise SessionStateError(decision.status, decision.body())
+        raise ApiError(decision.status, decision.error, decision.message, **decision.extra)
     handler = bool(definition.get("handler"))
     if handler and not node_link_is_live(session_target.node):
-        raise SessionStateError(503, {"error": f"session handler for {full_name} is not connected"})
+        raise ApiError(503, f"session handler for {full_name} is not connected")
     with transaction.atomic():
         _hold_live_session_slot(principal)
         now = timezone.now()
         secret = CLIENT_SECRET_PREFIX + secrets.token_urlsafe(32)
         session = SessionInstance.objects.create(
-            session_id=new_session_id(),
+            session_id=_new_session_id(),
             target=session_target,
             target_name=full_name,
             node_id=node_id,
@@ -169,7 +163,7 @@ def session_start(
             turn_detection=turn_detection,
             handler=handler,
             tags=sorted(target_approved_tags(session_target)),
-            tool_targets=tool_targets_for(node_id, list(definition.get("tools") or [])),
+            tool_targets=_tool_targets(node_id, list(definition.get("tools") or [])),
             metadata=body.get("metadata") or {},
             owner=principal.id,
             owner_name=principal.name,

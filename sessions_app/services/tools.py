@@ -15,17 +15,13 @@ from access_app.models import Role
 from access_app.principals import Principal
 from access_app.selectors import node_get_for
 from executions_app.models import Execution
-from executions_app.services.creation import (
-    Accepted,
-    ExecutionRequest,
-    execution_create,
-)
+from executions_app.services.creation import Accepted, ExecutionRequest, execution_create
 from executions_app.session_binding import SessionBinding
 from foundation.errors import ApiError
 from sessions_app.hints import notify_session_on_commit
 from sessions_app.models import SessionEvent, SessionInstance
 from sessions_app.services.events import session_event_append
-from sessions_app.services.lifecycle import SessionStateError, refuse_if_finished
+from sessions_app.services.lifecycle import session_ensure_live
 
 
 def session_tool_target(session: SessionInstance, tool: str, target: str = "") -> str:
@@ -36,17 +32,17 @@ def session_tool_target(session: SessionInstance, tool: str, target: str = "") -
     """
     tool, target = tool.strip(), (target or "").strip()
     if target and "." not in target:
-        raise SessionStateError(400, {"error": "session tool target must be <node>.<reasoner>"})
+        raise ApiError(400, "session tool target must be <node>.<reasoner>")
     target = target or session.tool_targets.get(tool, tool)
     allowed = sorted(set(session.tool_targets.values()))
     if target not in allowed:
         permitted = f"Allowed: {', '.join(allowed)}" if allowed else "This session allows no tools."
         refusal = f"tool '{tool}' is not allowed for session {session.target_name}. {permitted}"
-        raise SessionStateError(403, {"error": refusal})
+        raise ApiError(403, refusal)
     return target
 
 
-def announce_to_live_call(
+def _announce_to_live_call(
     session: SessionInstance, tool: str, execution: Execution, by: str = ""
 ) -> None:
     """Tell the runtime holding the call about a tool call it did not make itself (the
@@ -79,7 +75,7 @@ def session_tool_call(
     call_id: str = "",
 ) -> Accepted:
     """Queue the execution with the session id attached; log ``tool.call``."""
-    refuse_if_finished(session)
+    session_ensure_live(session)
     full_target = session_tool_target(session, tool, target)
     request = ExecutionRequest(
         target=full_target, input=input or {}, session_id=session.session_id, actor_id=session.owner
@@ -99,7 +95,7 @@ def session_tool_call(
             },
         )
         if not call_id:  # the REST route's; the runtime announces the model's own calls
-            announce_to_live_call(session, tool, accepted.execution)
+            _announce_to_live_call(session, tool, accepted.execution)
     return accepted
 
 
@@ -124,20 +120,15 @@ def session_execution_binding(principal: Principal, session_id: str, target: str
     if session is None:
         return SessionBinding(principal=principal)
     if _acts_as_node(principal, session.node_id):
-        try:
-            refuse_if_finished(session)
-        except SessionStateError as exc:
-            raise ApiError(exc.status, **exc.body) from None
+        session_ensure_live(session)
 
         def log_call(execution: Execution) -> None:
             SessionInstance.objects.filter(pk=session.pk).update(tool_calls=F("tool_calls") + 1)
             tool = target.split(".", 1)[1]
-            session_event_append(session, "tool.call", {
-                "tool": tool, "target": target, "call_id": "",
-                "execution_id": execution.execution_id, "input": execution.input,
-                "by": "handler",
-            })  # fmt: skip
-            announce_to_live_call(session, tool, execution, by="handler")
+            call = {"tool": tool, "target": target, "call_id": ""}
+            call.update(execution_id=execution.execution_id, input=execution.input, by="handler")
+            session_event_append(session, "tool.call", call)
+            _announce_to_live_call(session, tool, execution, by="handler")
 
         return SessionBinding(
             principal=session_tool_principal(session), actor_id=session.owner, on_created=log_call

@@ -16,11 +16,12 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from foundation.errors import ApiError
 from foundation.waits import GroupHints
 from sessions_app.hints import session_group
 from sessions_app.models import LIVE_STATUSES, SessionEvent, SessionInstance, SessionStatus
 from sessions_app.services.events import session_event_append
-from sessions_app.services.lifecycle import SessionStateError, session_finish
+from sessions_app.services.lifecycle import session_finish, session_gone_error
 from sessions_app.services.links import link_channel
 
 _link_channel = database_sync_to_async(link_channel)
@@ -69,15 +70,13 @@ async def handler_answer(
             if said is not None:
                 return said
             if status not in LIVE_STATUSES:
-                raise SessionStateError(410, {"error": f"session {session.session_id} is {status}"})
+                raise session_gone_error(session.session_id, status)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise SessionStateError(
+                raise ApiError(
                     504,
-                    {
-                        "error": f"session handler for {session.target_name} did not answer "
-                        f"within {timeout:g} s"
-                    },
+                    f"session handler for {session.target_name} did not answer "
+                    f"within {timeout:g} s",
                 )
             await hints.pause(remaining)
 
@@ -86,9 +85,7 @@ async def _to_node(session: SessionInstance, turn: dict[str, Any], opened: bool)
     """Over the node's newest link, in order: ``session.started`` if new, then the turn."""
     link = await _link_channel(session.node_id)
     if link is None:
-        raise SessionStateError(
-            503, {"error": f"session handler for {session.target_name} is not connected"}
-        )
+        raise ApiError(503, f"session handler for {session.target_name} is not connected")
     layer, sid = get_channel_layer(), session.session_id
     if opened:
         await layer.send(

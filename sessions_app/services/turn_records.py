@@ -12,15 +12,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from executions_app.models import Execution
-from sessions_app.models import SessionInstance, SessionStatus
+from foundation.errors import ApiError
+from sessions_app.models import SessionInstance, SessionStatus, Transport
 from sessions_app.selectors import node_link_is_live
 from sessions_app.services.events import session_event_append
 from sessions_app.services.lifecycle import (
-    HELD_BY_NO_PROCESS,
-    SessionStateError,
-    refuse_if_finished,
     session_activate,
     session_connect,
+    session_ensure_live,
     session_finish,
 )
 
@@ -30,15 +29,13 @@ TURN_CLAIM_STALE = timedelta(minutes=10)
 
 def turn_precheck(session: SessionInstance) -> None:
     """What a turn needs before its body is even read: the transport, a live session."""
-    if session.transport != HELD_BY_NO_PROCESS:
-        raise SessionStateError(
+    if session.transport != Transport.AUDIO_TURNS:
+        raise ApiError(
             400,
-            {
-                "error": f"session {session.session_id} uses transport={session.transport}; "
-                f"this route serves transport={HELD_BY_NO_PROCESS}"
-            },
+            f"session {session.session_id} uses transport={session.transport}; "
+            f"this route serves transport={Transport.AUDIO_TURNS}",
         )
-    refuse_if_finished(session)
+    session_ensure_live(session)
 
 
 def turn_claim(session: SessionInstance) -> bool:
@@ -51,22 +48,18 @@ def turn_claim(session: SessionInstance) -> bool:
     turn_precheck(session)
     _finish_if_out_of_time(session)
     if session.handler and not node_link_is_live(session.target.node):
-        raise SessionStateError(
-            503, {"error": f"session handler for {session.target_name} is not connected"}
-        )
+        raise ApiError(503, f"session handler for {session.target_name} is not connected")
     now = timezone.now()
     free = Q(turn_started_at__isnull=True) | Q(turn_started_at__lt=now - TURN_CLAIM_STALE)
     if not SessionInstance.objects.filter(free, pk=session.pk).update(turn_started_at=now):
-        raise SessionStateError(
-            409, {"error": f"session {session.session_id} is already answering a turn"}
-        )
+        raise ApiError(409, f"session {session.session_id} is already answering a turn")
     opened = False
     try:
         if session.status == SessionStatus.CREATED:
             session_connect(session)
         if session.status == SessionStatus.CONNECTING:
             opened = session_activate(session)
-    except SessionStateError:
+    except ApiError:
         turn_release(session)
         raise
     return opened
@@ -83,14 +76,14 @@ def _finish_if_out_of_time(session: SessionInstance) -> None:
     else:
         reason = "not connected within the connect TTL"
         session_finish(session, status=SessionStatus.EXPIRED, reason=reason)
-    refuse_if_finished(session)
+    session_ensure_live(session)
 
 
 def turn_release(session: SessionInstance) -> None:
     SessionInstance.objects.filter(pk=session.pk).update(turn_started_at=None)
 
 
-def history_of(session: SessionInstance) -> list[dict[str, str]]:
+def turn_history(session: SessionInstance) -> list[dict[str, str]]:
     return [m for m in session.history or [] if isinstance(m, dict)]
 
 
@@ -107,7 +100,7 @@ def turn_record(
     starting with a user turn), count the turn and its audio, and free the session for
     the next turn: one transaction."""
     history = [
-        *history_of(session),
+        *turn_history(session),
         {"role": "user", "text": user_text},
         {"role": "assistant", "text": assistant_text},
     ]
@@ -128,7 +121,7 @@ def turn_record(
     session.history = history
 
 
-def tool_calls_since(session: SessionInstance, after: int) -> list[dict[str, Any]]:
+def turn_tool_calls_since(session: SessionInstance, after: int) -> list[dict[str, Any]]:
     """The tool calls logged after event ``after`` (a handler's), with their status now."""
     calls = list(session.events.filter(id__gt=after, type="tool.call").order_by("id"))
     ids = [call.execution_id for call in calls]

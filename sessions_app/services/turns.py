@@ -45,14 +45,13 @@ from sessions_app.runtime.tools import (
     tool_specs,
 )
 from sessions_app.services.events import session_event_append
-from sessions_app.services.lifecycle import SessionStateError
 from sessions_app.services.turn_handler import handler_answer
 from sessions_app.services.turn_records import (
-    history_of,
-    tool_calls_since,
     turn_claim,
+    turn_history,
     turn_record,
     turn_release,
+    turn_tool_calls_since,
 )
 
 # Model answers that may call tools before one must speak; the last one is used as it is.
@@ -62,7 +61,7 @@ MAX_TOOL_ROUNDS = 3
 _append = database_sync_to_async(session_event_append)
 _release = database_sync_to_async(turn_release)
 _record = database_sync_to_async(turn_record)
-_tool_calls_since = database_sync_to_async(tool_calls_since)
+_turn_tool_calls_since = database_sync_to_async(turn_tool_calls_since)
 
 
 @database_sync_to_async
@@ -94,12 +93,12 @@ class TurnResult:
 async def turn_take(
     *, session: SessionInstance, turn: TurnInput, began: float | None = None
 ) -> TurnResult:
-    """Run one turn. Refusals and provider failures raise ``SessionStateError``."""
+    """Run one turn. Refusals and provider failures raise ``ApiError``."""
     began = time.perf_counter() if began is None else began
     try:
         provider = turn_provider_for(session.provider)
     except ProviderUnavailable as exc:
-        raise SessionStateError(502, {"error": str(exc), "provider": session.provider}) from None
+        raise ApiError(502, str(exc), provider=session.provider) from None
     try:
         opened, tools = await _begin(session)
         run = _Turn(session, turn, provider)
@@ -107,12 +106,10 @@ async def turn_take(
             result = await (run.by_handler(opened) if session.handler else run.by_model(tools))
         except TurnProviderError as exc:
             await run.failed(exc)
-            raise SessionStateError(
+            raise ApiError(
                 502,
-                {
-                    "error": f"{provider.name} audio turn failed ({exc.code}): {exc.message}",
-                    "provider": session.provider,
-                },
+                f"{provider.name} audio turn failed ({exc.code}): {exc.message}",
+                provider=session.provider,
             ) from None
         except BaseException:
             await _release(session)
@@ -135,7 +132,7 @@ class _Turn:
     # The two ways to answer ------------------------------------------------------------
 
     async def by_model(self, tools: tuple[ToolSpec, ...]) -> TurnResult:
-        history = [Message(m["role"], text=m["text"]) for m in history_of(self.session)]
+        history = [Message(m["role"], text=m["text"]) for m in turn_history(self.session)]
         messages = [*history, Message("user", text=self.turn.text, audio=self.turn.audio)]
         answering = asyncio.ensure_future(self._respond(messages, tools))
         try:
@@ -176,12 +173,13 @@ class _Turn:
             "turn_id": self.turn_id,
         }
         timeout = settings.AGENTFIELD_TURN_HANDLER_TIMEOUT
-        said = await handler_answer(self.session, turn=turn, opened=opened, after=after,
-                                    timeout=timeout)  # fmt: skip
+        said = await handler_answer(
+            self.session, turn=turn, opened=opened, after=after, timeout=timeout
+        )
         s = self.session
         reply = await self.provider.say(model=s.model, voice=s.voice, text=said)
         self.provider_ms += heard_ms + reply.provider_ms
-        self.calls = await _tool_calls_since(s, after)
+        self.calls = await _turn_tool_calls_since(s, after)
         return await self._finish(transcript, said, reply.pcm)
 
     # Steps -------------------------------------------------------------------------------
@@ -203,9 +201,12 @@ class _Turn:
     async def _respond(self, messages: list[Message], tools: tuple[ToolSpec, ...]) -> Reply:
         s = self.session
         return await self.provider.respond(
-            model=s.model, voice=s.voice, instructions=s.instructions, messages=messages,
+            model=s.model,
+            voice=s.voice,
+            instructions=s.instructions,
+            messages=messages,
             tools=tools,
-        )  # fmt: skip
+        )
 
     async def _run_tool(self, call: ToolCall) -> str:
         """The output the model gets back; ``self.calls`` keeps the call's outcome."""
@@ -222,7 +223,7 @@ class _Turn:
             entry["execution_id"] = await tool_call_start(
                 self.session, name=call.name, arguments=call.arguments, call_id=call.call_id
             )
-        except (SessionStateError, ApiError) as exc:
+        except ApiError as exc:
             return refusal_output(exc)
         except Exception:
             # The model still gets an answer, so the turn ends instead of failing whole.
@@ -245,8 +246,13 @@ class _Turn:
 
     async def _finish(self, transcript: str, text: str, pcm: bytes) -> TurnResult:
         out_ms = len(pcm) // BYTES_PER_MS
-        said = {"text": text, "turn_id": self.turn_id, "audio_ms": out_ms,
-                "provider_ms": round(self.provider_ms, 1)}  # fmt: skip
+        provider_ms = round(self.provider_ms, 1)
+        said = {
+            "text": text,
+            "turn_id": self.turn_id,
+            "audio_ms": out_ms,
+            "provider_ms": provider_ms,
+        }
         await _record(
             self.session,
             user_text=self._words(transcript),

@@ -6,6 +6,8 @@ file field ``audio`` and optional ``text`` and ``format`` fields (without ``form
 file's headers tell). In order: the declared body size (413 before reading it), a body
 that parses (400), audio or text (400), a supported format (415), base64 (400), the audio's
 size (413), and bytes that really are what the format says, by their headers (415).
+``turn_body_read`` does the first two, the turn input serializers (below) the rest. Every
+refusal is an ``ApiError`` with the route's exact body.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ import binascii
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.request import Request
 
+from foundation.errors import ApiError
 from foundation.strict_json import UntrustedJSONError, check_text
 from sessions_app.providers.turns import AudioClip
 from sessions_app.services.turns import TurnInput
@@ -29,20 +35,14 @@ MAX_TEXT_CHARS = 10_000
 ENVELOPE_BYTES = 64 * 1024  # JSON or multipart around the audio
 
 
-class TurnInputError(Exception):
-    def __init__(self, status: int, error: str) -> None:
-        super().__init__(error)
-        self.status = status
-        self.body = {"error": error}
-
-
-def _too_large() -> TurnInputError:
+def _too_large() -> ApiError:
     limit = settings.AGENTFIELD_MAX_TURN_BYTES
-    return TurnInputError(413, f"audio is larger than AGENTFIELD_MAX_TURN_BYTES ({limit} bytes)")
+    return ApiError(413, f"audio is larger than AGENTFIELD_MAX_TURN_BYTES ({limit} bytes)")
 
 
-def read_turn_input(request: Request) -> TurnInput:
-    """The turn a request carries, or ``TurnInputError`` with the status and body to send."""
+def turn_body_read(request: Request) -> Any:
+    """The parsed body, once its declared size is within the limit (413 before reading it);
+    400 or 415 (``ApiError``) if it does not parse."""
     limit = settings.AGENTFIELD_MAX_TURN_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -51,79 +51,145 @@ def read_turn_input(request: Request) -> TurnInput:
     if declared > limit * 4 // 3 + ENVELOPE_BYTES:  # base64 is 4/3 of the bytes
         raise _too_large()
     try:
-        body = request.data
+        return request.data
     except ParseError:
-        raise TurnInputError(400, "invalid JSON body") from None
+        raise ApiError(400, "invalid JSON body") from None
     except UnsupportedMediaType:
-        raise TurnInputError(
-            415, "send application/json or multipart/form-data with the audio"
-        ) from None
-    if "multipart/" in (request.content_type or ""):
-        audio, fmt, text = _from_multipart(request)
-    else:
-        audio, fmt, text = _from_json(body)
+        raise ApiError(415, "send application/json or multipart/form-data with the audio") from None
+
+
+def is_multipart(request: Request) -> bool:
+    return "multipart/" in (request.content_type or "")
+
+
+def turn_input_build(audio: bytes | None, fmt: str, text: str) -> TurnInput:
+    """The checks every turn gets once its parts are read: the text, then the audio's bytes
+    against its format."""
     if len(text) > MAX_TEXT_CHARS:
-        raise TurnInputError(400, f"text is longer than {MAX_TEXT_CHARS} characters")
+        raise ApiError(400, f"text is longer than {MAX_TEXT_CHARS} characters")
     try:
         check_text(text, what="text")  # multipart fields do not pass the JSON parser
     except UntrustedJSONError as exc:
-        raise TurnInputError(400, str(exc)) from None
+        raise ApiError(400, str(exc)) from None
     if audio is None:
         if not text.strip():
-            raise TurnInputError(400, "audio or text is required")
+            raise ApiError(400, "audio or text is required")
         return TurnInput(text=text)
     audio_ms = duration_ms(audio, fmt)
     if audio_ms is None:
-        raise TurnInputError(415, f"the audio is not {FORMAT_NAMES[fmt]} file")
+        raise ApiError(415, f"the audio is not {FORMAT_NAMES[fmt]} file")
     return TurnInput(audio=AudioClip(audio, fmt), text=text, audio_ms=audio_ms)
 
 
-def _format(value: Any) -> str:
+def audio_format(value: Any) -> str:
     fmt = str(value).strip().lower()
     if fmt not in FORMATS:
-        raise TurnInputError(415, f"unsupported audio format '{value}': use wav or mp3")
+        raise ApiError(415, f"unsupported audio format '{value}': use wav or mp3")
     return fmt
 
 
-def _from_json(body: Any) -> tuple[bytes | None, str, str]:
-    if not isinstance(body, dict):
-        raise TurnInputError(400, "invalid JSON body")
-    text, audio = body.get("text") or "", body.get("audio")
-    if not isinstance(text, str):
-        raise TurnInputError(400, "text must be a string")
-    if audio is None:
-        return None, "", text
-    if not isinstance(audio, dict) or not isinstance(audio.get("data"), str):
-        raise TurnInputError(400, 'audio must be {"data": <base64>, "format": "wav"|"mp3"}')
-    fmt = _format(audio.get("format"))
-    encoded = "".join(audio["data"].split())
+def audio_from_base64(value: str) -> bytes:
+    encoded = "".join(value.split())
     if len(encoded) > settings.AGENTFIELD_MAX_TURN_BYTES * 4 // 3 + 4:
         raise _too_large()
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise TurnInputError(400, "audio.data is not valid base64") from None
+        raise ApiError(400, "audio.data is not valid base64") from None
     if len(data) > settings.AGENTFIELD_MAX_TURN_BYTES:
         raise _too_large()
     if not data:
-        raise TurnInputError(400, "audio.data is empty")
-    return data, fmt, text
+        raise ApiError(400, "audio.data is empty")
+    return data
 
 
-def _from_multipart(request: Request) -> tuple[bytes | None, str, str]:
-    text = request.data.get("text") or ""
-    upload = request.FILES.get("audio")
-    if upload is None:
-        return None, "", text
+def audio_from_upload(upload) -> bytes:
     if upload.size > settings.AGENTFIELD_MAX_TURN_BYTES:
         raise _too_large()
     data = upload.read()
     if not data:
-        raise TurnInputError(400, "the audio file is empty")
-    named = request.data.get("format")
-    if named:
-        return data, _format(named), text
+        raise ApiError(400, "the audio file is empty")
+    return data
+
+
+def audio_sniffed(data: bytes) -> str:
+    """An upload's format by its headers, when the request did not name one."""
     fmt = sniff(data)
     if fmt is None:
-        raise TurnInputError(415, "the audio file is neither WAV nor MP3")
-    return data, fmt, text
+        raise ApiError(415, "the audio file is neither WAV nor MP3")
+    return fmt
+
+
+# --- the input serializers of the turns route ------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class _TurnText(serializers.Field):
+    def to_internal_value(self, data: Any) -> str:
+        if not data:
+            return ""
+        if not isinstance(data, str):
+            raise ApiError(400, "text must be a string")
+        return data
+
+
+class _TurnAudioIn(serializers.Serializer):
+    """``{"data": <base64>, "format": "wav"|"mp3"}``, checked in upstream's order."""
+
+    data = serializers.CharField(help_text="base64 audio")
+    format = serializers.ChoiceField(choices=FORMATS)
+
+    def to_internal_value(self, data: Any) -> tuple[bytes, str]:
+        if not isinstance(data, dict) or not isinstance(data.get("data"), str):
+            raise ApiError(400, 'audio must be {"data": <base64>, "format": "wav"|"mp3"}')
+        fmt = audio_format(data.get("format"))
+        return audio_from_base64(data["data"]), fmt
+
+
+class TurnInSerializer(serializers.Serializer):
+    """A JSON turn; ``validated_data["turn"]`` is the ``TurnInput``. Every refusal is an
+    ``ApiError`` with the route's exact body, before any provider is asked."""
+
+    text = _TurnText(required=False, allow_null=True)
+    audio = _TurnAudioIn(required=False, allow_null=True)
+
+    def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise ApiError(400, "invalid JSON body")
+        return super().run_validation(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        audio, fmt = attrs.get("audio") or (None, "")
+        return {"turn": turn_input_build(audio, fmt, attrs.get("text") or "")}
+
+
+@extend_schema_field(OpenApiTypes.BINARY)
+class _Upload(serializers.Field):
+    """A file part, as Django received it (not a text field of the same name)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data if hasattr(data, "read") else None
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class _FormText(serializers.Field):
+    def to_internal_value(self, data: Any) -> str:
+        return data
+
+
+class TurnMultipartInSerializer(serializers.Serializer):
+    """A multipart turn: a file ``audio``, optional ``text`` and ``format`` (without it the
+    file's headers tell)."""
+
+    audio = _Upload(required=False, help_text="a WAV or MP3 file")
+    text = _FormText(required=False)
+    format = _FormText(required=False, help_text="wav or mp3")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        text, upload = attrs.get("text") or "", attrs.get("audio")
+        if upload is None:
+            return {"turn": turn_input_build(None, "", text)}
+        data = audio_from_upload(upload)
+        named = attrs.get("format")
+        fmt = audio_format(named) if named else audio_sniffed(data)
+        return {"turn": turn_input_build(data, fmt, text)}

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from foundation.errors import ApiError
 from sessions_app.providers.base import (
     AssistantTranscript,
     AudioOut,
@@ -96,22 +97,21 @@ class ClientCommand:
     args: dict[str, Any]
 
 
-class ClientEventError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+def _refused(code: str, message: str) -> ApiError:
+    """A client event the call will not take: the consumer answers it with an ``error``
+    event (``code``, ``message``) and the call goes on."""
+    return ApiError(400, code, message)
 
 
 def _decode_audio(value: Any) -> bytes:
     if not isinstance(value, str) or not value:
-        raise ClientEventError("invalid_audio", "audio must be a non-empty base64 string")
+        raise _refused("invalid_audio", "audio must be a non-empty base64 string")
     try:
         pcm = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ClientEventError("invalid_audio", "audio is not valid base64") from None
+        raise _refused("invalid_audio", "audio is not valid base64") from None
     if len(pcm) % 2 or len(pcm) > MAX_AUDIO_CHUNK_BYTES:
-        raise ClientEventError(
+        raise _refused(
             "invalid_audio", "audio must be pcm16 (an even number of bytes), at most 15 MiB"
         )
     return pcm
@@ -119,7 +119,7 @@ def _decode_audio(value: Any) -> bytes:
 
 def _user_text(item: Any) -> str:
     if not isinstance(item, dict) or item.get("type") != "message" or item.get("role") != "user":
-        raise ClientEventError(
+        raise _refused(
             "unsupported_item",
             "only user text messages may be created; function calls are handled by the "
             "control plane",
@@ -131,14 +131,14 @@ def _user_text(item: Any) -> str:
         if isinstance(part, dict) and part.get("type") == "input_text"
     ]
     if not texts or not all(isinstance(t, str) for t in texts):
-        raise ClientEventError("unsupported_item", "a user message needs input_text content")
+        raise _refused("unsupported_item", "a user message needs input_text content")
     return "\n".join(texts)
 
 
 def _session_update(session: Any) -> dict[str, Any]:
     """Only ``instructions`` and ``audio.output.voice`` may change; tools and model never."""
     if not isinstance(session, dict):
-        raise ClientEventError("invalid_request", "session must be an object")
+        raise _refused("invalid_request", "session must be an object")
     allowed: dict[str, Any] = {}
     forbidden = sorted(set(session) - {"type", "instructions", "audio"})
     audio = session.get("audio", {})
@@ -148,18 +148,18 @@ def _session_update(session: Any) -> dict[str, Any]:
     if not isinstance(output, dict) or set(output) - {"voice"}:
         forbidden.append("audio.output")
     if forbidden:
-        raise ClientEventError(
+        raise _refused(
             "session_update_forbidden",
             "only instructions and audio.output.voice may be updated; the control plane "
             f"owns the rest (refused: {', '.join(sorted(set(forbidden)))})",
         )
     if "instructions" in session:
         if not isinstance(session["instructions"], str):
-            raise ClientEventError("invalid_request", "instructions must be a string")
+            raise _refused("invalid_request", "instructions must be a string")
         allowed["instructions"] = session["instructions"]
     if "voice" in output:
         if not isinstance(output["voice"], str) or not output["voice"]:
-            raise ClientEventError("invalid_request", "audio.output.voice must be a string")
+            raise _refused("invalid_request", "audio.output.voice must be a string")
         allowed["voice"] = output["voice"]
     return allowed
 
@@ -167,7 +167,7 @@ def _session_update(session: Any) -> dict[str, Any]:
 def client_command(event: Any) -> ClientCommand:
     """Check one client event and say what the runtime should do with it."""
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-        raise ClientEventError("invalid_event", "each event must be a JSON object with a type")
+        raise _refused("invalid_event", "each event must be a JSON object with a type")
     kind = event["type"]
     if kind == "input_audio_buffer.append":
         return ClientCommand("send_audio", {"pcm": _decode_audio(event.get("audio"))})
@@ -183,4 +183,4 @@ def client_command(event: Any) -> ClientCommand:
         return ClientCommand("cancel_response", {})
     if kind == "session.update":
         return ClientCommand("update", _session_update(event.get("session")))
-    raise ClientEventError("unknown_event", f"unknown or unsupported event type '{kind}'")
+    raise _refused("unknown_event", f"unknown or unsupported event type '{kind}'")

@@ -26,16 +26,17 @@ from aiortc.mediastreams import MediaStreamTrack
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from foundation.errors import ApiError
 from sessions_app.models import SessionInstance, SessionStatus
 from sessions_app.providers import adapter_for
 from sessions_app.providers.base import AudioOut, ProviderEvent, ProviderUnavailable
 from sessions_app.runtime.session import SessionRuntime
 from sessions_app.runtime.sink import Notice
 from sessions_app.services.lifecycle import (
-    SessionStateError,
-    refuse_unless_connectable,
     session_connect,
+    session_ensure_connectable,
     session_finish,
+    session_gone_error,
 )
 from sessions_app.transports import webrtc_ice
 from sessions_app.transports.webrtc_events import (
@@ -47,7 +48,6 @@ from sessions_app.transports.webrtc_events import (
 )
 from sessions_app.transports.webrtc_media import MicPump, PlaybackTrack
 from sessions_app.transports.webrtc_offer import (
-    OfferRefused,
     invalid_offer,
     offer_request_check,
     offer_sdp_check,
@@ -62,7 +62,7 @@ MAX_INBOX = 100
 DRAIN_SECONDS = 1.0  # for the last events to leave before the peer closes
 CLOSE_SECONDS = 5.0  # aiortc's close can hang in edge cases
 
-_refuse_unless_connectable = database_sync_to_async(refuse_unless_connectable)
+_ensure_connectable = database_sync_to_async(session_ensure_connectable)
 _connect = database_sync_to_async(session_connect)
 _finish = database_sync_to_async(session_finish)
 
@@ -70,12 +70,9 @@ _finish = database_sync_to_async(session_finish)
 async def answer_offer(
     session: SessionInstance, *, provider: str, transport: str, body: bytes
 ) -> str:
-    """The answer SDP for the browser's offer; the call then runs on. ``OfferRefused`` if not."""
+    """The answer SDP for the browser's offer; the call then runs on. ``ApiError`` if not."""
     sdp = offer_request_check(session=session, provider=provider, transport=transport, body=body)
-    try:
-        await _refuse_unless_connectable(session)
-    except SessionStateError as exc:
-        raise OfferRefused(exc.status, exc.body) from None
+    await _ensure_connectable(session)
     offer_sdp_check(sdp)
     call = WebRTCCall(session.session_id)
     try:
@@ -124,9 +121,9 @@ class WebRTCCall:
         try:
             self._claimed = session = await _connect(session)
             adapter = adapter_for(session.provider)
-        except SessionStateError as exc:
+        except ApiError:
             await self.close()
-            raise OfferRefused(exc.status, exc.body) from None
+            raise
         except ProviderUnavailable as exc:
             await self.abandon(f"provider unavailable: {exc}")
             raise provider_failure(exc) from None
@@ -157,9 +154,9 @@ class WebRTCCall:
         if self._claimed is not None:
             await _finish(self._claimed, status=SessionStatus.FAILED, reason=reason)
 
-    def _gone(self) -> OfferRefused:
+    def _gone(self) -> ApiError:
         status = self.runtime.session.status if self.runtime else SessionStatus.FAILED
-        return OfferRefused(410, {"error": f"session {self.session_id} is {status}"})
+        return session_gone_error(self.session_id, status)
 
     # --- peer events ---------------------------------------------------------------------
 

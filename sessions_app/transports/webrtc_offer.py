@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiortc import sdp as aiortc_sdp
 from django.conf import settings
 
 from agentfield.contract.matrix import validate_session_transport
-from sessions_app.models import SessionInstance
+from foundation.errors import ApiError
+from sessions_app.models import SessionInstance, Transport
 from sessions_app.providers.base import ProviderUnavailable
 
 MAX_OFFER_BYTES = 64 * 1024
 PROVIDER_BOUNDARY = "control-plane -> realtime provider"
 
 
-class OfferRefused(Exception):
-    """The offer cannot become a call; ``body`` is the API error."""
-
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body["error"])
-        self.status = status
-        self.body = body
-
-
 def offer_request_check(
     *, session: SessionInstance, provider: str, transport: str, body: bytes
 ) -> str:
-    """The offer's SDP text, or ``OfferRefused``.
+    """The offer's SDP text, or ``ApiError``.
 
     ``provider`` and ``transport`` (query) are optional; given, they are validated as
     upstream does, both then required. Whatever the request or the session makes invalid is
@@ -39,36 +29,30 @@ def offer_request_check(
                 provider, transport, settings.AGENTFIELD_SESSION_CAPABILITIES
             )
         except ValueError as exc:
-            raise OfferRefused(400, {"error": str(exc)}) from None
-        if pair.transport != "webrtc":
-            raise OfferRefused(400, {"error": "realtime-offer requires transport=webrtc"})
+            raise ApiError(400, str(exc)) from None
+        if pair.transport != Transport.WEBRTC:
+            raise ApiError(400, "realtime-offer requires transport=webrtc")
         if pair.provider != "openai":
-            raise OfferRefused(
-                400, {"error": "webrtc realtime offers currently require provider=openai"}
-            )
-    if session.transport != "webrtc":
-        raise OfferRefused(
+            raise ApiError(400, "webrtc realtime offers currently require provider=openai")
+    if session.transport != Transport.WEBRTC:
+        raise ApiError(
             400,
-            {
-                "error": f"session {session.session_id} uses transport={session.transport}; "
-                "realtime-offer requires transport=webrtc"
-            },
+            f"session {session.session_id} uses transport={session.transport}; "
+            "realtime-offer requires transport=webrtc",
         )
     if not settings.OPENAI_API_KEY:  # only once the offer could become a call
-        raise OfferRefused(
-            502, {"error": "OPENAI_API_KEY is required for provider=openai transport=webrtc"}
-        )
+        raise ApiError(502, "OPENAI_API_KEY is required for provider=openai transport=webrtc")
     try:
         sdp = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise OfferRefused(400, {"error": "invalid SDP offer: it is not UTF-8 text"}) from None
+        raise ApiError(400, "invalid SDP offer: it is not UTF-8 text") from None
     if not sdp.strip():
-        raise OfferRefused(400, {"error": "SDP offer body is required"})
+        raise ApiError(400, "SDP offer body is required")
     return sdp
 
 
 def offer_sdp_check(sdp: str) -> None:
-    """A call is one audio section, plus the data channel: ``OfferRefused`` (400) if not."""
+    """A call is one audio section, plus the data channel: ``ApiError`` (400) if not."""
     if len(sdp) > MAX_OFFER_BYTES:
         raise _invalid("it is larger than 64 KiB")
     try:
@@ -82,22 +66,20 @@ def offer_sdp_check(sdp: str) -> None:
         raise _invalid(f"only audio and a data channel are accepted, not {', '.join(unexpected)}")
 
 
-def invalid_offer(exc: Exception) -> OfferRefused:
+def invalid_offer(exc: Exception) -> ApiError:
     """What aiortc said about an offer it would not take."""
     return _invalid(str(exc)[:200] or type(exc).__name__)
 
 
-def _invalid(problem: str) -> OfferRefused:
-    return OfferRefused(400, {"error": f"invalid SDP offer: {problem}"})
+def _invalid(problem: str) -> ApiError:
+    return ApiError(400, f"invalid SDP offer: {problem}")
 
 
-def provider_failure(exc: ProviderUnavailable) -> OfferRefused:
+def provider_failure(exc: ProviderUnavailable) -> ApiError:
     """Upstream's 502 for a provider that would not open the call."""
-    return OfferRefused(
+    return ApiError(
         502,
-        {
-            "error": f"OpenAI realtime call failed ({exc.code}): {exc.detail}",
-            "boundary": PROVIDER_BOUNDARY,
-            "provider": "openai",
-        },
+        f"OpenAI realtime call failed ({exc.code}): {exc.detail}",
+        boundary=PROVIDER_BOUNDARY,
+        provider="openai",
     )

@@ -8,13 +8,11 @@ browsers and most clients cannot read a refused handshake's body. Connects past
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from access_app.authentication import credential_from_headers
@@ -24,34 +22,24 @@ from access_app.socket_credentials import (
     STARTER_REVOKED_MESSAGE,
     CredentialFollower,
 )
+from foundation.errors import ApiError
 from foundation.throttling import REALTIME_CONNECT_SCOPE, principal_identity, rate_take
 from sessions_app import selectors
 from sessions_app.authentication import session_client_principal
-from sessions_app.models import SessionInstance, SessionStatus
+from sessions_app.models import SessionInstance, SessionStatus, Transport
 from sessions_app.providers import adapter_for
 from sessions_app.providers.base import ProviderEvent, ProviderUnavailable
 from sessions_app.runtime.session import SessionRuntime
 from sessions_app.runtime.sink import Notice
-from sessions_app.services.lifecycle import SessionStateError, session_connect, session_finish
+from sessions_app.services.lifecycle import session_connect, session_finish
 from sessions_app.services.starting import CLIENT_SECRET_PREFIX
-from sessions_app.transports.realtime_events import (
-    ClientEventError,
-    client_command,
-    error_event,
-    server_event,
-)
-from sessions_app.ws_frames import FrameRefused, ReleasesOnExit, frame_json
+from sessions_app.transports.realtime_events import client_command, error_event, server_event
+from sessions_app.ws_frames import ReleasesOnExit, StrictJsonConsumer
 
 log = logging.getLogger(__name__)
 _finish = database_sync_to_async(session_finish)
 # A call that ends for one of these reasons ends as a refused credential: 401, 4401.
 _REVOKED_REASONS = (REVOKED_MESSAGE, STARTER_REVOKED_MESSAGE)
-
-
-class Refused(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
 # Browsers cannot set headers on a WebSocket: they offer the secret as a subprotocol,
@@ -87,21 +75,21 @@ def _open_session(
     if secret:
         principal = session_client_principal(secret)
     if principal is None:
-        raise Refused(401, "unauthorized", "invalid or missing API key or client secret")
+        raise ApiError(401, "unauthorized", "invalid or missing API key or client secret")
     wait = rate_take(
         REALTIME_CONNECT_SCOPE,
         principal_identity(principal),
         settings.AGENTFIELD_REALTIME_CONNECT_RATE,
     )
     if wait is not None:
-        raise Refused(
+        raise ApiError(
             429, "rate_limited", f"too many connects; retry in {wait:.0f} s", retry_after=int(wait)
         )
     session = selectors.session_get_for(principal=principal, session_id=session_id)
     if session is None:
-        raise Refused(404, "not_found", "session not found")
-    if session.transport != "websocket":
-        raise Refused(
+        raise ApiError(404, "not_found", "session not found")
+    if session.transport != Transport.WEBSOCKET:
+        raise ApiError(
             400,
             "wrong_transport",
             f"session {session_id} uses transport={session.transport}; "
@@ -109,11 +97,11 @@ def _open_session(
         )
     try:
         return session_connect(session), principal
-    except SessionStateError as exc:
-        raise Refused(exc.status, "session_state", exc.body["error"]) from None
+    except ApiError as exc:  # the REST routes' body: its "error" is the message
+        raise ApiError(exc.status_code, "session_state", exc.error) from None
 
 
-class RealtimeConsumer(ReleasesOnExit, CredentialFollower, AsyncWebsocketConsumer):
+class RealtimeConsumer(ReleasesOnExit, CredentialFollower, StrictJsonConsumer):
     runtime: SessionRuntime | None = None
     _claimed: SessionInstance | None = None  # connecting, before the runtime holds it
     _release_code: int | None = None
@@ -124,13 +112,13 @@ class RealtimeConsumer(ReleasesOnExit, CredentialFollower, AsyncWebsocketConsume
             session, principal = await _open_session(
                 self.scope.get("principal"), client_secret_of(self.scope), session_id
             )
-        except Refused as refused:
+        except ApiError as refused:
             await self.accept(answered_subprotocol(self.scope))
             event = error_event(
-                refused.code, refused.message, status=refused.status, **refused.extra
+                refused.error, refused.message, status=refused.status_code, **refused.extra
             )
             await self._send(event)
-            await self.close(code=4000 + refused.status)
+            await self.close(code=4000 + refused.status_code)
             return
         self._claimed = session
         await self.accept(answered_subprotocol(self.scope))
@@ -146,19 +134,19 @@ class RealtimeConsumer(ReleasesOnExit, CredentialFollower, AsyncWebsocketConsume
         if await self.runtime.start():
             await self.follow_credential(principal)
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
-        if self.runtime is None or self.runtime.finished.is_set():
-            return
-        try:
-            event = frame_json(text_data, bytes_data)
-        except FrameRefused as refused:
-            await self._send(error_event(refused.code, refused.message))
-            return
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kw):
+        if self.runtime is not None and not self.runtime.finished.is_set():
+            await super().receive(text_data, bytes_data, **kw)
+
+    async def frame_refused(self, refused: ApiError) -> None:
+        await self._send(error_event(refused.error, refused.message))
+
+    async def receive_json(self, event: Any, **kwargs) -> None:
         event_id = event.get("event_id") if isinstance(event, dict) else None
         try:
             command = client_command(event)
-        except ClientEventError as exc:
-            await self._send(error_event(exc.code, exc.message, event_id=event_id))
+        except ApiError as exc:
+            await self._send(error_event(exc.error, exc.message, event_id=event_id))
             return
         try:
             await getattr(self.runtime, command.name)(**command.args)
@@ -212,4 +200,4 @@ class RealtimeConsumer(ReleasesOnExit, CredentialFollower, AsyncWebsocketConsume
         await self.close(code=self._release_code or code)
 
     async def _send(self, message: dict) -> None:
-        await self.send(text_data=json.dumps(message, default=str))
+        await self.send_json(message)

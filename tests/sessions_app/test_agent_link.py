@@ -11,8 +11,8 @@ from access_app import socket_credentials
 from access_app.models import ApiKey
 from access_app.services.api_keys import api_key_revoke
 from sessions_app.models import AgentLink
-from tests.sessions_app.agent_link_client import open_link
 from tests.sessions_app.helpers import VOICE_NODE, session_world, start
+from tests.sessions_app.link_client import open_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,53 +14,20 @@ import wave
 import pytest
 from channels.db import database_sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import AsyncClient
 
 from executions_app.models import Execution
 from provider_simulator import SAY_PREFIX
 from sessions_app.models import SessionInstance
 from sessions_app.services.lifecycle import sessions_expire
-from tests.sessions_app.agent_link_client import open_link
 from tests.sessions_app.audio_clips import audio_body, b64, mp3, wav
 from tests.sessions_app.helpers import VOICE_NODE, session_world, start
+from tests.sessions_app.link_client import open_link
+from tests.sessions_app.rows import session_row
+from tests.sessions_app.turn_client import TURNS, client_for, post_turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TURNS = {
-    "provider": "openrouter",
-    "transport": "audio_turns",
-    "model": "openai/gpt-audio-mini",
-    "voice": "alloy",
-}
 SPOKEN = "Order 42 shipped yesterday and arrives on Friday."
-
-
-class Client:
-    """An AsyncClient that sends one caller's credentials with every request."""
-
-    def __init__(self, headers: dict[str, str]) -> None:
-        self.headers, self.client = headers, AsyncClient()
-
-    async def post(self, url: str, data=None, **kwargs):
-        return await self.client.post(url, data, headers=self.headers, **kwargs)
-
-
-def client_for(caller=None, secret: str = "") -> Client:
-    if secret:
-        return Client({"Authorization": f"Bearer {secret}"})
-    return Client({"X-API-Key": caller.secret})
-
-
-async def post_turn(client: Client, sid: str, body=None, *, multipart=None):
-    url = f"/api/v1/session-instances/{sid}/turns"
-    if multipart is not None:
-        return await client.post(url, multipart)
-    return await client.post(url, body if body is not None else {}, content_type="application/json")
-
-
-@database_sync_to_async
-def session_row(sid: str) -> SessionInstance:
-    return SessionInstance.objects.get(session_id=sid)
 
 
 @database_sync_to_async

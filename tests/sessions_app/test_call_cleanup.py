@@ -20,11 +20,12 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
-from sessions_app.models import AgentLink, SessionInstance
+from sessions_app.models import AgentLink
 from sessions_app.runtime.session import SessionRuntime
-from tests.sessions_app.agent_link_client import open_link
 from tests.sessions_app.helpers import VOICE_NODE, session_world, start
+from tests.sessions_app.link_client import open_link
 from tests.sessions_app.realtime_client import RealtimeClient
+from tests.sessions_app.rows import finished_row, session_row
 from tests.sessions_app.webrtc_calls import open_call as open_rtc_call
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -54,18 +55,6 @@ async def open_ws_call(session_id: str, caller) -> RealtimeClient:
     return client
 
 
-@database_sync_to_async
-def session_row(session_id: str) -> SessionInstance:
-    return SessionInstance.objects.get(session_id=session_id)
-
-
-async def finished_row(session_id: str, timeout: float = 15) -> SessionInstance:
-    async with asyncio.timeout(timeout):
-        while (row := await session_row(session_id)).is_live:
-            await asyncio.sleep(0.05)
-    return row
-
-
 def provider_connections(simulator) -> dict[int, bool]:
     """Each realtime connection the simulator saw -> whether it has closed."""
     seen: dict[int, bool] = {}
@@ -78,7 +67,8 @@ def provider_connections(simulator) -> dict[int, bool]:
 
 
 async def provider_closed(simulator, timeout: float = 15) -> None:
-    """Waits until the simulator saw a connection and every one it saw has closed."""
+    """Waits until the simulator saw a connection and every one it saw has closed (its log
+    sends no hint, so it is re-read; ``timeout`` is only the failsafe)."""
     deadline = time.monotonic() + timeout
     while True:
         seen = provider_connections(simulator)

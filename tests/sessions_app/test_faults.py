@@ -27,7 +27,7 @@ from tests import agent_double as behaviours
 from tests.servers import daphne_server, free_port
 from tests.sessions_app.helpers import VOICE_NODE, session_world, start
 from tests.sessions_app.realtime_client import RealtimeClient, speech_chunks
-from tests.worker import celery_worker
+from tests.worker import TEST_VAR_DIR, celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -135,6 +135,25 @@ def own_redis():
     redis.kill()
 
 
+def broker_connects(worker_name: str) -> int:
+    """How often the worker has logged connecting to the broker."""
+    return (TEST_VAR_DIR / f"worker-{worker_name}.log").read_text().count("Connected to redis")
+
+
+async def reconnected_or_died(worker, worker_name: str, connects: int, timeout=60) -> bool:
+    """Waits until the worker has connected to the broker again (True) or has exited
+    (False). Its log is another process's file, with no hint: it is re-read; ``timeout``
+    is only the failsafe."""
+    deadline = time.monotonic() + timeout
+    while worker.poll() is None:
+        if broker_connects(worker_name) > connects:
+            return True
+        if time.monotonic() > deadline:
+            raise AssertionError("the worker neither reconnected to the broker nor exited")
+        await asyncio.sleep(0.05)
+    return False
+
+
 async def speak_turn(call) -> dict:
     for chunk in speech_chunks():
         await call.send(json.dumps({"type": "input_audio_buffer.append", "audio": chunk}))
@@ -171,14 +190,12 @@ async def test_a_redis_restart_mid_call_loses_no_tool_call(
         await receive(call, "agentfield.session.active")
         assert (await speak_turn(call))["status"] == "succeeded"
 
+        connects = broker_connects("redis-fault")
         own_redis.kill()  # broker and channel layer gone: nothing on disk, nothing kept
         own_redis.start()
         # Celery's worker sometimes dies here (kombu cannot reconnect after a late ack on
         # the lost connection); make run supervises it, so this test does the same.
-        deadline = time.monotonic() + 3
-        while worker.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        if worker.poll() is not None:
+        if not await reconnected_or_died(worker, "redis-fault", connects):
             stack.enter_context(celery_worker("redis-fault-2", **env))
 
         second = await speak_turn(call)

@@ -7,8 +7,8 @@ import pytest
 from channels.db import database_sync_to_async
 
 from provider_simulator import SAY_PREFIX
-from tests.sessions_app.agent_link_client import open_link
 from tests.sessions_app.helpers import VOICE_NODE, session_world, start
+from tests.sessions_app.link_client import open_link
 from tests.sessions_app.realtime_client import RealtimeClient
 
 pytestmark = pytest.mark.django_db(transaction=True)

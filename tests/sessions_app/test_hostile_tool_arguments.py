@@ -14,9 +14,10 @@ from channels.db import database_sync_to_async
 
 from executions_app.models import Execution
 from sessions_app.models import SessionInstance
+from tests.sessions_app.audio_clips import audio_body, wav
 from tests.sessions_app.helpers import session_world, start
 from tests.sessions_app.realtime_client import RealtimeClient
-from tests.sessions_app.test_audio_turns import TURNS, audio_body, client_for, post_turn, wav
+from tests.sessions_app.turn_client import TURNS, client_for, post_turn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
 

@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 
-from agentfield_site.asgi import application
 from tests.factories import node_body, session_def
+from tests.sessions_app.link_client import open_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NODE = "voice-support-af"
-
-
-async def open_link(secret: str):
-    communicator = WebsocketCommunicator(
-        application, f"/api/v1/nodes/{NODE}/link", headers=[(b"x-api-key", secret.encode())]
-    )
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
 
 
 def register(caller):

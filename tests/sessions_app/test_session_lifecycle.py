@@ -8,9 +8,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from foundation.errors import ApiError
 from sessions_app.models import SessionInstance
 from sessions_app.services.lifecycle import (
-    SessionStateError,
     session_activate,
     session_connect,
     session_finish,
@@ -55,14 +55,14 @@ def test_it_moves_created_connecting_active_ended(started):
 
 def test_a_second_connection_is_409_and_a_finished_session_410(started):
     session_connect(started)
-    with pytest.raises(SessionStateError) as second:
+    with pytest.raises(ApiError) as second:
         session_connect(started)
-    assert second.value.status == 409
+    assert second.value.status_code == 409
     assert second.value.body == {"error": f"session {started.session_id} is already connected"}
     session_finish(started, status="failed", reason="provider dropped")
-    with pytest.raises(SessionStateError) as gone:
+    with pytest.raises(ApiError) as gone:
         session_connect(started)
-    assert gone.value.status == 410
+    assert gone.value.status_code == 410
     assert gone.value.body == {"error": f"session {started.session_id} is failed"}
 
 

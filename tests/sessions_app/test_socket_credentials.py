@@ -15,8 +15,8 @@ from access_app.models import ApiKey
 from access_app.socket_credentials import STARTER_REVOKED_MESSAGE
 from agentfield_site.asgi import application
 from sessions_app.models import SessionInstance
-from tests.sessions_app.agent_link_client import open_link
 from tests.sessions_app.helpers import session_world, start
+from tests.sessions_app.link_client import open_link
 from tests.sessions_app.realtime_client import RealtimeClient
 
 pytestmark = pytest.mark.django_db(transaction=True)

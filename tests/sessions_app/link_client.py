@@ -1,4 +1,4 @@
-"""A node's agent link for tests: a Channels communicator on the link route."""
+"""The agent link from a test: a Channels communicator on ``/api/v1/nodes/<id>/link``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from tests.sessions_app.helpers import VOICE_NODE
 
 
 async def open_link(secret: str, node_id: str = VOICE_NODE) -> WebsocketCommunicator:
-    """The link of ``node_id``, opened with the agent key ``secret`` (asserted accepted)."""
     communicator = WebsocketCommunicator(
         application, f"/api/v1/nodes/{node_id}/link", headers=[(b"x-api-key", secret.encode())]
     )
