@@ -25,7 +25,3 @@ class IsAdmin(_RolePermission):
 
 class IsAgentOrAdmin(_RolePermission):
     roles = (Role.AGENT, Role.ADMIN)
-
-
-class IsCallerOrAdmin(_RolePermission):
-    roles = (Role.CALLER, Role.ADMIN)

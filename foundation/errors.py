@@ -128,14 +128,6 @@ def exception_handler(exc, context):
     return response
 
 
-def error_response(status_code: int, error: str, message: str | None = None, **extra) -> Response:
-    body: dict[str, object] = {"error": error}
-    if message is not None:
-        body["message"] = message
-    body.update(extra)
-    return Response(body, status=status_code)
-
-
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 

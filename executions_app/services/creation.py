@@ -145,7 +145,7 @@ def execution_create(*, principal: Principal, request: ExecutionRequest) -> Acce
         caller = binding.principal
         decision = access_check(caller=caller, target=target, input=request.input)
     if isinstance(decision, AccessDenied):
-        raise ApiError(decision.status, decision.error, decision.message, **decision.extra)
+        raise decision.api_error()
     if lineage.chosen_run:
         _run_claim(principal, lineage.run_id)
     webhook_error = ""

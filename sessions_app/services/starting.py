@@ -141,7 +141,7 @@ def session_start(
         raise ApiError(400, str(exc)) from None
     decision = access_check(caller=principal, target=session_target, input=body.get("metadata"))
     if isinstance(decision, AccessDenied):
-        raise ApiError(decision.status, decision.error, decision.message, **decision.extra)
+        raise decision.api_error()
     handler = bool(definition.get("handler"))
     if handler and not node_link_is_live(session_target.node):
         raise ApiError(503, f"session handler for {full_name} is not connected")

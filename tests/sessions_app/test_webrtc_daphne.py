@@ -10,7 +10,7 @@ from django.conf import settings
 
 from tests.servers import daphne_server
 from tests.sessions_app.helpers import session_world, start
-from tests.sessions_app.webrtc_calls import finished_row
+from tests.sessions_app.rows import finished_row
 from tests.sessions_app.webrtc_client import BrowserPeer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -14,7 +14,8 @@ from channels.db import database_sync_to_async
 from sessions_app.runtime.session import SessionRuntime
 from sessions_app.transports.webrtc import WebRTCCall
 from tests.sessions_app.helpers import session_world, start
-from tests.sessions_app.webrtc_calls import finished_row, open_call
+from tests.sessions_app.rows import finished_row
+from tests.sessions_app.webrtc_calls import open_call
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

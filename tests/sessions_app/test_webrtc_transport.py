@@ -12,7 +12,8 @@ from django.test import AsyncClient
 
 from executions_app.models import Execution
 from tests.sessions_app.helpers import session_world, start
-from tests.sessions_app.webrtc_calls import finished_row, open_call, post_offer, session_row
+from tests.sessions_app.rows import finished_row, session_row
+from tests.sessions_app.webrtc_calls import open_call, post_offer
 from tests.sessions_app.webrtc_client import BrowserPeer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
