@@ -17,6 +17,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+API_PREFIX = "/api/"
+
 
 class ApiError(exceptions.APIException):
     """A refusal with its status and body: ``{"error": error, "message": message, **extra}``
@@ -129,7 +131,7 @@ def exception_handler(exc, context):
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(API_PREFIX)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -17,9 +17,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from foundation.errors import request_too_large_body
-
-API_PREFIX = "/api/"
+from foundation.errors import API_PREFIX, request_too_large_body
 
 
 def _content_length(request: HttpRequest) -> int:

@@ -28,7 +28,6 @@ class Transport(models.TextChoices):
 
 
 LIVE_STATUSES = (SessionStatus.CREATED, SessionStatus.CONNECTING, SessionStatus.ACTIVE)
-TERMINAL_SESSION_STATUSES = (SessionStatus.ENDED, SessionStatus.FAILED, SessionStatus.EXPIRED)
 
 
 def hash_client_secret(secret: str) -> str:

@@ -27,10 +27,16 @@ def duration_ms(data: bytes, format: str) -> int | None:
             stream = next(iter(container.streams.audio), None)
             if stream is None or not stream.sample_rate or stream.time_base is None:
                 return None
+            # FFmpeg's mp3 demuxer also reads MPEG layers I and II; only layer III is MP3.
+            if format == "mp3" and not stream.codec_context.name.startswith("mp3"):
+                return None
             ticks = sum(packet.duration or 0 for packet in container.demux(stream))
     except av.FFmpegError:
         return None
-    return int(ticks * stream.time_base * 1000) if ticks else None
+    if not ticks:
+        # A WAV with an empty data chunk is a valid, silent file; an MP3 without frames is none.
+        return 0 if format == "wav" else None
+    return int(ticks * stream.time_base * 1000)
 
 
 def pcm_to_wav(pcm: bytes, rate: int = SAMPLE_RATE) -> bytes:

@@ -22,7 +22,7 @@ async def test_frames_are_20_ms_of_24_khz_mono_with_advancing_pts_in_real_time()
     began = time.monotonic()
     frames = [await track.recv() for _ in range(11)]
     elapsed = time.monotonic() - began
-    assert 0.18 <= elapsed < 0.4  # ten 20 ms steps after the first frame
+    assert elapsed >= 0.18  # paced: ten 20 ms steps after the first frame, never faster
     assert [f.pts for f in frames] == [480 * i for i in range(11)]
     first = frames[0]
     assert (first.samples, first.sample_rate, first.format.name, first.layout.name) == (
