@@ -40,11 +40,11 @@ from sessions_app.services.lifecycle import (
 )
 from sessions_app.transports import webrtc_ice
 from sessions_app.transports.webrtc_events import (
-    ChannelEventError,
     EndCall,
     channel_command,
     channel_event,
     error_event,
+    refusal_event,
 )
 from sessions_app.transports.webrtc_media import MicPump, PlaybackTrack
 from sessions_app.transports.webrtc_offer import (
@@ -208,8 +208,8 @@ class WebRTCCall:
             message = await self._inbox.get()
             try:
                 command = channel_command(message)
-            except ChannelEventError as exc:
-                self._send(exc.event)
+            except ApiError as exc:
+                self._send(refusal_event(exc))
                 continue
             if isinstance(command, EndCall):
                 await self.runtime.end(SessionStatus.ENDED, "ended by the client")

@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from foundation.errors import ApiError
 from foundation.strict_json import UntrustedJSONError, loads_untrusted
 from sessions_app.providers.base import (
     AssistantTranscript,
@@ -77,35 +78,35 @@ class EndCall:
     pass
 
 
-class ChannelEventError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.event = error_event(code, message)
+def _refused(code: str, message: str) -> ApiError:
+    """A message the call will not take: answered with an ``error`` event
+    (``refusal_event``) and the call goes on."""
+    return ApiError(400, code, message)
+
+
+def refusal_event(exc: ApiError) -> dict:
+    return error_event(exc.error, exc.message or exc.error)
 
 
 def channel_command(raw: str | bytes) -> InputText | EndCall:
-    """Parse one message from the browser; ``ChannelEventError`` says what is wrong."""
+    """Parse one message from the browser; the ``ApiError`` it raises says what is wrong."""
     if isinstance(raw, bytes):
-        raise ChannelEventError("invalid_event", "events must be JSON text messages")
+        raise _refused("invalid_event", "events must be JSON text messages")
     if len(raw) > MAX_MESSAGE_CHARS:
-        raise ChannelEventError("message_too_large", "events may be at most 64 KiB")
+        raise _refused("message_too_large", "events may be at most 64 KiB")
     try:
         event = loads_untrusted(raw)  # the same strict reader as every route and socket
     except UntrustedJSONError as exc:
-        raise ChannelEventError(
-            "invalid_json", f"the message is not acceptable JSON: {exc}"
-        ) from None
+        raise _refused("invalid_json", f"the message is not acceptable JSON: {exc}") from None
     kind = event.get("type") if isinstance(event, dict) else None
     if kind == "input_text":
         text = event.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise ChannelEventError("invalid_event", "input_text needs a non-empty 'text'")
+            raise _refused("invalid_event", "input_text needs a non-empty 'text'")
         if len(text) > MAX_TEXT_CHARS:
-            raise ChannelEventError("invalid_event", "input_text may be at most 4096 characters")
+            raise _refused("invalid_event", "input_text may be at most 4096 characters")
         return InputText(text)
     if kind == "end":
         return EndCall()
     shown = kind if isinstance(kind, str) else json.dumps(kind)
-    raise ChannelEventError(
-        "unknown_event", f"unknown event type {shown[:100]}; expected input_text or end"
-    )
+    raise _refused("unknown_event", f"unknown event type {shown[:100]}; expected input_text or end")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from foundation.errors import ApiError
 from sessions_app.providers.base import (
     AssistantTranscript,
     AudioOut,
@@ -18,11 +19,11 @@ from sessions_app.providers.base import (
 )
 from sessions_app.runtime.sink import Notice
 from sessions_app.transports.webrtc_events import (
-    ChannelEventError,
     EndCall,
     InputText,
     channel_command,
     channel_event,
+    refusal_event,
 )
 
 
@@ -83,8 +84,9 @@ def test_it_accepts_typed_turns_and_end():
     ],
 )
 def test_anything_else_is_an_error_event(raw, code):
-    with pytest.raises(ChannelEventError) as info:
+    with pytest.raises(ApiError) as info:
         channel_command(raw)
-    assert info.value.event["type"] == "error"
-    assert info.value.event["code"] == code
-    assert info.value.event["message"]
+    event = refusal_event(info.value)
+    assert event["type"] == "error"
+    assert event["code"] == code
+    assert event["message"]
