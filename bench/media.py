@@ -83,8 +83,13 @@ def machine_ticks() -> tuple[int, int]:
 
 def prepare(stack) -> None:
     """A voice node with a webrtc session anyone tagged ``bench`` may start."""
-    session = {"name": "call", "provider": "openai", "transport": "webrtc",
-               "model": "gpt-realtime-2", "tags": [BENCH_TAG]}  # fmt: skip
+    session = {
+        "name": "call",
+        "provider": "openai",
+        "transport": "webrtc",
+        "model": "gpt-realtime-2",
+        "tags": [BENCH_TAG],
+    }
     register_bench_nodes(
         stack, [{"id": VOICE_NODE, "base_url": "http://127.0.0.1:9", "sessions": [session]}]
     )
@@ -187,8 +192,10 @@ async def measure(
             await asyncio.sleep(WARM_UP_S)
             await take_delays()
             began, cpu_before, (busy_before, total_before) = (
-                time.monotonic(), cpu_seconds(pids), machine_ticks()
-            )  # fmt: skip
+                time.monotonic(),
+                cpu_seconds(pids),
+                machine_ticks(),
+            )
             await asyncio.sleep(window)
             elapsed = time.monotonic() - began
             cpu = cpu_seconds(pids) - cpu_before
@@ -289,10 +296,14 @@ def main() -> None:
                 script_simulator(simulator_base)
                 relay = asyncio.run(
                     measure(
-                        calls, relay_opener(stack.caller_key), stack.base_urls,
-                        "/__bench__/delays", daphne_pids, args.window,
+                        calls,
+                        relay_opener(stack.caller_key),
+                        stack.base_urls,
+                        "/__bench__/delays",
+                        daphne_pids,
+                        args.window,
                     )
-                )  # fmt: skip
+                )
                 floor = asyncio.run(
                     measure(calls, echo_open, echo_urls, "/delays", echo_pids, args.window)
                 )
