@@ -73,8 +73,14 @@ class Stack:
         worker_concurrency: int,
         daphnes: int = 1,
         app: str = PROJECT_APP,
+        serve_processes: int | None = None,
     ):
         self.stack, self.port = stack, port
+        # ``serve_processes``: ``manage.py serve`` with that many processes on one port,
+        # instead of ``daphnes`` separate daphne processes on ports ``port``, ``port + 1``...
+        self.serve_processes = serve_processes
+        if serve_processes:
+            daphnes = 1
         self.workers, self.worker_concurrency = workers, worker_concurrency
         self.app = app
         self.base_urls = [f"http://127.0.0.1:{port + index}" for index in range(daphnes)]
@@ -123,7 +129,11 @@ class Stack:
             .strip()
             .splitlines()[-1]
         )
-        for index in range(len(self.base_urls)):
+        if self.serve_processes:
+            serve = [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            serve += ["--processes", str(self.serve_processes), "--application", self.app]
+            self.daphne_processes.append(self.spawn(serve))
+        for index in range(0 if self.serve_processes else len(self.base_urls)):
             # Twisted's default listen backlog (50) resets bursts of new connections.
             endpoint = f"tcp:port={self.port + index}:interface=127.0.0.1:backlog=4096"
             daphne = self.spawn([PYTHON, "-m", "daphne", "-e", endpoint, self.app])
@@ -173,8 +183,11 @@ def running_stack(
     worker_concurrency: int = 2,
     daphnes: int = 1,
     app: str = PROJECT_APP,
+    serve_processes: int | None = None,
+    **env: str,
 ):
-    instance = Stack(stack, port, workers, worker_concurrency, daphnes, app)
+    instance = Stack(stack, port, workers, worker_concurrency, daphnes, app, serve_processes)
+    instance.env.update(env)
     try:
         instance.start()
         yield instance
