@@ -173,7 +173,7 @@ else:
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "foundation.cache.ProcessRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "agentfield",
         }

@@ -43,6 +43,9 @@ def throttle_identity(request) -> str:
 
 
 def _window_take(base: str, count: int, seconds: int) -> float | None:
+    if hasattr(cache, "count_in_window"):  # Redis: one round trip (foundation.cache)
+        used, left = cache.count_in_window(f"{base}:count", seconds)
+        return None if used <= count else max(1.0, left)
     now = time.time()
     cache.add(f"{base}:start", now, timeout=seconds)
     cache.add(f"{base}:count", 0, timeout=seconds)

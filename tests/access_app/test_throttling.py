@@ -77,6 +77,8 @@ def test_the_limits_are_separate_and_other_routes_are_not_limited(world, alice, 
 
 
 def test_a_new_window_opens_when_the_period_is_over(world, alice, settings, monkeypatch):
+    if settings.REDIS_URL:
+        pytest.skip("on Redis the window is the key's own expiry: the next test")
     import foundation.throttling as throttling
 
     settings.AGENTFIELD_SESSION_START_RATE = (1, 60)
@@ -88,9 +90,25 @@ def test_a_new_window_opens_when_the_period_is_over(world, alice, settings, monk
     assert limited["Retry-After"] == "60"
     clock[0] += 30
     assert start(alice.client())["Retry-After"] == "30"
-    if not settings.REDIS_URL:  # LocMemCache expiry follows time.time; Redis keeps its own
-        clock[0] += 31
-        assert start(alice.client()).status_code == 201
+    clock[0] += 31
+    assert start(alice.client()).status_code == 201
+
+
+def test_on_redis_the_window_is_one_key_whose_expiry_says_retry_after(world, alice, settings):
+    if not settings.REDIS_URL:
+        pytest.skip("the Redis cache's window counter")
+    settings.AGENTFIELD_SESSION_START_RATE = (1, 60)
+    assert start(alice.client()).status_code == 201
+    limited = start(alice.client())
+    assert_rate_limited(limited)
+    assert limited["Retry-After"] == "60"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    [key] = client.keys(f"*throttle:session_start:key:{alice.key.pk}:count")
+    assert int(client.get(key)) == 2  # one counter, one increment per start, in one key
+    client.pexpire(key, 30_000)  # 30 s of the window left
+    assert start(alice.client())["Retry-After"] == "30"
+    client.delete(key)  # the window is over
+    assert start(alice.client()).status_code == 201
 
 
 def test_a_rate_in_drfs_notation_limits_as_its_pair_does(world, alice, settings):
