@@ -12,10 +12,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from access_app.ws_auth import PrincipalMiddlewareStack, origin_validator  # noqa: E402
 from agentfield_site.routing import websocket_urlpatterns  # noqa: E402
 from foundation.request_guard import asgi_body_limit  # noqa: E402
+from foundation.request_threads import request_threads  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": asgi_body_limit(django_asgi_app),
+        "http": request_threads(asgi_body_limit(django_asgi_app)),
         "websocket": origin_validator(PrincipalMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
