@@ -131,7 +131,11 @@ def _actor(
     return actor, "" if claimed in ("", actor) else claimed
 
 
-def execution_create(*, principal: Principal, request: ExecutionRequest) -> Accepted:
+def execution_create(
+    *, principal: Principal, request: ExecutionRequest, binding: SessionBinding | None = None
+) -> Accepted:
+    """``binding``: given by a caller that has resolved the session already (the session's
+    own tool calls), so that the session is not read again."""
     node_id, name = _target_parts(request.target)
     with one_version():  # the target and the policies, read under one token
         target = target_resolve(node_id, name)
@@ -139,9 +143,10 @@ def execution_create(*, principal: Principal, request: ExecutionRequest) -> Acce
             raise ApiError(404, f"target '{node_id}.{name}' not found")
         lineage = _lineage(principal, request)
         session_id = lineage.session_id
-        binding = SessionBinding(principal=principal)
-        if session_id and not lineage.inherited:
-            binding = session_bind(principal, session_id, target.full_name)
+        if binding is None:
+            binding = SessionBinding(principal=principal)
+            if session_id and not lineage.inherited:
+                binding = session_bind(principal, session_id, target.full_name)
         caller = binding.principal
         decision = access_check(caller=caller, target=target, input=request.input)
     if isinstance(decision, AccessDenied):

@@ -80,8 +80,12 @@ def session_tool_call(
     request = ExecutionRequest(
         target=full_target, input=input or {}, session_id=session.session_id, actor_id=session.owner
     )
+    principal = session_tool_principal(session)
     with transaction.atomic():
-        accepted = execution_create(principal=session_tool_principal(session), request=request)
+        # The starter's own call on their session: the binding the session's rule gives it.
+        accepted = execution_create(
+            principal=principal, request=request, binding=SessionBinding(principal=principal)
+        )
         SessionInstance.objects.filter(pk=session.pk).update(tool_calls=F("tool_calls") + 1)
         session_event_append(
             session,
