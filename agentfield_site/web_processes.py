@@ -158,14 +158,19 @@ def bind_sockets(host: str, port: int, count: int, backlog: int = BACKLOG) -> li
     The address is first bound without ``SO_REUSEPORT``: that fails if anything already
     listens there (another launcher of the same user would otherwise silently share the
     port), and gives the port when ``port`` is 0."""
+    if ":" in host:
+        # daphne's --fd adopts a socket as AF_INET: an IPv6 one would serve, but with every
+        # client address garbled (the login throttle counts per address)
+        raise LauncherError(
+            f"cannot bind {host!r}: serve listens on IPv4 only (daphne's --fd takes a passed "
+            "socket as IPv4); bind 0.0.0.0 or an IPv4 address, with IPv6 ended at the proxy"
+        )
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            host or "0.0.0.0", port, socket.AF_INET, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
         )[0]
     except socket.gaierror as exc:
         raise LauncherError(f"cannot bind {host!r}: {exc}") from None
-    if family not in (socket.AF_INET, socket.AF_INET6):
-        raise LauncherError(f"cannot bind {host!r}: not an IPv4 or IPv6 address")
     sockets: list[socket.socket] = []
     try:
         with socket.socket(family, kind, proto) as probe:

@@ -114,6 +114,11 @@ def test_sockets_share_one_port_and_refuse_a_port_in_use():
             sock.close()
 
 
+def test_an_ipv6_address_is_refused_saying_why():
+    with pytest.raises(LauncherError, match="serve listens on IPv4 only"):
+        bind_sockets("::1", 0, 2)
+
+
 # --- the launcher, as real processes ------------------------------------------------------
 
 
