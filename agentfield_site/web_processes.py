@@ -205,7 +205,6 @@ class WebProcess:
     started_at: float = 0.0
     quick_failures: int = 0
     restart_at: float | None = None  # set while it waits to be started again
-    restarts: int = 0
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -233,7 +232,7 @@ class Launcher:
     grace: float = STOP_GRACE_SECONDS
     log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
     processes: list[WebProcess] = field(default_factory=list)
-    _stopping: bool = False
+    _stopping: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for arg in self.daphne_args:
@@ -258,7 +257,7 @@ class Launcher:
             for web in self.processes:
                 web.start()
             self.log(
-                f"serving http://{self.host}:{self.port} with {self.count} daphne "
+                f"serving http://{self.host or '0.0.0.0'}:{self.port} with {self.count} daphne "
                 f"process{'es' * (self.count != 1)} "
                 f"(pids {', '.join(str(w.process.pid) for w in self.processes)})"
             )
@@ -307,7 +306,6 @@ class Launcher:
             if web.restart_at is not None:
                 if now >= web.restart_at:
                     web.start()
-                    web.restarts += 1
                     self.log(f"web process {web.index} started again (pid {web.process.pid})")
                 continue
             code = web.process.poll()
@@ -330,5 +328,6 @@ class Launcher:
             )
 
     def _stop(self) -> None:
-        running = [w.process for w in self.processes if w.process is not None]
+        # one that waits for its restart has been reaped: its pid may be another's now
+        running = [w.process for w in self.processes if w.process and w.restart_at is None]
         stop_process_groups(running, grace=self.grace)

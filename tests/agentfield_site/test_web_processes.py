@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,8 +25,10 @@ from django.conf import settings
 
 from agentfield_site.env import EnvError
 from agentfield_site.web_processes import (
+    MAX_QUICK_FAILURES,
     Launcher,
     LauncherError,
+    WebProcess,
     bind_sockets,
     read_web_processes,
     web_process_count,
@@ -117,6 +120,30 @@ def test_sockets_share_one_port_and_refuse_a_port_in_use():
 def test_an_ipv6_address_is_refused_saying_why():
     with pytest.raises(LauncherError, match="serve listens on IPv4 only"):
         bind_sockets("::1", 0, 2)
+
+
+def test_restarts_back_off_and_give_up_on_a_process_that_keeps_dying():
+    """The supervision step alone, on a child that exits at once."""
+    lines: list[str] = []
+    launcher = Launcher("127.0.0.1", 0, 1, 1024, log=lines.append)
+    [sock] = bind_sockets("127.0.0.1", 0, 1)
+    with sock:
+        web = WebProcess(0, sock, [sys.executable, "-c", "raise SystemExit(3)"])
+        launcher.processes.append(web)
+        for _ in range(MAX_QUICK_FAILURES):
+            web.start()
+            web.process.wait()
+            launcher._supervise()
+            assert f"(pid {web.process.pid}) exited with code 3; starting it again" in lines[-1]
+            web.restart_at = 0.0  # due: the next step starts it
+            launcher._supervise()
+            assert lines[-1] == f"web process 0 started again (pid {web.process.pid})"
+            web.process.wait()
+        said = "\n".join(lines)
+        delays = [float(d) for d in re.findall(r"starting it again in ([\d.]+) s", said)]
+        assert delays == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0, 10.0]
+        with pytest.raises(LauncherError, match=r"11 times in a row .* giving up"):
+            launcher._supervise()
 
 
 # --- the launcher, as real processes ------------------------------------------------------
