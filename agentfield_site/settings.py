@@ -29,6 +29,7 @@ from agentfield_site.env import (
     env_str,
     env_url,
 )
+from agentfield_site.web_processes import read_web_processes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local state of the embedded stack (SQLite, broker queue, generated keys); tests use their own.
@@ -149,6 +150,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Channels and Celery ------------------------------------------------------------------
 
 REDIS_URL = env_url("REDIS_URL", "", ("redis", "rediss"))
+# daphne processes `manage.py serve` (and `make run`) runs: "auto" (the CPU count) or N >= 1;
+# always one on the embedded stack, whose channel layer and cache are per process (0028).
+AGENTFIELD_WEB_PROCESSES = read_web_processes()
 
 if REDIS_URL:
     CHANNEL_LAYERS = {

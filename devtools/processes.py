@@ -1,16 +1,32 @@
 """Starting and stopping the stack's processes (``make run``, the tests, the benchmarks),
-and the supervision ``make run`` gives its children."""
+and the supervision ``make run`` gives its children. daphne's command line and the
+stopping of process groups live in ``agentfield_site.web_processes`` (production code
+uses them too); they are re-exported here."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+from agentfield_site.web_processes import (
+    DAPHNE_WS_HEADROOM,
+    daphne_argv,
+    die_with_parent,
+    stop_process_groups,
+)
+
+__all__ = [
+    "DAPHNE_WS_HEADROOM",
+    "Child",
+    "ChildExited",
+    "celery_worker_argv",
+    "check_children",
+    "daphne_argv",
+    "stop_children",
+    "stop_process_groups",
+]
 
 MAX_RESTARTS = 20
 
@@ -35,52 +51,6 @@ def celery_worker_argv(
     return [*argv, *extra]
 
 
-# daphne closes a connection (1009) on a message over its own cap; ours is lower, so a
-# message a little too large gets an ``error`` event from the consumer instead.
-DAPHNE_WS_HEADROOM = 4
-
-
-def daphne_argv(*bind: str, ws_message_bytes: int) -> list[str]:
-    """``python -m daphne`` with ``bind`` (e.g. ``-b HOST -p PORT``), WebSocket caps set."""
-    cap = str(ws_message_bytes * DAPHNE_WS_HEADROOM)
-    return [
-        sys.executable,
-        "-m",
-        "daphne",
-        "--websocket-max-message-size",
-        cap,
-        "--websocket-max-frame-size",
-        cap,
-        *bind,
-    ]
-
-
-def stop_process_groups(processes: Iterable[subprocess.Popen], grace: float = 10.0) -> None:
-    """SIGTERM each group leader (daphne and Celery stop their own children in order), wait
-    up to ``grace`` seconds in all, then SIGKILL every whole group so nothing is left."""
-    processes = list(processes)
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for process in processes:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-    for process in processes:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: if the supervisor dies, the kernel ends the child too."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
 @dataclass
 class Child:
     """One supervised process, in its own process group."""
@@ -99,7 +69,7 @@ class Child:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+            self.argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent()
         )
 
 

@@ -1,10 +1,12 @@
 """``python manage.py run_stack``: what ``make run`` starts.
 
-Migrates, creates a fresh admin login and API key, starts daphne and a Celery worker as
-child processes, plus the demo (``devtools.demo``): the provider simulator when
-``OPENAI_API_KEY`` or ``OPENROUTER_API_KEY`` is not set (the providers without a key are
-pointed at it, ``devtools.stack_env``), and the voice support example. It prints the URLs,
-and on Ctrl-C or SIGTERM stops every child's whole process group, so nothing is left
+Migrates, creates a fresh admin login and API key, starts the web processes (``manage.py
+serve``: ``AGENTFIELD_WEB_PROCESSES`` daphne processes on PostgreSQL + Redis, one on the
+embedded stack) and a Celery worker as child processes, plus the demo (``devtools.demo``):
+the provider simulator when ``OPENAI_API_KEY`` or ``OPENROUTER_API_KEY`` is not set (the
+providers without a key are pointed at it, ``devtools.stack_env``), and the voice support
+example. It prints the URLs, and on Ctrl-C or SIGTERM stops every child's whole process
+group (the web processes stop their daphnes), so nothing is left
 behind. Everything listens on loopback unless ``--host`` says otherwise.
 """
 
@@ -21,18 +23,20 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from agentfield_site.web_processes import LauncherError, web_process_count
 from devtools import demo
 from devtools.processes import (
     Child,
     ChildExited,
     celery_worker_argv,
     check_children,
-    daphne_argv,
     stop_children,
 )
 from devtools.stack_env import provider_line, simulated_providers, simulator_env, webrtc_env
 
 READY_TIMEOUT_S = 60
+# The web processes' own stop (SIGTERM, then SIGKILL) ends before ours gives up on them.
+WEB_STOP_GRACE_S = 7
 
 
 def _free_port() -> int:
@@ -41,18 +45,29 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def stack_children(host: str, port: int, simulator_port: int | None) -> list[Child]:
-    """The provider simulator (if any provider has no key), daphne and the Celery worker."""
+def web_processes() -> int:
+    """``AGENTFIELD_WEB_PROCESSES`` (auto: the CPU count) on Redis; one on embedded."""
+    try:
+        return web_process_count(
+            settings.AGENTFIELD_WEB_PROCESSES, shared_state=bool(settings.REDIS_URL)
+        )
+    except LauncherError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def stack_children(host: str, port: int, simulator_port: int | None, processes: int) -> list[Child]:
+    """The provider simulator (if any provider has no key), the web processes (one
+    supervisor, ``manage.py serve``, over ``processes`` daphnes) and the Celery worker."""
     python = sys.executable
+    manage = str(settings.BASE_DIR / "manage.py")
     env = dict(os.environ, **webrtc_env(host))
     if simulator_port:
         env.update(simulator_env(simulator_port))
-    daphne = daphne_argv(
-        "-b", host, "-p", str(port), ws_message_bytes=settings.AGENTFIELD_MAX_WS_MESSAGE_BYTES
-    )
+    serve = [python, manage, "serve", "--host", host, "--port", str(port)]
+    serve += ["--processes", str(processes), "--grace", str(WEB_STOP_GRACE_S)]
     schedule = str(settings.VAR_DIR / "celerybeat-schedule")
     children = [
-        Child("daphne", [*daphne, "agentfield_site.asgi:application"], env),
+        Child("web processes", serve, env),
         Child(
             "celery worker",
             celery_worker_argv(concurrency=2, extra=["--beat", "--schedule", schedule]),
@@ -61,26 +76,26 @@ def stack_children(host: str, port: int, simulator_port: int | None) -> list[Chi
         ),
     ]
     if simulator_port:
-        manage = str(settings.BASE_DIR / "manage.py")
         simulator = [python, manage, "provider_simulator", "--port", str(simulator_port)]
         children.insert(0, Child("provider simulator", simulator))
     return children
 
 
 class Command(BaseCommand):
-    help = "Run the control plane (daphne), a Celery worker and the demo, until Ctrl-C."
+    help = "Run the control plane (daphne processes), a Celery worker and the demo, until Ctrl-C."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, host: str, port: int, **options):
+        processes = web_processes()
         call_command("migrate", interactive=False, verbosity=0)
         password, api_key = demo.fresh_admin_login(), demo.fresh_admin_api_key()
         base_url = f"http://{host}:{port}"
         local_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
         simulator_port = _free_port() if simulated_providers() else None
-        children = stack_children(host, port, simulator_port)
+        children = stack_children(host, port, simulator_port, processes)
         demo_child = demo.demo_child(local_url)
         stopping = False
 
@@ -97,7 +112,8 @@ class Command(BaseCommand):
             if not stopping:
                 demo_child.start()
                 children.append(demo_child)
-                self._banner(base_url, password, api_key, provider_line(simulator_port))
+                provider = provider_line(simulator_port)
+                self._banner(base_url, password, api_key, provider, processes)
             while not stopping:
                 check_children(children, self.stderr.write)
                 time.sleep(0.5)
@@ -122,11 +138,17 @@ class Command(BaseCommand):
         if not stopping():
             raise CommandError(f"the control plane did not become healthy at {base_url}")
 
-    def _banner(self, base_url: str, password: str, api_key: str, provider: str) -> None:
+    def _banner(
+        self, base_url: str, password: str, api_key: str, provider: str, processes: int
+    ) -> None:
         mode = "PostgreSQL + Redis" if settings.REDIS_URL else "embedded (SQLite, in-memory)"
+        web = f"{processes} daphne process{'es' * (processes != 1)}"
+        if not settings.REDIS_URL:
+            web += " (the embedded stack's channel layer is in memory: one process)"
         lines = [
             "",
             f"AgentField Sessions is running ({mode}).",
+            f"  Web processes   {web}",
             f"  Overview        {base_url}/",
             f"  Tag approvals   {base_url}/access/approvals/",
             f"  API docs        {base_url}/api/docs/",
