@@ -8,6 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentfield_site.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from access_app.ws_auth import PrincipalMiddlewareStack, origin_validator  # noqa: E402
 from agentfield_site.routing import websocket_urlpatterns  # noqa: E402
@@ -16,7 +17,9 @@ from foundation.request_threads import request_threads  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": request_threads(asgi_body_limit(django_asgi_app)),
+        "http": request_threads(
+            asgi_body_limit(django_asgi_app), slots=settings.AGENTFIELD_WEB_THREADS
+        ),
         "websocket": origin_validator(PrincipalMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -22,11 +22,13 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from agentfield_site.celery import app as celery_app
 
 CHECK_TIMEOUT = 2.0
+# Probes share a few connections (a PING is short); more at once wait for one.
+REDIS_CONNECTIONS = 8
 
 # One client per Redis URL and event loop: a redis.asyncio pool belongs to its loop.
 _redis_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Redis]] = (
@@ -37,7 +39,13 @@ _redis_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, R
 def _redis(url: str) -> Redis:
     clients = _redis_by_loop.setdefault(asyncio.get_running_loop(), {})
     if url not in clients:
-        clients[url] = Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT)
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=CHECK_TIMEOUT,
+            socket_connect_timeout=CHECK_TIMEOUT,
+        )
+        clients[url] = Redis(connection_pool=pool)
     return clients[url]
 
 

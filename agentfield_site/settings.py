@@ -153,6 +153,9 @@ REDIS_URL = env_url("REDIS_URL", "", ("redis", "rediss"))
 # daphne processes `manage.py serve` (and `make run`) runs: "auto" (the CPU count) or N >= 1;
 # always one on the embedded stack, whose channel layer and cache are per process (0028).
 AGENTFIELD_WEB_PROCESSES = read_web_processes()
+# HTTP requests' sync calls (views, the database) running at once in one process; the
+# others wait their turn (foundation/request_threads.py, decision 0029).
+AGENTFIELD_WEB_THREADS = env_int("AGENTFIELD_WEB_THREADS", 8, minimum=1)
 
 if REDIS_URL:
     CHANNEL_LAYERS = {

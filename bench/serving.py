@@ -5,22 +5,22 @@
     .venv/bin/python bench/serving.py --stack embedded
 
 Against a throw-away stack on loopback, served as ``make run`` serves (``manage.py serve``)
-or as before issue 23 (one daphne). The load is ``wrk`` (Debian's, installed when missing),
-one run per path and level, alternated: every round runs every level and every path, in an
-order rotated each round. The floor is a bare Django view behind the same server and
-middleware (``bench/serving_urls.py``); each path's ratio is the floor's requests per second
-over its own. Callers rotate over ``--callers`` API keys (as many callers would), with the
-per-caller limits raised so that they measure nothing here. No Celery worker runs: accepted
-executions wait in the broker, so the figures are the serving path's alone.
+or as before issue 23 (one daphne). One run per path and level, alternated: every round
+runs every level and every path, in an order rotated each round. The load is closed-loop,
+from two client processes (``bench/load_client.py``): each connection sends its next
+request when its last answer is read. The floor is a bare Django view behind the same
+server and middleware (``bench/serving_urls.py``); each path's ratio is the floor's
+requests per second over its own. Callers rotate over ``--callers`` API keys (as many
+callers would), with the per-caller limits raised so that they measure nothing here. No
+Celery worker runs: accepted executions wait in the broker, so the figures are the
+serving path's alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -29,9 +29,17 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import BENCH_TAG, ROOT, manage, register_bench_nodes, running_stack, work_node
+from bench import load_client
+from bench.load_client import Load
+from bench.stack import (
+    BENCH_TAG,
+    manage,
+    percentile,
+    register_bench_nodes,
+    running_stack,
+    work_node,
+)
 
-LUA = ROOT / "bench" / "serving.lua"
 TOOL_NODE, VOICE_NODE = "bench-node", "bench-voice"
 PATHS: dict[str, tuple[str, str, str, bool]] = {
     # name: (method, path, body, sends a caller key)
@@ -41,7 +49,6 @@ PATHS: dict[str, tuple[str, str, str, bool]] = {
     "session start": ("POST", f"/api/v1/session-targets/{VOICE_NODE}.call/start", "{}", True),
     "execute/async": ("POST", f"/api/v1/execute/async/{TOOL_NODE}.work", '{"input": {}}', True),
 }
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 CALLER_KEYS_SCRIPT = """
 from access_app.services.api_keys import api_key_create
 for index in range({count}):
@@ -49,20 +56,13 @@ for index in range({count}):
 """
 
 
-def ensure_wrk() -> None:
-    if subprocess.run(["sh", "-c", "command -v wrk"], capture_output=True).returncode:
-        subprocess.run([str(ROOT / "scripts" / "ensure-system-packages"), "bench"], check=True)
-
-
-def prepare(stack, callers: int) -> Path:
-    """The session and tool targets, approved and allowed; ``callers`` keys in a file."""
+def prepare(stack, callers: int) -> list[str]:
+    """The session and tool targets, approved and allowed; ``callers`` caller keys."""
     session = {"name": "call", "provider": "openai", "transport": "websocket", "tags": [BENCH_TAG]}
     voice = {"id": VOICE_NODE, "base_url": "http://127.0.0.1:9", "sessions": [session]}
     register_bench_nodes(stack, [work_node(TOOL_NODE, 9), voice])
     script = CALLER_KEYS_SCRIPT.format(count=callers)
     keys = manage(stack.env, "shell", "--no-imports", "-c", script).split()
-    path = stack.var_dir / "caller-keys"
-    path.write_text("\n".join(keys) + "\n")
     for name, (method, route, body, keyed) in PATHS.items():
         headers = {"Content-Type": "application/json"}
         if keyed:
@@ -72,47 +72,39 @@ def prepare(stack, callers: int) -> Path:
         )
         if response.status_code >= 300:
             raise RuntimeError(f"{name}: {response.status_code} {response.text[:200]}")
-    return path
+    return keys
 
 
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(number) * UNITS[unit]
-
-
-def run_wrk(base_url: str, name: str, in_flight: int, seconds: float, keys: Path) -> dict:
+def run_load(base_url: str, name: str, in_flight: int, seconds: float, keys: list[str]) -> dict:
     method, route, body, keyed = PATHS[name]
-    argv = ["wrk", "-t", str(min(2, in_flight)), "-c", str(in_flight), "-d", f"{round(seconds)}s"]
-    argv += ["--timeout", "30s", "--latency", "-s", str(LUA), base_url + route, "--"]
-    argv += [method, route, body, str(keys) if keyed else "-"]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
-    if len(latency) != 2:
-        raise RuntimeError(f"wrk printed no latencies for {name} at {in_flight}:\n{out}")
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    load = Load(
+        base_url + route,
+        method,
+        body.encode() or None,
+        keys if keyed else [],
+        connections=in_flight,
+        seconds=seconds,
     )
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = sum(map(int, socket_errors.groups())) if socket_errors else 0
-    errors += int(non_2xx.group(1)) if non_2xx else 0
+    outcome = load_client.run(load)
+    latencies = outcome.latencies_ms
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": _ms(latency["50"]),
-        "p99": _ms(latency["99"]),
-        "errors": errors,
+        "rps": len(latencies) / outcome.seconds,
+        "p50": percentile(latencies, 0.50),
+        "p99": percentile(latencies, 0.99),
+        "errors": outcome.errors,
     }
 
 
-def measure(stack, keys: Path, levels: list[int], rounds: int, seconds: float) -> dict:
+def measure(stack, keys: list[str], levels: list[int], rounds: int, seconds: float) -> dict:
     names = list(PATHS)
     results: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for name in names:  # warm every path (and the server's connections) once
-        run_wrk(stack.base_url, name, 50, 1, keys)
+        run_load(stack.base_url, name, 50, 1, keys)
     for round_index in range(rounds):
         order = names[round_index % len(names) :] + names[: round_index % len(names)]
         for level in levels:
             for name in order:
-                results[(name, level)].append(run_wrk(stack.base_url, name, level, seconds, keys))
+                results[(name, level)].append(run_load(stack.base_url, name, level, seconds, keys))
                 time.sleep(0.5)
         print(f"round {round_index + 1}/{rounds} done", file=sys.stderr)
     return results
@@ -147,7 +139,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--callers", type=int, default=200)
     args = parser.parse_args()
-    ensure_wrk()
     levels = [int(level) for level in args.levels.split(",")]
     processes = None
     if args.layout == "serve":

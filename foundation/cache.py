@@ -3,8 +3,9 @@
 Django builds a cache object per thread, and its Redis backend a connection pool per
 object: under daphne, where requests run on many threads, a request could open a new
 Redis connection just to count a rate limit. Here every thread of a process shares one
-client (redis-py's pool is thread-safe). ``count_in_window`` is what the rate limits need,
-as one ``MULTI``/``EXEC``: open the window's counter if absent, count, read its time left.
+client, pool and ``redis.Redis`` (all thread-safe). ``count_in_window`` is what the rate
+limits need, as one ``MULTI``/``EXEC``: open the window's counter if absent, count, read
+its time left.
 """
 
 from __future__ import annotations
@@ -17,7 +18,27 @@ _clients: dict[tuple[str, ...], RedisCacheClient] = {}
 _clients_lock = threading.Lock()
 
 
+class _SharedClients(RedisCacheClient):
+    """Django's client makes a ``redis.Redis`` per command (about 170 reply callbacks
+    registered each time); one per pool serves every thread."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._redis_by_pool: dict[int, object] = {}
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = self._redis_by_pool.get(id(pool))
+        if client is None:
+            client = self._redis_by_pool.setdefault(id(pool), self._client(connection_pool=pool))
+        return client
+
+
 class ProcessRedisCache(RedisCache):
+    def __init__(self, server, params) -> None:
+        super().__init__(server, params)
+        self._class = _SharedClients
+
     @property
     def _cache(self) -> RedisCacheClient:
         key = (*self._servers, repr(sorted(self._options.items())))
