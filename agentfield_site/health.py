@@ -1,8 +1,8 @@
 """``GET /healthz``: is the database, the channel layer and the broker reachable?
 
-An async view: the three checks run at once, the database's in the request's one thread
-hop, Redis (the channel layer's and the broker's, with ``REDIS_URL``) pinged from the
-event loop over one connection pool per process and loop. A probe costs about what an
+An async view: the three checks run at once, the database's in one thread hop, Redis
+(the channel layer's and the broker's, with ``REDIS_URL``) pinged from the event loop over
+one connection pool per process and loop. A probe costs about what an
 authenticated ``GET /api/v1/me`` costs. Without Redis, the in-memory channel layer takes
 a message round trip and the embedded broker's SQLite file is opened, in the same hop.
 """
@@ -54,9 +54,15 @@ def _is_redis(url: str) -> bool:
 
 
 def check_database() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
+    """On a thread of the loop's own pool, not in the request's turn for a slot
+    (``foundation.request_threads``): a busy server is not an unreachable database."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        if not connection.in_atomic_block:
+            connection.close()  # back to the pool; the thread is not a request's
 
 
 async def check_channel_layer() -> None:
@@ -89,7 +95,7 @@ async def check_broker() -> None:
 
 
 CHECKS: dict[str, Callable[[], Awaitable[None]]] = {
-    "database": sync_to_async(check_database),
+    "database": sync_to_async(check_database, thread_sensitive=False),
     "channel_layer": check_channel_layer,
     "broker": check_broker,
 }

@@ -34,10 +34,12 @@ class Outcome:
     latencies_ms: list[float]
     errors: int
     seconds: float
+    server_ms: list[float]  # each response's ``Server-Timing: app;dur=``, where it had one
 
 
 async def _drive(load: Load, connections: int) -> Outcome:
     latencies: list[float] = []
+    server: list[float] = []
     errors = 0
     keys = itertools.cycle(random.sample(load.keys, len(load.keys))) if load.keys else None
     headers = {"Content-Type": "application/json"}
@@ -58,13 +60,16 @@ async def _drive(load: Load, connections: int) -> Outcome:
                     ) as response:
                         await response.read()
                         ok = response.status < 400
+                        timing = response.headers.get("Server-Timing", "")
+                        if timing.startswith("app;dur="):
+                            server.append(float(timing[len("app;dur=") :]))
                 except (aiohttp.ClientError, TimeoutError):
                     ok = False
                 latencies.append((time.perf_counter() - sent) * 1000)
                 errors += not ok
 
         await asyncio.gather(*(connection() for _ in range(connections)))
-    return Outcome(latencies, errors, load.seconds)
+    return Outcome(latencies, errors, load.seconds, server)
 
 
 def _process(load: Load, connections: int, results) -> None:
@@ -94,4 +99,5 @@ def run(load: Load, processes: int = 2) -> Outcome:
         [latency for outcome in outcomes for latency in outcome.latencies_ms],
         sum(outcome.errors for outcome in outcomes),
         load.seconds,
+        [ms for outcome in outcomes for ms in outcome.server_ms],
     )

@@ -10,10 +10,11 @@ runs every level and every path, in an order rotated each round. The load is clo
 from two client processes (``bench/load_client.py``): each connection sends its next
 request when its last answer is read. The floor is a bare Django view behind the same
 server and middleware (``bench/serving_urls.py``); each path's ratio is the floor's
-requests per second over its own. Callers rotate over ``--callers`` API keys (as many
-callers would), with the per-caller limits raised so that they measure nothing here. No
-Celery worker runs: accepted executions wait in the broker, so the figures are the
-serving path's alone.
+requests per second over its own. "server p50" is the serving process's own time, from
+each response's ``Server-Timing`` (``bench/serving_app.py``). Callers rotate over
+``--callers`` API keys (as many callers would), with the per-caller limits raised so that
+they measure nothing here. No Celery worker runs: accepted executions wait in the broker,
+so the figures are the serving path's alone.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def run_load(base_url: str, name: str, in_flight: int, seconds: float, keys: lis
         "rps": len(latencies) / outcome.seconds,
         "p50": percentile(latencies, 0.50),
         "p99": percentile(latencies, 0.99),
+        "server p50": percentile(outcome.server_ms, 0.50) if outcome.server_ms else 0.0,
         "errors": outcome.errors,
     }
 
@@ -115,17 +117,19 @@ def report(results: dict, levels: list[int]) -> None:
         return statistics.median(run[field] for run in results[(name, level)])
 
     print(
-        f"{'path':<16}{'in flight':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
-        f"{'floor/path':>12}"
+        f"{'path':<16}{'in flight':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'server p50':>12}{'errors':>8}{'floor/path':>12}"
     )
     for level in levels:
         floor = median("floor", level, "rps")
         for name in PATHS:
             rps = median(name, level, "rps")
             errors = sum(run["errors"] for run in results[(name, level)])
+            ratio = f"{floor / rps:.2f}" if rps else "-"
             print(
                 f"{name:<16}{level:>10}{rps:>9.0f}{median(name, level, 'p50'):>9.2f}"
-                f"{median(name, level, 'p99'):>9.1f}{errors:>8}{floor / rps:>12.2f}"
+                f"{median(name, level, 'p99'):>9.1f}{median(name, level, 'server p50'):>12.2f}"
+                f"{errors:>8}{ratio:>12}"
             )
 
 
@@ -146,6 +150,7 @@ def main() -> None:
     with running_stack(
         args.stack,
         workers=0,
+        app="bench.serving_app:application",
         serve_processes=processes,
         DJANGO_SETTINGS_MODULE="bench.serving_settings",
     ) as stack:
