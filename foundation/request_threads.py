@@ -41,19 +41,31 @@ class _Slots:
     def run(self, thread: ThreadPoolExecutor, call: Callable[[], object]) -> Future:
         future: Future = Future()
         with self._lock:
-            start = self._free > 0
-            if start:
-                self._free -= 1
-            else:
-                self._waiting.append((thread, call, future))
-        if start:
-            self._start(thread, call, future)
+            self._waiting.append((thread, call, future))
+        self._start_waiting()
         return future
 
-    def _start(self, thread: ThreadPoolExecutor, call: Callable[[], object], future: Future):
+    def _start_waiting(self) -> None:
+        """Start waiting calls while slots are free, skipping those cancelled meanwhile
+        (their request is gone, its executor perhaps shut down)."""
+        while True:
+            with self._lock:
+                if not self._free or not self._waiting:
+                    return
+                thread, call, future = self._waiting.popleft()
+                if future.cancelled():
+                    continue
+                self._free -= 1
+            try:
+                thread.submit(self._running(call, future))
+            except RuntimeError:  # the executor was shut down: nobody waits for this call
+                future.cancel()
+                self._release()
+
+    def _running(self, call: Callable[[], object], future: Future) -> Callable[[], None]:
         def run() -> None:
             try:
-                if future.set_running_or_notify_cancel():  # False: cancelled while waiting
+                if future.set_running_or_notify_cancel():  # False: cancelled just now
                     try:
                         future.set_result(call())
                     except BaseException as exc:
@@ -61,16 +73,13 @@ class _Slots:
             finally:
                 _return_pooled_connections()
                 self._release()
+                self._start_waiting()
 
-        thread.submit(run)
+        return run
 
     def _release(self) -> None:
         with self._lock:
-            following = self._waiting.popleft() if self._waiting else None
-            if following is None:
-                self._free += 1
-        if following is not None:
-            self._start(*following)
+            self._free += 1
 
 
 def _return_pooled_connections() -> None:
