@@ -146,7 +146,9 @@ def main() -> None:
     levels = [int(level) for level in args.levels.split(",")]
     processes = None
     if args.layout == "serve":
-        processes = os.cpu_count() if args.processes == "auto" else int(args.processes)
+        # as ``AGENTFIELD_WEB_PROCESSES=auto`` sizes it: the embedded stack runs one
+        auto = 1 if args.stack == "embedded" else os.cpu_count() or 1
+        processes = auto if args.processes == "auto" else int(args.processes)
     with running_stack(
         args.stack,
         workers=0,
