@@ -1,10 +1,11 @@
 """``GET /healthz``: is the database, the channel layer and the broker reachable?
 
-An async view: the three checks run at once, the database's in one thread hop, Redis
-(the channel layer's and the broker's, with ``REDIS_URL``) pinged from the event loop over
-one connection pool per process and loop. A probe costs about what an
-authenticated ``GET /api/v1/me`` costs. Without Redis, the in-memory channel layer takes
-a message round trip and the embedded broker's SQLite file is opened, in the same hop.
+An async view: the three checks run at once (probes arriving while a round runs share
+it), the database's in one thread hop, Redis (the channel layer's and the broker's, with
+``REDIS_URL``) pinged from the event loop over one connection pool per process and loop.
+A probe costs about what an authenticated ``GET /api/v1/me`` costs. Without Redis, the
+in-memory channel layer takes a message round trip and the embedded broker's SQLite file
+is opened, in the same hop.
 """
 
 from __future__ import annotations
@@ -113,9 +114,27 @@ async def _timed(check: Callable[[], Awaitable[None]]) -> dict[str, object]:
     return result
 
 
-async def run_checks() -> dict[str, dict[str, object]]:
+# The round of checks in flight in each event loop: probes that arrive meanwhile share its
+# outcome instead of starting their own (hundreds at once would otherwise queue for the
+# same few connections and time out). No outcome is older than the probe's arrival minus
+# one round.
+_rounds_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _one_round() -> dict[str, dict[str, object]]:
     results = await asyncio.gather(*(_timed(check) for check in CHECKS.values()))
     return dict(zip(CHECKS, results, strict=True))
+
+
+async def run_checks() -> dict[str, dict[str, object]]:
+    loop = asyncio.get_running_loop()
+    round_ = _rounds_by_loop.get(loop)
+    if round_ is None:
+        round_ = _rounds_by_loop[loop] = loop.create_task(_one_round())
+        round_.add_done_callback(lambda done: _rounds_by_loop.pop(loop, None))
+    return dict(await asyncio.shield(round_))
 
 
 @never_cache

@@ -15,6 +15,8 @@ from django.utils import timezone
 from access_app.access import AccessDenied, access_check, target_approved_tags
 from access_app.models import AgentNode, Target, TargetKind
 from access_app.principals import Principal
+from access_app.read_cache import one_version
+from access_app.selectors import target_resolve
 from agentfield.contract.matrix import validate_session_transport
 from agentfield.contract.turn_detection import normalize_turn_detection
 from foundation.errors import ApiError
@@ -59,14 +61,11 @@ def _new_session_id() -> str:
 
 
 def _session_target(node_id: str, name: str) -> Target:
-    """The active session target, in one query (``get`` drops the model's joined ordering);
-    only a miss asks which 404 it is."""
-    try:
-        return Target.objects.select_related("node").get(
-            node__node_id=node_id, kind=TargetKind.SESSION, active=True, name=name
-        )
-    except Target.DoesNotExist:
-        pass
+    """The active session target with its node, from the access read cache (decision 0014:
+    shared, not to be modified); only a miss asks which 404 it is."""
+    target = target_resolve(node_id, name, kinds=(TargetKind.SESSION,))
+    if target is not None:
+        return target
     if not AgentNode.objects.filter(node_id=node_id).exists():
         raise ApiError(404, "agent not found")
     sessions = Target.objects.filter(node__node_id=node_id, kind=TargetKind.SESSION, active=True)
@@ -137,17 +136,19 @@ def session_start(
 ) -> Started:
     body = body or {}
     node_id, name = session_target_split(target)
-    session_target = _session_target(node_id, name)
-    definition = session_target.definition or {}
-    full_name = f"{node_id}.{name}"
-    pair = _provider_pair(definition, body, full_name)
-    try:
-        turn_detection = normalize_turn_detection(
-            definition.get("turn_detection"), provider=pair.provider, transport=pair.transport
-        )
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
-    decision = access_check(caller=principal, target=session_target, input=body.get("metadata"))
+    with one_version():  # the target and the policies, read under one token
+        session_target = _session_target(node_id, name)
+        definition = session_target.definition or {}
+        full_name = f"{node_id}.{name}"
+        pair = _provider_pair(definition, body, full_name)
+        try:
+            turn_detection = normalize_turn_detection(
+                definition.get("turn_detection"), provider=pair.provider, transport=pair.transport
+            )
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        metadata = body.get("metadata")
+        decision = access_check(caller=principal, target=session_target, input=metadata)
     if isinstance(decision, AccessDenied):
         raise decision.api_error()
     handler = bool(definition.get("handler"))

@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 from django.conf import settings
 
@@ -30,3 +32,23 @@ def test_healthz_answers_503_naming_an_unreachable_broker(client, monkeypatch):
     assert body["status"] == "unavailable"
     assert body["checks"]["broker"]["ok"] is False
     assert body["checks"]["database"]["ok"] is True
+
+
+async def test_probes_arriving_while_a_round_runs_share_its_outcome(monkeypatch):
+    from agentfield_site import health
+
+    release, rounds = asyncio.Event(), []
+
+    async def held_database_check() -> None:
+        rounds.append(1)
+        await release.wait()
+
+    monkeypatch.setitem(health.CHECKS, "database", held_database_check)
+    probes = [asyncio.create_task(health.run_checks()) for _ in range(20)]
+    await asyncio.sleep(0)  # every probe has arrived while the first round waits
+    release.set()
+    outcomes = await asyncio.gather(*probes)
+    assert len(rounds) == 1
+    assert all(outcome["database"]["ok"] for outcome in outcomes)
+    await health.run_checks()  # a probe after the round starts its own
+    assert len(rounds) == 2

@@ -34,9 +34,9 @@ def expected_statements(path: str) -> int:
     return {
         "me": 1,  # the key
         "healthz": 1,  # SELECT 1
-        # the key, the target, the access version, BEGIN or the lock, the live count, the
-        # session, its first event
-        "session start": 7,
+        # the key, the access version (the target and the policies are cached under it),
+        # BEGIN or the lock, the live deadlines, the session, its first event
+        "session start": 6,
         # the key, the session, BEGIN (SQLite), the access version, the execution, the
         # session's tool count, its event
         "tool call": 7 if sqlite else 6,
