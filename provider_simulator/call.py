@@ -19,7 +19,7 @@ import copy
 import json
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 LOOPBACK = webrtc_ice.IcePolicy.loopback()
 EVENTS_LABEL = "oai-events"
-MAX_OUTBOX = 500  # events kept for a data channel that is not open yet
+MAX_OUTBOX = 200  # events kept for a data channel that is not open yet
 MAX_INBOX = 100
 CLOSE_S = 5.0
 HANGUP = "hangup"
@@ -62,7 +62,7 @@ class CallConnection(RealtimeConnection):
         self.state.record(self.index, {"type": "simulator.fault", "kind": kind})
         self._abort()
 
-    def handler_for(self, type_: str):
+    def handler_for(self, type_: str) -> Callable[[Any, dict[str, Any]], Awaitable[None]] | None:
         if type_ == "output_audio_buffer.clear":
             return CallConnection._on_output_audio_clear
         return super().handler_for(type_)
@@ -111,6 +111,7 @@ class SimulatedCall:
         self.pc.on("connectionstatechange", self._on_connection_state)
         self._mic: MediaStreamTrack | None = None
         self._answered = False
+        self._wants_channel = False
 
     @property
     def index(self) -> int:
@@ -133,6 +134,7 @@ class SimulatedCall:
             raise InvalidOffer(str(exc)[:200] or type(exc).__name__) from None
         if not any(t.kind == "audio" for t in self.pc.getTransceivers()):
             raise InvalidOffer("the offer has no audio section")
+        self._wants_channel = self.pc.sctp is not None  # the offer has a data channel section
         self.pc.addTrack(self.audio.track)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         await self.connection.open()  # session.created: for the data channel, when it opens
@@ -170,7 +172,7 @@ class SimulatedCall:
         if channel is not None and channel.readyState == "open":
             with contextlib.suppress(Exception):
                 channel.send(payload)
-        elif channel is None or channel.readyState == "connecting":
+        elif self._wants_channel and (channel is None or channel.readyState == "connecting"):
             self._outbox.append(payload)
 
     async def attach(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:

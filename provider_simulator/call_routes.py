@@ -212,8 +212,8 @@ class SimulatorCalls:
         if call.ended:
             await ws.close(code=1000, message=b"the call has ended")
             return ws
-        await call.attach(ws, request.transport)
         try:
+            await call.attach(ws, request.transport)
             async for message in ws:
                 if message.type == WSMsgType.TEXT:
                     await call.handle(message.data)
