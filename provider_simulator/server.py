@@ -3,6 +3,12 @@
 Routes (loopback only):
 
 - ``GET /v1/realtime?model=M`` WebSocket, ``Authorization: Bearer <anything>`` required.
+- OpenAI's WebRTC calls (``call_routes``), the same bearer rule: ``POST /v1/realtime/calls``
+  (multipart ``sdp`` + ``session``, or raw ``application/sdp``; 201, the answer SDP and
+  ``Location``), the sideband ``GET /v1/realtime?call_id=rtc_...`` (WebSocket; 404
+  ``call_id_not_found`` for an unknown call), ``POST /v1/realtime/calls/{call_id}/hangup``.
+  A call ends on hangup, when the caller's peer goes away, or when it has not connected
+  within ``call_connect_timeout``; its sidebands are then closed with code 1000.
 - ``POST /v1/chat/completions`` and ``POST /v1/audio/transcriptions``: OpenRouter audio
   (``openrouter_audio``), ``Authorization: Bearer <anything>`` required.
 - ``POST /control/transcripts`` ``{"transcripts": [str, ...]}``: append to the transcript FIFO.
@@ -10,9 +16,15 @@ Routes (loopback only):
 - ``POST /control/faults`` ``{"kind": "error"|"drop", "when": "now"|"next_response"|"next_turn"}``;
   for HTTP: ``{"kind": "http_error"|"stream_error"|"cut", "when": "next_request", "status"?,
   "message"?}``, or ``http_error`` with ``"when": "next_transcription"``.
+  ``drop`` on a call aborts its sidebands' TCP connections; the call goes on.
 - ``POST /control/pace`` ``{"pace": float}``: 0 sends audio at once, 1.0 in real time.
+- ``POST /control/call-turn`` ``{"call_id": str, "text": str}``: the call hears a user turn
+  with that transcript, no audio needed (speech started/stopped, committed, transcribed,
+  then the automatic response); 404 for an unknown call, 409 if its turn detection is off.
 - ``GET /control/log``: ``{"events": [...]}`` client events, spoken texts, across connections;
-  ``simulator.connected`` / ``simulator.disconnected`` mark each realtime connection's life.
+  ``simulator.connected`` / ``simulator.disconnected`` mark each realtime connection's life,
+  ``simulator.call_created`` / ``call_connected`` / ``sideband_attached`` / ``call_ended``
+  (``reason``: hangup, caller left, connect timeout) each call's.
 - ``POST /control/reset``: clear scripts, faults and the log; pace back to its start value.
 """
 
@@ -29,6 +41,7 @@ from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
 
+from provider_simulator.call_routes import SimulatorCalls
 from provider_simulator.openai_realtime import DEFAULT_MODEL, RealtimeConnection
 from provider_simulator.openrouter_audio import OpenRouterAudioSimulator
 from provider_simulator.state import SimulatorState
@@ -72,8 +85,13 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 class ProviderSimulator:
     """A local, deterministic stand-in for OpenAI Realtime and OpenRouter audio."""
 
-    def __init__(self, *, pace: float = 0.0) -> None:
+    def __init__(
+        self, *, pace: float = 0.0, call_connect_timeout: float = 30.0, max_calls: int = 1000
+    ) -> None:
         self.state = SimulatorState(pace=pace)
+        self.calls = SimulatorCalls(
+            self.state, connect_timeout=call_connect_timeout, max_calls=max_calls
+        )
         self.host = "127.0.0.1"
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -91,6 +109,7 @@ class ProviderSimulator:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/v1/realtime", self._realtime)
+        self.calls.mount(app)
         OpenRouterAudioSimulator(self.state).mount(app)
         app.router.add_post("/control/transcripts", self._control(self._post_transcripts))
         app.router.add_post("/control/tool-arguments", self._control(self._post_tool_arguments))
@@ -119,10 +138,11 @@ class ProviderSimulator:
         return self.port
 
     async def stop(self) -> None:
-        """Close live WebSockets (code 1001) and stop serving; idempotent."""
+        """End live calls, close live WebSockets (code 1001), stop serving; idempotent."""
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        await self.calls.end_all("simulator stopped", "simulator stopping", 1001)
         for ws in list(self._sockets):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
@@ -153,6 +173,18 @@ class ProviderSimulator:
     def reset(self) -> None:
         self.state.reset()
 
+    def call_ids(self) -> list[str]:
+        """The live calls."""
+        return self.calls.call_ids()
+
+    async def call_turn(self, call_id: str, text: str) -> None:
+        """The call hears a user turn saying ``text`` (``KeyError``: no such call)."""
+        await self.calls.call_turn(call_id, text)
+
+    async def hang_up(self, call_id: str) -> bool:
+        """End a call as ``/hangup`` does; False if there is no such call."""
+        return await self.calls.hang_up(call_id)
+
     # The realtime WebSocket ---------------------------------------------------------------
 
     async def _realtime(self, request: web.Request) -> web.StreamResponse:
@@ -162,6 +194,10 @@ class ProviderSimulator:
                 "Incorrect API key provided: send 'Authorization: Bearer <key>'.",
                 code="invalid_api_key",
             )
+        if "call_id" in request.query:
+            if "model" in request.query:
+                return _error_response(400, "Pass either 'model' or 'call_id', not both.")
+            return await self.calls.sideband(request, request.query["call_id"])
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
         if not ws.can_prepare(request).ok:
             return _error_response(400, "This endpoint expects a WebSocket upgrade.")
@@ -298,10 +334,19 @@ class SimulatorHandle:
     def reset(self) -> None:
         self._sync(self.simulator.reset)
 
+    def call_ids(self) -> list[str]:
+        return self._sync(self.simulator.call_ids)
+
+    def call_turn(self, call_id: str, text: str) -> None:
+        self._run(lambda: self.simulator.call_turn(call_id, text))
+
+    def hang_up(self, call_id: str) -> bool:
+        return self._run(lambda: self.simulator.hang_up(call_id))
+
 
 @contextlib.contextmanager
 def running_simulator(
-    *, host: str = "127.0.0.1", port: int = 0, pace: float = 0.0
+    *, host: str = "127.0.0.1", port: int = 0, pace: float = 0.0, call_connect_timeout: float = 30.0
 ) -> Iterator[SimulatorHandle]:
     """Run a ``ProviderSimulator`` in a background thread with its own event loop.
 
@@ -310,7 +355,7 @@ def running_simulator(
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="provider-simulator", daemon=True)
     thread.start()
-    simulator = ProviderSimulator(pace=pace)
+    simulator = ProviderSimulator(pace=pace, call_connect_timeout=call_connect_timeout)
     try:
         asyncio.run_coroutine_threadsafe(simulator.start(host, port), loop).result(timeout=10)
         yield SimulatorHandle(simulator, loop)

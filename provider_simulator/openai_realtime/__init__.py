@@ -19,6 +19,10 @@ One module per part of a connection:
   result, or ``You said: ...``) or calls a tool.
 - ``connection``: the life of one connection: open, dispatch, faults, close.
 
+A WebRTC call (``provider_simulator.call``) is a connection too: its microphone feeds
+``InputAudio.feed_audio`` and its outgoing track is the responses' ``wire.AudioOut``, so
+audio leaves on the track, not as ``response.output_audio.delta`` events.
+
 Faults ``next_turn`` / ``next_response`` replace the turn or response they hit: the turn is
 discarded (no ``committed``) or the response never starts (no ``response.created``).
 """

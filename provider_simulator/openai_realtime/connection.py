@@ -93,7 +93,7 @@ class RealtimeConnection(SessionConfig, InputAudio, Conversation, Responses):
         try:
             event = self._parse(raw)
             event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
-            handler = HANDLERS.get(event["type"])
+            handler = self.handler_for(event["type"])
             if handler is None:
                 raise ClientEventError(
                     f"Invalid value: '{event['type']}'. Unknown client event type.",
@@ -113,6 +113,10 @@ class RealtimeConnection(SessionConfig, InputAudio, Conversation, Responses):
                 type_="server_error",
                 event_id=event_id,
             )
+
+    def handler_for(self, type_: str) -> Callable[[Any, dict[str, Any]], Awaitable[None]] | None:
+        """The handler of a client event type (a call adds the WebRTC-only ones)."""
+        return HANDLERS.get(type_)
 
     def _parse(self, raw: str) -> dict[str, Any]:
         try:

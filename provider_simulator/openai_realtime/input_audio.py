@@ -29,6 +29,10 @@ class InputAudio(RealtimeWire):
             pcm = base64.b64decode(raw, validate=True)
         except (ValueError, binascii.Error) as exc:
             raise ClientEventError("Invalid 'audio': not base64.", param="audio") from exc
+        await self.feed_audio(pcm)
+
+    async def feed_audio(self, pcm: bytes) -> None:
+        """Input audio (pcm16 24 kHz mono), from an append or a call's microphone track."""
         self.buffer += pcm
         self.audio_bytes += len(pcm)
         events = self.vad.feed(pcm)
@@ -71,17 +75,36 @@ class InputAudio(RealtimeWire):
                 "item_id": self.speech_item_id,
             }
         )
-        if td.get("interrupt_response", True) and self.response is not None:
-            await self.cancel_response("turn_detected")
+        if td.get("interrupt_response", True):
+            if self.response is not None:
+                await self.cancel_response("turn_detected")
+            if self.audio_out is not None:  # a call: what is still playing is cut off
+                await self.audio_out.clear()
 
-    async def _speech_stopped(self, at_ms: int, td: dict[str, Any]) -> None:
+    async def _speech_stopped(
+        self, at_ms: int, td: dict[str, Any], transcript: str | None = None
+    ) -> None:
         item_id = self.speech_item_id or self.state.new_id("item")
         self.speech_item_id = None
         await self.send(
             {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": at_ms, "item_id": item_id}
         )
         pcm = self._take_buffer(at_ms * audio.BYTES_PER_MS)
-        await self._commit_audio_turn(pcm, item_id, respond=bool(td.get("create_response", True)))
+        respond = bool(td.get("create_response", True))
+        await self._commit_audio_turn(pcm, item_id, respond=respond, transcript=transcript)
+
+    async def spoken_turn(self, text: str) -> None:
+        """A user turn heard without audio (control ``call-turn``): speech started and stopped
+        now, committed, transcribed as ``text``, then the usual automatic response."""
+        td = self.turn_detection
+        if td is None:
+            raise ClientEventError(
+                "Turn detection is off: no turn can be heard.", code="turn_detection_disabled"
+            )
+        self.vad.reset_speech()
+        at_ms = self.vad.position_ms
+        await self._speech_started(at_ms, td)
+        await self._speech_stopped(at_ms, td, transcript=text)
 
     async def _on_commit(self, event: dict[str, Any]) -> None:
         if not self.buffer:
@@ -102,7 +125,9 @@ class InputAudio(RealtimeWire):
         self.speech_item_id = None
         await self.send({"type": "input_audio_buffer.cleared"})
 
-    async def _commit_audio_turn(self, pcm: bytes, item_id: str, *, respond: bool) -> None:
+    async def _commit_audio_turn(
+        self, pcm: bytes, item_id: str, *, respond: bool, transcript: str | None = None
+    ) -> None:
         """committed, item added/done, transcription; then maybe the automatic response."""
         fault = self.state.take_fault("next_turn")
         if fault:
@@ -117,7 +142,8 @@ class InputAudio(RealtimeWire):
             }
         )
         ms = audio.duration_ms(pcm)
-        transcript = self.state.next_transcript(f"speech of {ms} milliseconds")
+        if transcript is None:
+            transcript = self.state.next_transcript(f"speech of {ms} milliseconds")
         self.turns.append(Turn(item_id, "user", transcript))
         item = {
             "id": item_id,

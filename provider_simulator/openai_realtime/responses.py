@@ -172,6 +172,8 @@ class Responses(RealtimeWire):
         await self.send(
             {"type": "response.done", "response": self._response_object(response, status)}
         )
+        if self.audio_out is not None:
+            await self.audio_out.response_done(response.id)
 
     async def _pause(self, response: ActiveResponse) -> None:
         """Between audio chunks: yield (pace 0) or wait 100 ms / pace, waking on cancel."""
@@ -279,10 +281,18 @@ class Responses(RealtimeWire):
         for index, chunk in enumerate(pieces):
             if self._stopped(response):
                 return False
-            delta = base64.b64encode(chunk).decode("ascii")
-            await self.send(
-                {"type": "response.output_audio.delta", **where, "content_index": 0, "delta": delta}
-            )
+            if self.audio_out is not None:
+                await self.audio_out.play(response.id, chunk)
+            else:
+                delta = base64.b64encode(chunk).decode("ascii")
+                await self.send(
+                    {
+                        "type": "response.output_audio.delta",
+                        **where,
+                        "content_index": 0,
+                        "delta": delta,
+                    }
+                )
             for word in words.get(index, []):
                 await self.send(
                     {

@@ -83,6 +83,27 @@ def normalize_turn_detection(value: Any) -> dict[str, Any] | None:
     return {**defaults, **value}
 
 
+def validate_session_patch(patch: Any) -> None:
+    """What ``session.update`` (and a call's ``session`` part) must be: ``ClientEventError``."""
+    if not isinstance(patch, dict):
+        raise ClientEventError("Missing required parameter: 'session'.", param="session")
+    if "type" not in patch:
+        raise ClientEventError("Missing required parameter: 'session.type'.", param="session.type")
+    if patch["type"] != "realtime":
+        raise ClientEventError(
+            f"Invalid value: {patch['type']!r}. Supported values are: 'realtime'.",
+            param="session.type",
+        )
+    if "tools" in patch and not isinstance(patch["tools"], list):
+        raise ClientEventError(
+            "Invalid type for 'session.tools': expected an array.", param="session.tools"
+        )
+    if "model" in patch and not isinstance(patch["model"], str):
+        raise ClientEventError(
+            "Invalid type for 'session.model': expected a string.", param="session.model"
+        )
+
+
 class SessionConfig(RealtimeWire):
     """``session.update`` and what the session's turn detection means for the VAD."""
 
@@ -106,17 +127,7 @@ class SessionConfig(RealtimeWire):
 
     async def _on_session_update(self, event: dict[str, Any]) -> None:
         patch = event.get("session")
-        if not isinstance(patch, dict):
-            raise ClientEventError("Missing required parameter: 'session'.", param="session")
-        if patch.get("type") != "realtime":
-            raise ClientEventError(
-                "Missing or invalid parameter: 'session.type' must be 'realtime'.",
-                param="session.type",
-            )
-        if "tools" in patch and not isinstance(patch["tools"], list):
-            raise ClientEventError(
-                "Invalid type for 'session.tools': expected an array.", param="session.tools"
-            )
+        validate_session_patch(patch)
         merged = merge_session(self.session, patch)
         merged["id"], merged["object"] = self.session["id"], self.session["object"]
         self.session = merged

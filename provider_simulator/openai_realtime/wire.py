@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from provider_simulator.state import SimulatorState
 
@@ -15,6 +15,20 @@ if TYPE_CHECKING:
     from provider_simulator.openai_realtime.responses import ActiveResponse
 
 SendText = Callable[[str], Awaitable[None]]
+
+
+class AudioOut(Protocol):
+    """Where a response's audio goes instead of ``response.output_audio.delta`` events: a
+    WebRTC call's outgoing track, which sends the ``output_audio_buffer.*`` events."""
+
+    async def play(self, response_id: str, pcm: bytes) -> None:
+        """Queue audio of a response for playback (the first of a response: ``started``)."""
+
+    async def response_done(self, response_id: str) -> None:
+        """The response sends no more audio: ``stopped`` once what is queued has played."""
+
+    async def clear(self, *, requested: bool = False) -> None:
+        """Cut playback now (``cleared``); ``requested``: the client asked, answer anyway."""
 
 
 class ClientEventError(Exception):
@@ -39,6 +53,7 @@ class RealtimeWire:
         self._send_text = send_text
         self._send_lock = asyncio.Lock()
         self.closed = False
+        self.audio_out: AudioOut | None = None  # None: audio travels as delta events
 
     async def send(self, event: dict[str, Any]) -> None:
         """Send one server event (adds ``event_id``); a no-op once the connection is gone."""

@@ -34,12 +34,19 @@ def frame_rms(frame: Any) -> float:
 
 
 class BrowserPeer:
-    def __init__(self, *, measure_audio: bool = True, mic: MediaStreamTrack | None = None) -> None:
-        """``mic``: the track to send instead of the default one ``speak()`` feeds."""
+    def __init__(
+        self,
+        *,
+        measure_audio: bool = True,
+        mic: MediaStreamTrack | None = None,
+        label: str = "events",
+    ) -> None:
+        """``mic``: the track to send instead of the default one ``speak()`` feeds;
+        ``label``: the data channel's (OpenAI's own calls use ``oai-events``)."""
         self.pc = RTCPeerConnection(webrtc_ice.use(LOOPBACK))
         self.mic = mic or PlaybackTrack()
         self.pc.addTrack(self.mic)
-        self.channel = self.pc.createDataChannel("events")
+        self.channel = self.pc.createDataChannel(label)
         self.events: list[dict[str, Any]] = []
         self.raw_messages: list[str] = []
         self.heard_frames = 0

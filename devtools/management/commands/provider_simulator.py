@@ -1,6 +1,7 @@
 """``python manage.py provider_simulator``: serve the OpenAI Realtime simulator until a signal.
 
-Point the OpenAI adapter's base URL at the printed address. Loopback only.
+Point the OpenAI adapter's base URL at the printed address. Loopback only. A WebRTC call
+whose caller has not connected within ``--call-connect-timeout`` seconds is ended.
 """
 
 from __future__ import annotations
@@ -22,23 +23,33 @@ class Command(BaseCommand):
         parser.add_argument(
             "--pace", type=float, default=0.0, help="audio pacing: 0 = at once, 1.0 = real time"
         )
+        parser.add_argument(
+            "--call-connect-timeout",
+            type=float,
+            default=30.0,
+            help="seconds a WebRTC call's caller has to connect before the call ends",
+        )
 
-    def handle(self, *args, host: str, port: int, pace: float, **options) -> None:
+    def handle(
+        self, *args, host: str, port: int, pace: float, call_connect_timeout: float, **options
+    ) -> None:
         if not is_loopback(host):
             raise CommandError(f"--host must be a loopback address, not {host!r}")
         if pace < 0:
             raise CommandError("--pace must be >= 0")
+        if not call_connect_timeout > 0:
+            raise CommandError("--call-connect-timeout must be > 0")
         try:
-            asyncio.run(self._serve(host, port, pace))
+            asyncio.run(self._serve(host, port, pace, call_connect_timeout))
         except OSError as exc:
             raise CommandError(f"cannot listen on {host}:{port}: {exc}") from exc
 
-    async def _serve(self, host: str, port: int, pace: float) -> None:
+    async def _serve(self, host: str, port: int, pace: float, call_connect_timeout: float) -> None:
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
-        simulator = ProviderSimulator(pace=pace)
+        simulator = ProviderSimulator(pace=pace, call_connect_timeout=call_connect_timeout)
         await simulator.start(host, port)
         try:
             self.stdout.write(f"provider simulator listening on {simulator.base_url}")
