@@ -36,7 +36,7 @@ func TestTheBriefsSessionIsDeclaredWithItsDefinition(t *testing.T) {
 	var got []map[string]any
 	json.Unmarshal(raw, &got)
 	want := []map[string]any{{
-		"name": "voice", "provider": "openai", "transport": "webrtc", "model": "gpt-realtime-2",
+		"name": "voice", "provider": "openai", "transport": "webrtc", "media": "relay", "model": "gpt-realtime-2",
 		"modalities": []any{"audio", "text"}, "voice": "marin",
 		"tools": []any{"support.resolve_voice_turn"}, "tags": []any{"pii:limited", "support:voice"},
 		"proposed_tags": []any{"pii:limited", "support:voice"}, "approved_tags": []any{},
