@@ -3,8 +3,9 @@
 An approval covers a target's definition as it was approved (decision 0015). The parts of
 a definition that change what a caller or the realtime model can reach are its *reach*:
 the node's ``base_url`` host (where every call and dispatch token goes) and, for a session,
-its provider, transport, model, instructions, handler flag and tools. Registration stores
-the reach; a reach that differs from the approved one puts the definition up for review.
+its provider, transport, media path, model, instructions, handler flag and tools.
+Registration stores the reach; a reach that differs from the approved one puts the
+definition up for review.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from access_app.addresses import (
     system_resolve,
 )
 
-SESSION_REACH_FIELDS = ("provider", "transport", "model", "instructions", "handler")
+SESSION_REACH_FIELDS = ("provider", "transport", "media", "model", "instructions", "handler")
 _TOOL_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-:]{0,199}$")
 _NODE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,199}$")
 

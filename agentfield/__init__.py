@@ -28,6 +28,7 @@ from agentfield.contract.matrix import (
     SessionTransportError,
     validate_session_transport,
 )
+from agentfield.contract.media import SUPPORTED_SESSION_MEDIA, validate_session_media
 
 if TYPE_CHECKING:
     from agentfield.agent import Agent
@@ -67,6 +68,7 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
+    "SUPPORTED_SESSION_MEDIA",
     "SUPPORTED_SESSION_TRANSPORTS",
     "Agent",
     "AgentFieldError",
@@ -81,5 +83,6 @@ __all__ = [
     "current_context",
     "run",
     "serve_all",
+    "validate_session_media",
     "validate_session_transport",
 ]

@@ -83,6 +83,7 @@ class Declarations:
         *,
         provider: str,
         transport: str,
+        media: str | None = None,
         model: str | None = None,
         modalities: list[str] | None = None,
         voice: str | None = None,
@@ -95,12 +96,14 @@ class Declarations:
         """Declare a session whose calls this node handles: ``async def handler(session)``.
 
         Provider and transport are checked now, with upstream's messages
-        (``SessionTransportError`` for an unsupported pair, ``ValueError`` otherwise).
+        (``SessionTransportError`` for an unsupported pair, ``ValueError`` otherwise), and
+        so is ``media`` (``webrtc`` only: ``"relay"``, the default, or ``"direct"``).
         """
         definition = self._session_definition(
             name,
             provider=provider,
             transport=transport,
+            media=media,
             model=model,
             modalities=modalities,
             voice=voice,

@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 
 from agentfield.contract.matrix import SUPPORTED_SESSION_TRANSPORTS
+from agentfield.contract.media import SUPPORTED_SESSION_MEDIA
 from agentfield_site.env import (
     EnvError,
     env_bool,
@@ -127,8 +128,7 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    # A file, not memory: tests start real worker and agent processes that share it.
-    _database["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    _database["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # tests' processes share it
 else:
     _database["CONN_MAX_AGE"] = 0
     # Under daphne every request runs in its own thread and holds a connection until it
@@ -167,17 +167,7 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
     CELERY_BROKER_TRANSPORT = None
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    # kombu's SQLAlchemy transport on a SQLite file: no server, and transactional (kombu's
-    # filesystem transport can read a half-written message under load: kombu#1551).
-    CELERY_BROKER_URL = f"sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
-    CELERY_BROKER_TRANSPORT = "agentfield_site.broker:Transport"
-    # Passed to SQLAlchemy's create_engine: wait for SQLite's write lock instead of failing.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
-
-# The cache holds the rate limits' counters: shared by every process through Redis.
-if REDIS_URL:
+    # The cache holds the rate limits' counters: shared by every process through Redis.
     CACHES = {
         "default": {
             "BACKEND": "foundation.cache.ProcessRedisCache",
@@ -186,14 +176,20 @@ if REDIS_URL:
         }
     }
 else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # kombu's SQLAlchemy transport on a SQLite file: no server, and transactional (kombu's
+    # filesystem transport can read a half-written message under load: kombu#1551).
+    CELERY_BROKER_URL = f"sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+    CELERY_BROKER_TRANSPORT = "agentfield_site.broker:Transport"
+    # Passed to SQLAlchemy's create_engine: wait for SQLite's write lock instead of failing.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
-# No result backend is configured; sharing the (disabled) one saves building it again in
-# each request's thread on every enqueue.
+# No result backend: sharing the disabled one saves building it per thread at each enqueue.
 CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
@@ -251,8 +247,7 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-# A load balancer's probe speaks plain HTTP to the process.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's probe speaks plain HTTP
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 # "X-Forwarded-Proto: https": the header a TLS-terminating proxy sets (and strips from
@@ -314,6 +309,12 @@ AGENTFIELD_AGENT_NETWORKS = env_network_list(
 AGENTFIELD_SYNC_TIMEOUT = env_float("AGENTFIELD_SYNC_TIMEOUT", 60.0, minimum=0.1)
 # provider -> transports it supports (upstream's table); a custom provider is added here.
 AGENTFIELD_SESSION_CAPABILITIES = dict(SUPPORTED_SESSION_TRANSPORTS)
+# provider -> media its webrtc sessions may use (the contract's); false: relay only, for all.
+AGENTFIELD_WEBRTC_DIRECT_MEDIA = env_bool("AGENTFIELD_WEBRTC_DIRECT_MEDIA", True)
+AGENTFIELD_SESSION_MEDIA = {
+    provider: tuple(m for m in media if m != "direct" or AGENTFIELD_WEBRTC_DIRECT_MEDIA)
+    for provider, media in SUPPORTED_SESSION_MEDIA.items()
+}
 AGENTFIELD_SESSION_CONNECT_TTL = env_int("AGENTFIELD_SESSION_CONNECT_TTL", 300, minimum=1)
 AGENTFIELD_SESSION_MAX_SECONDS = env_int("AGENTFIELD_SESSION_MAX_SECONDS", 3600, minimum=1)
 # A live call whose process has not refreshed it for this long is failed by the sweep.
@@ -327,12 +328,12 @@ AGENTFIELD_MAX_REQUEST_BYTES = env_int(
     minimum=1024,
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = AGENTFIELD_MAX_REQUEST_BYTES
-# One WebSocket message (realtime transport, agent link): larger ones get an error event.
-# daphne's default cap is 1 MiB; our launchers give daphne headroom above this so the
-# consumer, not a bare close, answers a message that is a little too large.
 # Per principal (a session client counts as its session's starter); 429 beyond.
 AGENTFIELD_SESSION_START_RATE = env_rate("AGENTFIELD_SESSION_START_RATE", "60/min")
 AGENTFIELD_TOOL_CALL_RATE = env_rate("AGENTFIELD_TOOL_CALL_RATE", "600/min")
+# One WebSocket message (realtime transport, agent link): larger ones get an error event.
+# Launchers give daphne (whose cap is 1 MiB) headroom above this, so the consumer, not a
+# bare close, answers a message that is a little too large.
 AGENTFIELD_MAX_WS_MESSAGE_BYTES = env_int(
     "AGENTFIELD_MAX_WS_MESSAGE_BYTES", 1024 * 1024, minimum=1024
 )
@@ -376,7 +377,6 @@ AGENTFIELD_WEBRTC_TURN_CREDENTIAL = env_str("AGENTFIELD_WEBRTC_TURN_CREDENTIAL")
 AGENTFIELD_WEBRTC_ICE_HOSTS = env_ip_list("AGENTFIELD_WEBRTC_ICE_HOSTS", [])
 # UDP ports for host candidates, "LOW-HIGH"; unset: any ephemeral port.
 AGENTFIELD_WEBRTC_PORT_RANGE = env_port_range("AGENTFIELD_WEBRTC_PORT_RANGE")
-
 
 # Where the browser's offered ICE candidates may point: our peer sends UDP to them. Default:
 # global and private addresses; link-local, metadata addresses and mDNS names never, and

@@ -43,6 +43,9 @@ class SessionInstance(models.Model):
     node_id = models.CharField(max_length=200)
     provider = models.CharField(max_length=50)
     transport = models.CharField(max_length=50)
+    # webrtc: "relay" (our aiortc peer) or "direct" (browser to provider, our sideband);
+    # "" for the other transports. Copied from the definition at start.
+    media = models.CharField(max_length=10, blank=True)
     model = models.CharField(max_length=200, blank=True)
     voice = models.CharField(max_length=100, blank=True)
     modalities = models.JSONField(default=list)

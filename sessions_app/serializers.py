@@ -229,6 +229,7 @@ class _SessionConfig(SharedFieldsSerializer):
     target = serializers.CharField(source="target_name")
     provider = serializers.CharField()
     transport = serializers.CharField()
+    media = serializers.CharField(allow_blank=True, help_text="webrtc: relay or direct; else empty")
     model = serializers.CharField()
     voice = serializers.CharField()
     modalities = _strings()
@@ -258,6 +259,9 @@ class SessionStartedSerializer(SharedFieldsSerializer):
     tool_url = serializers.SerializerMethodField()
     created_at = _datetime(source="session.created_at")
     turn_detection = serializers.JSONField(source="session.turn_detection", allow_null=True)
+    media = serializers.CharField(
+        source="session.media", allow_blank=True, help_text="webrtc: relay or direct; else empty"
+    )
     status = serializers.CharField(source="session.status")
     expires_at = _datetime(source="session.expires_at")
     client_secret = _ClientSecret(source="*")

@@ -66,7 +66,9 @@ def _session_specs(payload: dict[str, Any], node_id: str) -> list[TargetSpec]:
             raise invalid_request("each session must be an object")
         name = str(raw.get("name") or "").strip()
         try:
-            definition = normalize_session_definition(raw, settings.AGENTFIELD_SESSION_CAPABILITIES)
+            definition = normalize_session_definition(
+                raw, settings.AGENTFIELD_SESSION_CAPABILITIES, settings.AGENTFIELD_SESSION_MEDIA
+            )
             session_tools_qualified(node_id, definition["tools"])
         except ValueError as exc:
             raise ApiError(400, str(exc), session=name) from None

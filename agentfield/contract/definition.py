@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentfield.contract.matrix import validate_session_transport
+from agentfield.contract.media import validate_session_media
 from agentfield.contract.turn_detection import normalize_turn_detection
 
 DEFAULT_MODALITIES = ["audio", "text"]
@@ -26,12 +27,17 @@ def _tags(value: Any) -> list[str]:
 def normalize_session_definition(
     raw: Mapping[str, Any],
     capabilities: Mapping[str, tuple[str, ...] | list[str]] | None = None,
+    media_capabilities: Mapping[str, tuple[str, ...] | list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Validate and fill in defaults; raise ``ValueError`` with upstream's messages."""
+    """Validate and fill in defaults; raise ``ValueError`` with upstream's messages (and
+    ours for ``media``). The tables default to the contract's."""
     name = str(raw.get("name") or "").strip()
     if not name:
         raise ValueError("session name is required")
     pair = validate_session_transport(raw.get("provider"), raw.get("transport"), capabilities)
+    media = validate_session_media(
+        raw.get("media"), pair.provider, pair.transport, media_capabilities
+    )
     tags = _tags(raw.get("tags") or raw.get("proposed_tags"))
     metadata = raw.get("metadata") or {}
     if not isinstance(metadata, Mapping):
@@ -44,6 +50,7 @@ def normalize_session_definition(
         "name": name,
         "provider": pair.provider,
         "transport": pair.transport,
+        "media": media,
         "model": str(raw.get("model") or ""),
         "modalities": modalities,
         "voice": str(raw.get("voice") or ""),

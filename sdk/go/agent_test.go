@@ -36,7 +36,7 @@ func TestTheBriefsSessionIsDeclaredWithItsDefinition(t *testing.T) {
 	var got []map[string]any
 	json.Unmarshal(raw, &got)
 	want := []map[string]any{{
-		"name": "voice", "provider": "openai", "transport": "webrtc", "model": "gpt-realtime-2",
+		"name": "voice", "provider": "openai", "transport": "webrtc", "media": "relay", "model": "gpt-realtime-2",
 		"modalities": []any{"audio", "text"}, "voice": "marin",
 		"tools": []any{"support.resolve_voice_turn"}, "tags": []any{"pii:limited", "support:voice"},
 		"proposed_tags": []any{"pii:limited", "support:voice"}, "approved_tags": []any{},
@@ -83,8 +83,22 @@ func TestSessionOptionsReachTheDefinition(t *testing.T) {
 	if td.Type != "semantic_vad" || td.Eagerness != "auto" || *td.CreateResponse || !*td.InterruptResponse || td.Threshold != nil {
 		t.Fatalf("turn detection: %+v", td)
 	}
-	if turns.Transport != "audio_turns" || turns.TurnDetection != nil {
+	if turns.Transport != "audio_turns" || turns.TurnDetection != nil || turns.Media != "" || chat.Media != "" {
 		t.Fatalf("turns: %+v", turns)
+	}
+	if err := app.RegisterSession("call", "openai", "webrtc", agent.WithSessionMedia(" Direct ")); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.RegisterSession("relayed", "openai", "webrtc"); err != nil {
+		t.Fatal(err)
+	}
+	defs = app.SessionDefinitions()
+	if defs[2].Media != "direct" || defs[3].Media != "relay" {
+		t.Fatalf("media: %q, %q (relay is the default)", defs[2].Media, defs[3].Media)
+	}
+	raw, _ := json.Marshal(app.RegistrationPayload())
+	if !strings.Contains(string(raw), `"name":"call","provider":"openai","transport":"webrtc","media":"direct"`) {
+		t.Fatalf("registration does not send the media: %s", raw)
 	}
 	if err := app.RegisterSession("chat", "openai", "websocket"); err == nil {
 		t.Fatal("a second session named chat was accepted")
@@ -110,6 +124,11 @@ func TestInvalidDeclarationsReturnTheControlPlanesMessages(t *testing.T) {
 			"turn_detection.threshold must be a finite number between 0 and 1"},
 		{"openai", "webrtc", []agent.SessionOption{agent.WithSessionTurnDetection(&agent.TurnDetection{Type: "loud"})},
 			"turn_detection.type must be server_vad or semantic_vad"},
+		{"openai", "webrtc", []agent.SessionOption{agent.WithSessionMedia("p2p")},
+			"Unknown session media 'p2p'. Known media: direct, relay. AgentField does not infer media; set media explicitly."},
+		{"openai", "websocket", []agent.SessionOption{agent.WithSessionMedia("direct")},
+			"Session media applies to transport 'webrtc' only; transport 'websocket' always carries its media " +
+				"through the control plane. Leave media out or set it to relay."},
 	}
 	app := newAgent(t, "voice")
 	for _, c := range cases {

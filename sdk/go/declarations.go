@@ -99,8 +99,9 @@ func (a *Agent) declare(kind, name string, handler HandlerFunc, opts []ReasonerO
 }
 
 // RegisterSession declares a session. Provider and transport are explicit and
-// checked now; the error is the control plane's exact validation message
-// (*SessionTransportError for an unsupported pair).
+// checked now, and so is the media (WithSessionMedia); the error is the control
+// plane's exact validation message (*SessionTransportError for an unsupported
+// pair).
 func (a *Agent) RegisterSession(name, provider, transport string, opts ...SessionOption) error {
 	def, handler, err := buildSessionDefinition(name, provider, transport, opts)
 	if err != nil {

@@ -346,12 +346,13 @@ func childOf(nodes []any, parentID string) string {
 func TestTheControlPlaneRefusesWhatRegisterSessionRefusesWithTheSameMessage(t *testing.T) {
 	s := liveStack(t)
 	app, _ := s.node(t, agent.Config{NodeID: "go-refused"})
-	for _, pair := range [][2]string{{"", "webrtc"}, {"openai", ""}, {"custom", "webrtc"}, {"openrouter", "webrtc"}} {
-		sdkErr := app.RegisterSession("voice", pair[0], pair[1])
+	for _, pair := range [][3]string{{"", "webrtc"}, {"openai", ""}, {"custom", "webrtc"}, {"openrouter", "webrtc"},
+		{"openai", "webrtc", "p2p"}, {"openai", "websocket", "direct"}} {
+		sdkErr := app.RegisterSession("voice", pair[0], pair[1], agent.WithSessionMedia(pair[2]))
 		if sdkErr == nil {
 			t.Fatalf("RegisterSession%v accepted", pair)
 		}
-		session := map[string]any{"name": "voice", "provider": pair[0], "transport": pair[1]}
+		session := map[string]any{"name": "voice", "provider": pair[0], "transport": pair[1], "media": pair[2]}
 		code, body := s.api(t, "POST", "/api/v1/nodes/register", s.agentKeys["go-refused"], map[string]any{
 			"id": "go-refused", "base_url": "http://127.0.0.1:9", "sessions": []any{session},
 		})

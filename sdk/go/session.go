@@ -15,6 +15,7 @@ type SessionDefinition struct {
 	Name          string         `json:"name"`
 	Provider      string         `json:"provider"`
 	Transport     string         `json:"transport"`
+	Media         string         `json:"media"`
 	Model         string         `json:"model"`
 	Modalities    []string       `json:"modalities"`
 	Voice         string         `json:"voice"`
@@ -42,6 +43,13 @@ type sessionConfig struct {
 
 // SessionOption configures RegisterSession.
 type SessionOption func(*sessionConfig)
+
+// WithSessionMedia sets how a webrtc session's media flows: "relay" (the
+// default: through the control plane) or "direct" (browser to provider, with a
+// control-plane sideband). Other transports take none.
+func WithSessionMedia(media string) SessionOption {
+	return func(c *sessionConfig) { c.def.Media = media }
+}
 
 // WithSessionModel sets the realtime model.
 func WithSessionModel(model string) SessionOption {
@@ -137,7 +145,7 @@ func buildSessionDefinition(name, provider, transport string, opts []SessionOpti
 		return SessionDefinition{}, nil, err
 	}
 	raw := map[string]any{
-		"name": trimmed, "provider": provider, "transport": transport,
+		"name": trimmed, "provider": provider, "transport": transport, "media": cfg.def.Media,
 		"model": cfg.def.Model, "voice": cfg.def.Voice, "instructions": cfg.def.Instructions,
 		"modalities": cfg.def.Modalities, "tools": cfg.def.Tools, "tags": cfg.def.Tags,
 		"handler": cfg.handler != nil,

@@ -24,6 +24,10 @@ func NormalizeSessionDefinition(raw map[string]any) (SessionDefinition, error) {
 	if err != nil {
 		return SessionDefinition{}, err
 	}
+	media, err := ValidateSessionMedia(pyStr(raw["media"]), pair.Provider, pair.Transport, nil)
+	if err != nil {
+		return SessionDefinition{}, err
+	}
 	rawTags := raw["tags"]
 	if !truthy(rawTags) {
 		rawTags = raw["proposed_tags"]
@@ -63,7 +67,7 @@ func NormalizeSessionDefinition(raw map[string]any) (SessionDefinition, error) {
 	}
 	tags = cleanTags(tags)
 	return SessionDefinition{
-		Name: name, Provider: pair.Provider, Transport: pair.Transport,
+		Name: name, Provider: pair.Provider, Transport: pair.Transport, Media: media,
 		Model: pyStr(raw["model"]), Modalities: modalities, Voice: pyStr(raw["voice"]),
 		Tools: tools, Tags: tags, ProposedTags: tags, ApprovedTags: []string{},
 		Metadata: metadata, TurnDetection: turnDetection, Instructions: instructions,

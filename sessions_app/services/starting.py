@@ -18,6 +18,7 @@ from access_app.principals import Principal
 from access_app.read_cache import one_version
 from access_app.selectors import target_resolve
 from agentfield.contract.matrix import validate_session_transport
+from agentfield.contract.media import validate_session_media
 from agentfield.contract.turn_detection import normalize_turn_detection
 from foundation.errors import ApiError
 from sessions_app.models import LIVE_STATUSES, SessionInstance, hash_client_secret
@@ -145,6 +146,13 @@ def session_start(
             turn_detection = normalize_turn_detection(
                 definition.get("turn_detection"), provider=pair.provider, transport=pair.transport
             )
+            # As registered, unless this deployment has since turned that media off.
+            media = validate_session_media(
+                definition.get("media"),
+                pair.provider,
+                pair.transport,
+                settings.AGENTFIELD_SESSION_MEDIA,
+            )
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
         metadata = body.get("metadata")
@@ -165,6 +173,7 @@ def session_start(
             node_id=node_id,
             provider=pair.provider,
             transport=pair.transport,
+            media=media,
             model=str(body.get("model") or definition.get("model") or ""),
             voice=str(body.get("voice") or definition.get("voice") or ""),
             modalities=list(definition.get("modalities") or []),
@@ -189,6 +198,7 @@ def session_start(
                 "target": full_name,
                 "provider": pair.provider,
                 "transport": pair.transport,
+                "media": media,
                 "caller": principal.actor,
             },
         )

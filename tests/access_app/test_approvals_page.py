@@ -48,7 +48,8 @@ def test_it_lists_pending_targets_grouped_by_node_with_kind_and_session_details(
     html = client.get(PAGE).content.decode()
     assert 'data-node="voice-support-af"' in html
     assert 'data-target="voice-support-af.voice"' in html
-    assert "openai · webrtc · gpt-realtime-2" in html
+    media = '<span class="media" data-media="relay">relay media</span>'
+    assert f"openai · webrtc · {media} · gpt-realtime-2" in html  # relay: the default
     for kind in ("reasoner", "skill", "session"):
         assert f"kind-{kind}" in html
     assert 'value="approved|pii:limited"' in html

@@ -71,6 +71,51 @@ def test_a_bad_turn_detection_fails_at_declaration(app):
                      turn_detection={"type": "server_vad"})  # fmt: skip
 
 
+def test_media_is_relay_by_default_direct_when_declared_and_empty_off_webrtc(app):
+    app.declare_session("voice", **VOICE)
+    app.declare_session("direct", **VOICE, media=" Direct ")
+    app.declare_session("chat", provider="openai", transport="websocket", media="relay")
+    assert [s["media"] for s in app.sessions] == ["relay", "direct", ""]
+    assert app.registration_payload()["sessions"][1]["media"] == "direct"
+
+
+@pytest.mark.parametrize(
+    ("transport", "media", "message"),
+    [
+        (
+            "webrtc",
+            "p2p",
+            "Unknown session media 'p2p'. Known media: direct, relay. AgentField does not "
+            "infer media; set media explicitly.",
+        ),
+        (
+            "websocket",
+            "direct",
+            "Session media applies to transport 'webrtc' only; transport 'websocket' always "
+            "carries its media through the control plane. Leave media out or set it to relay.",
+        ),
+    ],
+)
+def test_a_bad_media_fails_at_declaration(app, transport, media, message):
+    with pytest.raises(ValueError) as raised:
+        app.declare_session("voice", provider="openai", transport=transport, media=media)
+    assert str(raised.value) == message
+    assert not app.sessions
+
+
+def test_direct_media_for_a_provider_that_relays_only_fails_at_declaration(monkeypatch):
+    monkeypatch.delenv("AGENTFIELD_SERVER", raising=False)
+    app = Agent(node_id="n", api_key="af_x", session_capabilities={"custom": ("webrtc",)})
+    app.declare_session("relayed", provider="custom", transport="webrtc")
+    with pytest.raises(ValueError) as raised:
+        app.declare_session("voice", provider="custom", transport="webrtc", media="direct")
+    assert str(raised.value) == (
+        "Unsupported session media 'direct' for provider 'custom'. Supported media: relay. "
+        "AgentField does not infer media; set media explicitly."
+    )
+    assert [s["media"] for s in app.sessions] == ["relay"]
+
+
 def test_the_issue_example_declares_a_handler_session(app):
     @app.session("voice", **VOICE)
     async def voice(session):
@@ -79,6 +124,7 @@ def test_the_issue_example_declares_a_handler_session(app):
     [session] = app.sessions
     assert session["handler"] is True
     assert session["provider"] == "openai" and session["transport"] == "webrtc"
+    assert session["media"] == "relay"  # the default: through the control plane
     assert session["tags"] == session["proposed_tags"] == ["pii:limited", "support:voice"]
     assert session["approved_tags"] == []
     assert session["tools"] == ["support.resolve_voice_turn"]

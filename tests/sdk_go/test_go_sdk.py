@@ -26,9 +26,16 @@ from agentfield.contract.matrix import (
     SessionTransportError,
     validate_session_transport,
 )
+from agentfield.contract.media import SUPPORTED_SESSION_MEDIA
 from devtools.processes import stop_process_groups
 from provider_simulator import running_simulator
-from tests.sdk_typescript.test_matrix import DEFINITIONS, python_outcome
+from tests.sdk_typescript.test_matrix import (
+    DEFINITIONS,
+    MEDIA,
+    MEDIA_MESSAGES,
+    media_outcome,
+    python_outcome,
+)
 from tests.servers import daphne_server
 from tests.worker import ROOT, TEST_VAR_DIR
 
@@ -161,6 +168,8 @@ GO_DEFINITIONS = [
     {**VOICE, "provider": " Open-AI ", "transport": 3},
     {**VOICE, "name": "  "},
     {**VOICE, "handler": 0, "model": None, "instructions": None, "metadata": {}},
+    {**VOICE, "media": 0},
+    {**VOICE, "media": "DIRECT", "transport": "Web-RTC"},
 ]
 
 
@@ -171,7 +180,8 @@ def test_the_go_matrix_and_its_messages_are_the_control_planes():
         for transport in ["webrtc", "WebRTC", "websocket", "audio_turns", "audio-turns", "", "sip"]
     ]
     definitions = [*DEFINITIONS, *GO_DEFINITIONS]
-    cases = {"pairs": pairs, "definitions": definitions}
+    media = [dict(zip(("media", "provider", "transport", "table"), c, strict=True)) for c in MEDIA]
+    cases = {"pairs": pairs, "definitions": definitions, "media": media}
     result = run_go("run", "./internal/matrixdump", input=json.dumps(cases))
     assert result.returncode == 0, result.stderr
     dumped = json.loads(result.stdout)
@@ -186,6 +196,13 @@ def test_the_go_matrix_and_its_messages_are_the_control_planes():
         assert theirs == python_outcome(normalize_session_definition, raw), raw
     messages = {o.get("error") for o in dumped["definitions"]}
     assert len(messages) > 15  # the cases reach every message, not one over and over
+    # The media table and rules (agentfield/contract/media.py), with deployments' tables.
+    assert dumped["mediaTable"] == {p: list(m) for p, m in SUPPORTED_SESSION_MEDIA.items()}
+    for case, theirs in zip(MEDIA, dumped["media"], strict=True):
+        assert theirs == media_outcome(*case), case
+    reached = {o["error"] for o in dumped["media"] if "error" in o}
+    for start in MEDIA_MESSAGES:
+        assert any(message.startswith(start) for message in reached), start
 
 
 def brief_go_block() -> str:

@@ -1,6 +1,6 @@
-"""One provider/transport matrix for every SDK: the TypeScript SDK's table, normalization
+"""One provider/transport matrix for every SDK: the TypeScript SDK's tables, normalization
 and messages must be the control plane's (``agentfield/contract/``: ``matrix.py``,
-``definition.py``, ``turn_detection.py``), case for case, byte for byte."""
+``media.py``, ``definition.py``, ``turn_detection.py``), case for case, byte for byte."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from agentfield.contract.matrix import (
     SessionTransportError,
     validate_session_transport,
 )
+from agentfield.contract.media import SUPPORTED_SESSION_MEDIA, validate_session_media
 from tests.sdk_typescript.node import BUILT, node_env
 
 PROVIDERS = ["openai", "OpenAI", " openrouter ", "custom", "", None, "open-ai", "openrouter"]
@@ -53,6 +54,36 @@ DEFINITIONS: list[dict[str, Any]] = [
     {**VOICE, "model": "gpt-realtime-2", "voice": "marin", "handler": True},
     {"name": "v", "provider": "openrouter", "transport": "webrtc"},
     {"name": "v", "provider": "custom", "transport": "webrtc"},
+    {**VOICE, "media": "direct"},
+    {**VOICE, "media": " Relay "},
+    {**VOICE, "media": ""},
+    {**VOICE, "media": None},
+    {**VOICE, "media": "sip"},
+    {**VOICE, "media": "sip", "turn_detection": "server_vad"},  # media is checked first
+    {"name": "ws", "provider": "openai", "transport": "websocket", "media": "direct"},
+    {"name": "ws", "provider": "openai", "transport": "websocket", "media": "relay"},
+    {"name": "t", "provider": "openrouter", "transport": "audio_turns", "media": "Direct"},
+    {"name": "t", "provider": "openrouter", "transport": "audio_turns", "media": "peer"},
+    {"name": "v", "provider": "openrouter", "transport": "webrtc", "media": "direct"},
+]
+# [media, provider, transport, table]: provider and transport already normalized; table
+# None is the contract's. Past the contract's defaults: what a deployment's table decides.
+RELAY_ONLY = {"openai": ["relay"]}
+CUSTOM_WEBRTC = {"openai": ["direct", "relay"], "custom": ["relay"]}
+MEDIA: list[list[Any]] = [
+    ["direct", "openai", "webrtc", None],
+    ["", "openai", "webrtc", None],
+    ["RELAY", "openai", "webrtc", None],
+    ["direct", "custom", "webrtc", None],
+    ["relay", "custom", "webrtc", None],
+    ["direct", "openai", "webrtc", RELAY_ONLY],
+    ["relay", "openai", "webrtc", RELAY_ONLY],
+    ["direct", "custom", "webrtc", CUSTOM_WEBRTC],
+    ["direct", "openai", "webrtc", {"openai": []}],
+    ["relay", "openai", "webrtc", {"openai": []}],
+    ["direct", "openai", "websocket", RELAY_ONLY],
+    ["p2p", "openai", "websocket", None],
+    ["di-rect", "openai", "webrtc", None],
 ]
 
 
@@ -68,8 +99,13 @@ def python_outcome(work, *args: Any) -> dict[str, Any]:
     return {"ok": value}
 
 
+def media_outcome(media: Any, provider: str, transport: str, table: Any) -> dict[str, Any]:
+    return python_outcome(validate_session_media, media, provider, transport, table)
+
+
 def typescript_outcomes() -> dict[str, Any]:
-    cases = json.dumps({"pairs": PAIRS, "definitions": DEFINITIONS})
+    media = [dict(zip(("media", "provider", "transport", "table"), c, strict=True)) for c in MEDIA]
+    cases = json.dumps({"pairs": PAIRS, "definitions": DEFINITIONS, "media": media})
     done = subprocess.run(
         ["node", str(BUILT / "nodes" / "matrix.js")],
         input=cases,
@@ -93,3 +129,22 @@ def test_the_typescript_matrix_and_messages_are_the_control_planes(typescript_sd
         assert theirs == python_outcome(normalize_session_definition, raw), raw
     messages = {o.get("error") for o in typescript["pairs"] + typescript["definitions"]}
     assert len(messages) > 15  # the cases reach every message, not one over and over
+
+
+def test_the_typescript_media_table_and_messages_are_the_control_planes(typescript_sdk):
+    typescript = typescript_outcomes()
+    assert typescript["mediaTable"] == {k: list(v) for k, v in SUPPORTED_SESSION_MEDIA.items()}
+    for case, theirs in zip(MEDIA, typescript["media"], strict=True):
+        assert theirs == media_outcome(*case), case
+    messages = {o["error"] for o in typescript["media"] if "error" in o}
+    for start in MEDIA_MESSAGES:  # the cases reach every media rule
+        assert any(message.startswith(start) for message in messages), start
+
+
+MEDIA_MESSAGES = (
+    "Unknown session media ",
+    "Session media applies to transport 'webrtc' only",
+    "Unsupported session media 'direct' for provider 'custom'. Supported media: relay.",
+    "This control plane has direct media turned off. Supported media for provider 'openai': relay.",
+    "This control plane has direct media turned off. Supported media for provider 'openai': none.",
+)

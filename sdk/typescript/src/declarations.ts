@@ -32,6 +32,8 @@ export interface TargetOptions {
 export interface SessionOptions {
   provider: string;
   transport: string;
+  /** webrtc only: `"relay"` (the default: media through the control plane) or `"direct"`. */
+  media?: string;
   model?: string;
   modalities?: string[];
   voice?: string;
@@ -117,8 +119,8 @@ export abstract class Declarations {
   /**
    * Declare a session. With a handler, this node runs its calls (`handler(session)`);
    * without one it is model-driven (the realtime model answers and calls the session's
-   * tools by itself). Provider and transport are checked now, with the control plane's
-   * messages (`SessionTransportError` for an unsupported pair).
+   * tools by itself). Provider, transport and media are checked now, with the control
+   * plane's messages (`SessionTransportError` for an unsupported pair).
    */
   session(name: string, options: SessionOptions, handler?: SessionHandler): this {
     if (handler !== undefined && typeof handler !== "function") {

@@ -29,6 +29,12 @@ export type { Logger } from "./log.js";
 export { RealtimeSession, type SessionHandler, type SessionTurn } from "./session.js";
 export { normalizeSessionDefinition, type SessionDefinition } from "./sessionDefinition.js";
 export {
+  DEFAULT_SESSION_MEDIA,
+  SESSION_MEDIA,
+  SUPPORTED_SESSION_MEDIA,
+  validateSessionMedia,
+} from "./sessionMedia.js";
+export {
   SUPPORTED_SESSION_TRANSPORTS,
   SessionTransportError,
   validateSessionTransport,

@@ -3,6 +3,7 @@
  * (`agentfield/contract/definition.py`): the wire shape the node registers.
  */
 
+import { validateSessionMedia } from "./sessionMedia.js";
 import { pythonStr, validateSessionTransport, type CapabilityTable } from "./sessionTransport.js";
 import { normalizeTurnDetection, type TurnDetection } from "./sessionTurnDetection.js";
 
@@ -13,6 +14,8 @@ export interface SessionDefinition {
   name: string;
   provider: string;
   transport: string;
+  /** webrtc: `relay` (the default) or `direct`; `""` for other transports. */
+  media: string;
   model: string;
   modalities: string[];
   voice: string;
@@ -44,14 +47,19 @@ function truthy(value: unknown): boolean {
   return Boolean(value);
 }
 
-/** Validate and fill in defaults from the wire-shaped `raw`; throw upstream's messages. */
+/**
+ * Validate and fill in defaults from the wire-shaped `raw`; throw upstream's messages (and
+ * the control plane's for `media`). The tables default to the contract's.
+ */
 export function normalizeSessionDefinition(
   raw: Record<string, unknown>,
   capabilities?: CapabilityTable,
+  mediaCapabilities?: CapabilityTable,
 ): SessionDefinition {
   const name = pythonStr(raw.name).trim();
   if (!name) throw new Error("session name is required");
   const pair = validateSessionTransport(raw.provider, raw.transport, capabilities);
+  const media = validateSessionMedia(raw.media, pair.provider, pair.transport, mediaCapabilities);
   const sessionTags = tags(truthy(raw.tags) ? raw.tags : raw.proposed_tags);
   const metadata = truthy(raw.metadata) ? raw.metadata : {};
   if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
@@ -66,6 +74,7 @@ export function normalizeSessionDefinition(
     name,
     provider: pair.provider,
     transport: pair.transport,
+    media,
     model: pythonStr(raw.model),
     modalities: modalities.length ? modalities : [...DEFAULT_MODALITIES],
     voice: pythonStr(raw.voice),

@@ -1,8 +1,10 @@
-// Command matrixdump prints the SDK's provider/transport table, what
-// ValidateSessionTransport answers for the [provider, transport] pairs and what
-// NormalizeSessionDefinition answers for the definitions read as JSON
-// ({"pairs": [...], "definitions": [...]}) from standard input, so a test can
-// compare them with the control plane's.
+// Command matrixdump prints the SDK's provider/transport and media tables, what
+// ValidateSessionTransport answers for the [provider, transport] pairs, what
+// NormalizeSessionDefinition answers for the definitions and what
+// ValidateSessionMedia answers for the media cases, read as JSON
+// ({"pairs": [...], "definitions": [...], "media": [{"media", "provider",
+// "transport", "table"}...]}) from standard input, so a test can compare them
+// with the control plane's.
 package main
 
 import (
@@ -18,6 +20,12 @@ func main() {
 	var cases struct {
 		Pairs       [][2]string      `json:"pairs"`
 		Definitions []map[string]any `json:"definitions"`
+		Media       []struct {
+			Media     string              `json:"media"`
+			Provider  string              `json:"provider"`
+			Transport string              `json:"transport"`
+			Table     map[string][]string `json:"table"`
+		} `json:"media"`
 	}
 	decoder := json.NewDecoder(os.Stdin)
 	decoder.UseNumber() // as the control plane reads numbers: 300 is an integer, 300.0 is not
@@ -52,7 +60,17 @@ func main() {
 			definitions = append(definitions, map[string]any{"ok": def})
 		}
 	}
+	media := make([]map[string]any, 0, len(cases.Media))
+	for _, c := range cases.Media {
+		value, err := agent.ValidateSessionMedia(c.Media, c.Provider, c.Transport, c.Table)
+		if err != nil {
+			media = append(media, map[string]any{"error": err.Error(), "name": "Error"})
+		} else {
+			media = append(media, map[string]any{"ok": value})
+		}
+	}
 	json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"table": agent.SupportedSessionTransports, "results": results, "definitions": definitions,
+		"mediaTable": agent.SupportedSessionMedia, "media": media,
 	})
 }

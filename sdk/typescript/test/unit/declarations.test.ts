@@ -58,6 +58,7 @@ describe("agent.session", () => {
         name: "voice",
         provider: "openai",
         transport: "webrtc",
+        media: "relay",
         model: "gpt-realtime-2",
         modalities: ["audio", "text"],
         voice: "marin",
@@ -151,6 +152,36 @@ describe("agent.session", () => {
         }),
       { message: "turn_detection.type must be server_vad or semantic_vad" },
     );
+  });
+
+  it("takes media (relay by default, webrtc only) and refuses what the control plane does", () => {
+    const agent = new Agent({ nodeId: "n" });
+    agent.session("call", { provider: "openai", transport: "webrtc", media: " Direct " });
+    agent.session("chat", { provider: "openai", transport: "websocket", media: "relay" });
+    assert.deepEqual(
+      agent.sessionDefinitions().map((d) => [d.name, d.media]),
+      [
+        ["call", "direct"],
+        ["chat", ""],
+      ],
+    );
+    assert.throws(
+      () => agent.session("x", { provider: "openai", transport: "webrtc", media: "p2p" }),
+      {
+        message:
+          "Unknown session media 'p2p'. Known media: direct, relay. AgentField does not infer " +
+          "media; set media explicitly.",
+      },
+    );
+    assert.throws(
+      () => agent.session("y", { provider: "openai", transport: "websocket", media: "direct" }),
+      {
+        message:
+          "Session media applies to transport 'webrtc' only; transport 'websocket' always " +
+          "carries its media through the control plane. Leave media out or set it to relay.",
+      },
+    );
+    assert.equal(agent.sessionDefinitions().length, 2);
   });
 
   it("refuses a second session of the same name", () => {
