@@ -249,6 +249,30 @@ async def wait_until_a_stream_opens(daphne, sid: str, headers: dict, timeout: fl
                 await asyncio.sleep(0.05)
 
 
+async def test_open_streams_hold_no_request_slot(_simulator_process, admin, alice):
+    """With one request slot in the process, requests are still answered while streams
+    are open: a stream waits on the event loop, not in a request's thread."""
+    sid = (await started_session(admin, alice))["session_id"]
+    headers = {"X-API-Key": alice.secret}
+    with daphne_server("event-stream-one-slot", AGENTFIELD_WEB_THREADS="1") as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            opened = [
+                await client.send(
+                    client.build_request("GET", stream_url(sid), headers=headers), stream=True
+                )
+                for _ in range(3)
+            ]
+            assert [r.status_code for r in opened] == [200, 200, 200]
+            async with asyncio.timeout(5):
+                detail = await client.get(f"/api/v1/session-instances/{sid}", headers=headers)
+                events = await client.get(
+                    f"/api/v1/session-instances/{sid}/events", headers=headers
+                )
+            assert (detail.status_code, events.status_code) == (200, 200)
+            for response in opened:
+                await response.aclose()
+
+
 async def test_a_relayed_webrtc_call_shows_up_on_the_stream(daphne, simulator, admin, alice):
     """The stream carries what the call's data channel carried, in the same order. On
     Redis the call is answered in this process and the stream served by daphne."""
