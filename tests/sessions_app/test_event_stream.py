@@ -19,7 +19,10 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
 
+from access_app.models import CallerProfile
 from foundation.errors import UNAUTHORIZED_BODY
 from sessions_app.hints import session_group, session_stream_group
 from sessions_app.models import SessionInstance
@@ -137,6 +140,37 @@ async def test_only_the_sessions_own_callers_open_its_stream(daphne, admin, alic
     assert bobs_detail.status_code == 404
     assert anonymous.status_code == 401
     assert anonymous.json() == UNAUTHORIZED_BODY
+
+
+@database_sync_to_async
+def logged_in_session(admin) -> tuple[str, str, str]:
+    """A session a browser login started: its id, that login's cookie and another's."""
+    session_world(admin.client())
+    cookies = []
+    for name in ("carol", "dave"):
+        user = get_user_model().objects.create_user(name, password="pw-12345678")
+        CallerProfile.objects.create(user=user, tags=["team:a"])
+        client = Client()
+        client.force_login(user)
+        cookies.append(f"sessionid={client.cookies['sessionid'].value}")
+    carol = Client()
+    carol.cookies.load(cookies[0])
+    started = carol.post(
+        "/api/v1/session-targets/voice-support-af.voice/start", {}, content_type="application/json"
+    )
+    assert started.status_code == 201, started.content
+    return started.json()["session_id"], cookies[0], cookies[1]
+
+
+async def test_a_browser_login_opens_the_stream_of_its_own_session_only(daphne, admin):
+    sid, carols, daves = await logged_in_session(admin)
+    async with httpx.AsyncClient(base_url=daphne.base_url, timeout=30) as client:
+        accept = {"Accept": "text/event-stream"}
+        as_dave = await client.get(stream_url(sid), headers={**accept, "Cookie": daves})
+        headers = {**accept, "Cookie": carols}
+        async with client.stream("GET", stream_url(sid), headers=headers) as response:
+            assert_stream_headers(response)
+    assert (as_dave.status_code, as_dave.json()) == (404, {"error": "session not found"})
 
 
 async def test_the_end_route_ends_the_stream_of_a_session_no_call_holds(daphne, admin, alice):
