@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -35,6 +33,12 @@ from sessions_app.transports.event_stream import (
 )
 from tests.servers import daphne_server
 from tests.sessions_app.helpers import session_world, start
+from tests.sessions_app.sse_client import (
+    AsgiReader,
+    assert_stream_headers,
+    messages_until_end,
+    stream_url,
+)
 from tests.sessions_app.webrtc_calls import open_call
 from tests.sessions_app.webrtc_client import BrowserPeer
 
@@ -52,10 +56,6 @@ def daphne(django_db_setup, _simulator_process):
         yield server
 
 
-def stream_url(session_id: str) -> str:
-    return f"/api/v1/session-instances/{session_id}/events/stream"
-
-
 @database_sync_to_async
 def started_session(admin, caller) -> dict:
     session_world(admin.client())
@@ -66,40 +66,6 @@ def started_session(admin, caller) -> dict:
 def end_session(caller, session_id: str, reason: str) -> None:
     url = f"/api/v1/session-instances/{session_id}/end"
     assert caller.client().post(url, {"reason": reason}, format="json").status_code == 200
-
-
-async def sse_frames(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
-    """Each frame of a ``text/event-stream`` body, until the body ends."""
-    buffer = ""
-    async for chunk in chunks:
-        buffer += chunk
-        while "\n\n" in buffer:
-            frame, buffer = buffer.split("\n\n", 1)
-            yield frame
-    assert buffer == "", f"the stream ended inside a frame: {buffer!r}"
-
-
-def message_of(frame: str) -> dict:
-    assert frame.startswith("data: ") and "\n" not in frame, frame
-    return json.loads(frame.removeprefix("data: "))
-
-
-async def messages_until_end(response: httpx.Response, timeout: float = 30) -> list[dict]:
-    """Every message of the stream (keepalives skipped) until the server ends it."""
-    messages = []
-    async with asyncio.timeout(timeout):
-        async for frame in sse_frames(response.aiter_text()):
-            if not frame.startswith(":"):
-                messages.append(message_of(frame))
-    return messages
-
-
-def assert_stream_headers(response: httpx.Response) -> None:
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/event-stream")
-    assert response.headers["cache-control"] == "no-cache"
-    assert response.headers["x-accel-buffering"] == "no"
-    assert "content-length" not in response.headers
 
 
 # --- through daphne -----------------------------------------------------------------------
@@ -349,59 +315,6 @@ async def test_a_relayed_webrtc_call_shows_up_on_the_stream(daphne, simulator, a
 
 
 # --- in this process: the ASGI application, to look at the channel layer ------------------
-
-
-class AsgiReader:
-    """One GET through ``agentfield_site.asgi.application`` in this process: the response
-    as it is sent, and a client disconnect when asked."""
-
-    def __init__(self, path: str, secret: str) -> None:
-        from agentfield_site.asgi import application
-
-        self.scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"testserver"), (b"x-api-key", secret.encode())],
-            "client": ("127.0.0.1", 40000),
-            "server": ("127.0.0.1", 80),
-        }
-        self.application = application
-        self.sent: asyncio.Queue[dict] = asyncio.Queue()
-        self.gone = asyncio.Event()
-        self._requested = False
-        self.task: asyncio.Task | None = None
-
-    async def _receive(self) -> dict:
-        if not self._requested:
-            self._requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await self.gone.wait()
-        return {"type": "http.disconnect"}
-
-    async def open(self) -> dict:
-        self.task = asyncio.ensure_future(
-            self.application(self.scope, self._receive, self.sent.put)
-        )
-        async with asyncio.timeout(10):
-            return await self.sent.get()
-
-    async def body(self, timeout: float = 10) -> bytes:
-        async with asyncio.timeout(timeout):
-            message = await self.sent.get()
-        assert message["type"] == "http.response.body"
-        return message.get("body", b"")
-
-    async def disconnect(self) -> None:
-        self.gone.set()
-        async with asyncio.timeout(10):
-            await self.task
 
 
 def in_memory_members(session_id: str) -> dict[str, int]:
