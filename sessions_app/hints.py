@@ -1,5 +1,5 @@
-"""Channel-layer messages to a live session's runtime (group ``session.<id>``) and to a
-node's agent link.
+"""Channel-layer messages to a live session's runtime (group ``session.<id>``), to its
+event-stream readers (``session-stream.<id>``) and to a node's agent link.
 
 Hints only: the runtime re-reads the row, so a lost message delays, never breaks.
 """
@@ -14,6 +14,12 @@ from sessions_app.services.links import link_channel
 
 def session_group(session_id: str) -> str:
     return f"session.{session_id}"
+
+
+def session_stream_group(session_id: str) -> str:
+    """What the session's call sends its own client, for the session's event-stream readers
+    in any process (``sessions_app.transports.event_stream``)."""
+    return f"session-stream.{session_id}"
 
 
 def notify_session_on_commit(session_id: str, message: dict) -> None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions_app import api, views
+from sessions_app import api, stream_api, views
 
 api_urlpatterns = [
     path("session-targets", api.SessionTargetsView.as_view(), name="session-targets"),
@@ -20,6 +20,11 @@ api_urlpatterns = [
         "session-instances/<str:session_id>/events",
         api.SessionEventsView.as_view(),
         name="session-events",
+    ),
+    path(
+        "session-instances/<str:session_id>/events/stream",
+        stream_api.SessionEventStreamView.as_view(),
+        name="session-events-stream",
     ),
     path(
         "session-instances/<str:session_id>/turns",

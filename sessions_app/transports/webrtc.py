@@ -39,6 +39,7 @@ from sessions_app.services.lifecycle import (
     session_gone_error,
 )
 from sessions_app.transports import webrtc_ice
+from sessions_app.transports.event_stream import stream_publish_soon
 from sessions_app.transports.webrtc_events import (
     EndCall,
     channel_command,
@@ -247,6 +248,7 @@ class WebRTCCall:
 
     def _send(self, message: dict[str, Any]) -> None:
         text = json.dumps(message, default=str)
+        stream_publish_soon(self.session_id, message, text)  # for the session's event streams
         channel = self._channel
         if channel is not None and channel.readyState == "open":
             channel.send(text)
