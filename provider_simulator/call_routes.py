@@ -7,6 +7,9 @@
 - ``POST /v1/realtime/calls/{call_id}/hangup``: ``200``, empty body.
 - ``POST /control/call-turn`` ``{"call_id", "text"}``: a user turn without media.
 
+The ``http_error`` fault with ``"when": "next_call"`` answers the next call creation with its
+status and message.
+
 Errors have OpenAI's shape ``{"error": {"type", "code", "message", "param"}}``.
 """
 
@@ -127,6 +130,10 @@ class SimulatorCalls:
     async def _create(self, request: web.Request) -> web.Response:
         if not has_bearer(request):
             return bearer_missing()
+        fault = self.state.pop_fault("next_call")
+        if fault is not None:  # only http_error takes next_call
+            message = fault.message or "simulated call creation failure"
+            return error_response(fault.status or 500, message, code="simulated_error")
         if len(self.calls) >= self.max_calls:
             message = f"Too many live calls (at most {self.max_calls}); hang one up first."
             return error_response(429, message, code="rate_limit_exceeded")

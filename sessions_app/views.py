@@ -39,8 +39,10 @@ def voice_page(request, target: str):
     config = {
         "target": session_target.full_name,
         "transport": definition.get("transport"),
+        "media": definition.get("media") or "relay",
         "start_url": reverse("session-start", args=[session_target.full_name]),
         "end_url": reverse("session-end", args=[SESSION_ID_SLOT]),
+        "events_url": reverse("session-events-stream", args=[SESSION_ID_SLOT]),
         "replay_url": reverse("session-replay", args=[SESSION_ID_SLOT]),
         "session_id_slot": SESSION_ID_SLOT,
         # the servers and host addresses the control plane's own peer uses

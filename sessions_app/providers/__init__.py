@@ -1,9 +1,10 @@
-"""Provider adapters, one file each; ``adapter_for`` (realtime) and ``turn_provider_for``
-(turn-based audio) pick the one a session names."""
+"""Provider adapters, one file each; ``adapter_for`` (realtime), ``direct_adapter_for``
+(WebRTC calls with direct media) and ``turn_provider_for`` (turn-based audio) pick the one a
+session names."""
 
 from __future__ import annotations
 
-from sessions_app.providers.base import ProviderAdapter, ProviderUnavailable
+from sessions_app.providers.base import DirectMediaAdapter, ProviderAdapter, ProviderUnavailable
 from sessions_app.providers.turns import TurnProvider
 
 
@@ -13,6 +14,15 @@ def adapter_for(provider: str) -> ProviderAdapter:
 
         return adapter_from_settings()
     raise ProviderUnavailable(f"no realtime adapter for provider={provider}")
+
+
+def direct_adapter_for(provider: str, offer_sdp: str) -> DirectMediaAdapter:
+    """A WebRTC call whose media runs between the caller and the provider."""
+    if provider == "openai":
+        from sessions_app.providers.openai_realtime import call_adapter_from_settings
+
+        return call_adapter_from_settings(offer_sdp)
+    raise ProviderUnavailable(f"no direct-media adapter for provider={provider}")
 
 
 def turn_provider_for(provider: str) -> TurnProvider:

@@ -119,6 +119,16 @@ class ResponseDone:
 
 
 @dataclass(frozen=True)
+class PlaybackStarted:
+    """Direct media: the provider's own peer started playing the assistant's audio."""
+
+
+@dataclass(frozen=True)
+class PlaybackStopped:
+    """Direct media: the provider's peer played (or dropped, on barge-in) all it had."""
+
+
+@dataclass(frozen=True)
 class ProviderError:
     """The provider reported an error; the connection stays usable."""
 
@@ -128,9 +138,13 @@ class ProviderError:
 
 @dataclass(frozen=True)
 class ProviderClosed:
-    """The connection is gone. ``reason`` is empty when we closed it ourselves."""
+    """The connection is gone. ``reason`` is empty when we closed it ourselves.
+
+    ``hung_up``: a direct-media call that the provider ended in good order (the caller left
+    or never connected), not a lost connection."""
 
     reason: str = ""
+    hung_up: bool = False
 
 
 ProviderEvent = (
@@ -142,6 +156,8 @@ ProviderEvent = (
     | ToolCall
     | ResponseStarted
     | ResponseDone
+    | PlaybackStarted
+    | PlaybackStopped
     | ProviderError
     | ProviderClosed
 )
@@ -195,3 +211,12 @@ class ProviderAdapter(Protocol):
 
     async def close(self) -> None:
         """Idempotent."""
+
+
+class DirectMediaAdapter(ProviderAdapter, Protocol):
+    """A call whose media flows between the caller and the provider (``media: direct``):
+    the adapter was made with the caller's SDP offer, ``open`` creates the call at the
+    provider and attaches to it over a sideband, and ``close`` hangs it up."""
+
+    answer_sdp: str  # the provider's SDP answer, once ``open`` returned
+    call_id: str  # the provider's id of the call, once ``open`` returned

@@ -184,10 +184,14 @@ class SessionRuntime:
     async def _pump_provider(self) -> None:
         async for event in self.adapter.events():
             if isinstance(event, ProviderClosed):
-                if not self._ending:
-                    reason = event.reason or "provider closed the connection"
-                    await _append(self.session, "provider.error", {"message": reason})
-                    await self.end(SessionStatus.FAILED, reason)
+                if self._ending:
+                    return
+                if event.hung_up:  # a direct call ended at the provider in good order
+                    await self.end(SessionStatus.ENDED, event.reason or "the call ended")
+                    return
+                reason = event.reason or "provider closed the connection"
+                await _append(self.session, "provider.error", {"message": reason})
+                await self.end(SessionStatus.FAILED, reason)
                 return
             await self._on_provider_event(event)
 

@@ -1,6 +1,7 @@
 """``POST /api/v1/session-instances/<id>/realtime-offer``: the WebRTC transport.
 
-The browser's peer is the control plane's own aiortc peer. The process that answers an
+With ``media: relay`` (here) the browser's peer is the control plane's own aiortc peer; with
+``media: direct`` the provider's peer answers (``webrtc_direct``). The process that answers an
 offer owns the call: the peer, the ``SessionRuntime`` and the provider connection live on
 its event loop until the call ends, whoever ends it (browser, ``end`` route, handler,
 provider, expiry): ``SessionRuntime.end`` releases this call, which closes the peer.
@@ -40,6 +41,7 @@ from sessions_app.services.lifecycle import (
 )
 from sessions_app.transports import webrtc_ice
 from sessions_app.transports.event_stream import stream_publish_soon
+from sessions_app.transports.webrtc_direct import answer_direct_offer
 from sessions_app.transports.webrtc_events import (
     EndCall,
     channel_command,
@@ -75,6 +77,8 @@ async def answer_offer(
     sdp = offer_request_check(session=session, provider=provider, transport=transport, body=body)
     await _ensure_connectable(session)
     offer_sdp_check(sdp)
+    if session.media == "direct":
+        return await answer_direct_offer(session, sdp)
     call = WebRTCCall(session.session_id)
     try:
         return await call.answer(session, sdp)

@@ -11,6 +11,8 @@ Out (the browser pages rely on exactly these shapes):
 - ``ResponseStarted`` -> ``{"type": "response.started"}``;
   ``ResponseDone`` -> ``{"type": "response.done", "status"}``
 - ``ProviderError`` -> ``{"type": "error", "code", "message"}``
+- ``PlaybackStarted`` / ``PlaybackStopped`` (direct media: the provider plays the audio) ->
+  ``{"type": "playback.started"}`` / ``playback.stopped``
 - audio never: it plays on the call's audio track.
 
 In: ``{"type": "input_text", "text"}`` (a typed turn) and ``{"type": "end"}``; anything
@@ -27,6 +29,8 @@ from foundation.errors import ApiError
 from foundation.strict_json import UntrustedJSONError, loads_untrusted
 from sessions_app.providers.base import (
     AssistantTranscript,
+    PlaybackStarted,
+    PlaybackStopped,
     ProviderError,
     ProviderEvent,
     ResponseDone,
@@ -61,6 +65,10 @@ def channel_event(event: ProviderEvent | Notice) -> dict[str, Any] | None:
         return {"type": "response.done", "status": event.status}
     if isinstance(event, ProviderError):
         return {"type": "error", "code": event.code, "message": event.message}
+    if isinstance(event, PlaybackStarted):
+        return {"type": "playback.started"}
+    if isinstance(event, PlaybackStopped):
+        return {"type": "playback.stopped"}
     return None  # AudioOut, ToolCall, ProviderClosed
 
 

@@ -52,18 +52,26 @@ def offer_request_check(
 
 
 def offer_sdp_check(sdp: str) -> None:
-    """A call is one audio section, plus the data channel: ``ApiError`` (400) if not."""
+    """A call is one audio section, plus the data channel, each with its ICE credentials:
+    ``ApiError`` (400) if not. A direct-media offer goes to the provider as it is, so what
+    our own peer would refuse is refused here, with its words."""
     if len(sdp) > MAX_OFFER_BYTES:
         raise _invalid("it is larger than 64 KiB")
     try:
-        kinds = [media.kind for media in aiortc_sdp.SessionDescription.parse(sdp).media]
+        sections = aiortc_sdp.SessionDescription.parse(sdp).media
     except Exception as exc:
         raise _invalid(f"it could not be parsed ({type(exc).__name__})") from None
+    kinds = [media.kind for media in sections]
     if kinds.count("audio") != 1:
         raise _invalid(f"it needs exactly one audio section, it has {kinds.count('audio')}")
     unexpected = sorted({kind for kind in kinds if kind not in ("audio", "application")})
     if unexpected:
         raise _invalid(f"only audio and a data channel are accepted, not {', '.join(unexpected)}")
+    for media in sections:
+        if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
+            raise _invalid("ICE username fragment or password is missing")
+        if media.kind == "audio" and not media.rtcp_mux:
+            raise _invalid("RTCP mux is not enabled")
 
 
 def invalid_offer(exc: Exception) -> ApiError:

@@ -1,7 +1,12 @@
-// The voice page: start a session, call the control plane's own WebRTC peer, show the call.
-// Plain JavaScript, no build step. The "events" data channel carries session events out
-// (session.*, speech.*, turn.*, transcript.delta, tool.*, error) and takes input_text / end.
-// The page hands this script its URLs and the control plane's ICE policy (#voice-config).
+// The voice page: start a session, make the WebRTC call, show the call.
+// Plain JavaScript, no build step. The page hands this script its URLs, the session's media
+// path and the control plane's ICE policy (#voice-config).
+// - media "relay": the peer is the control plane's own; its "events" data channel carries
+//   session events out (session.*, speech.*, turn.*, transcript.delta, tool.*, error) and
+//   takes input_text / end.
+// - media "direct": the peer is the provider's; the same session events come from the control
+//   plane's event stream (what it recorded, never the provider's own data channel), and the
+//   call ends through the end route.
 "use strict";
 
 (() => {
@@ -139,7 +144,9 @@
       "response.started": () => setStatus("thinking"),
       "transcript.delta": () => { setStatus("speaking"); assistantDelta(event.text); },
       "turn.assistant": () => assistantFinal(event.text),
-      "response.done": () => setStatus("listening"),
+      "response.done": () => { if (!call.playing) setStatus("listening"); },
+      "playback.started": () => { call.playing = true; setStatus("speaking"); },
+      "playback.stopped": () => { call.playing = false; setStatus("listening"); },
       "tool.call": () => showTool("tool.call", event),
       "tool.result": () => showTool("tool.result", event),
       "error": () => showError(`Provider error: ${event.message || event.code}`),
@@ -148,6 +155,26 @@
       "session.expired": () => finish("failed", event.reason || "expired"),
     };
     (handlers[event.type] || (() => {}))();
+  }
+
+  function onMessage(data) {
+    try { onEvent(JSON.parse(data)); } catch (error) { console.warn(error); }
+  }
+
+  // Direct media: the session's events as the control plane recorded them. Open before the
+  // offer, so nothing the call says is missed.
+  function openEventStream(session) {
+    return new Promise((resolve, reject) => {
+      const stream = new EventSource(sessionUrl(config.events_url, session.session_id));
+      call.stream = stream;
+      stream.onmessage = (message) => onMessage(message.data);
+      stream.onopen = () => resolve();
+      stream.onerror = () => {
+        if (stream.readyState === EventSource.CLOSED && !call.done) {
+          reject(new Error("The call's event stream could not be opened."));
+        }
+      };
+    });
   }
 
   function gatheringComplete(peer) {
@@ -186,7 +213,7 @@
     showError("");
     ui.start.disabled = true;
     setStatus("starting");
-    call = { done: false, partial: null };
+    call = { done: false, partial: null, playing: false };
     try {
       const mic = await microphone();
       call.mic = mic;
@@ -210,15 +237,18 @@
       };
       peer.onconnectionstatechange = () => {
         if (["failed", "closed"].includes(peer.connectionState) && !call.done) {
+          if (config.media === "direct") postEnd(); // the provider holds the call: end it
           finish("failed", `the connection ${peer.connectionState}`);
         }
       };
-      const channel = peer.createDataChannel("events");
-      call.channel = channel;
-      channel.onmessage = (message) => {
-        try { onEvent(JSON.parse(message.data)); } catch (error) { console.warn(error); }
-      };
-      channel.onopen = () => { ui.text.disabled = ui.send.disabled = false; };
+      if (config.media === "direct") {
+        await openEventStream(session);
+      } else {
+        const channel = peer.createDataChannel("events");
+        call.channel = channel;
+        channel.onmessage = (message) => onMessage(message.data);
+        channel.onopen = () => { ui.text.disabled = ui.send.disabled = false; };
+      }
 
       await peer.setLocalDescription(await peer.createOffer());
       await gatheringComplete(peer);
@@ -235,6 +265,7 @@
       ui.end.disabled = false;
     } catch (error) {
       showError(error.message);
+      if (call.session) postEnd(); // a session that never became a call
       finish("failed", "");
     }
   }
@@ -250,10 +281,19 @@
       ui.replay.href = sessionUrl(config.replay_url, call.session.session_id);
       ui.replay.hidden = false;
     }
+    const ended = call;
     setTimeout(() => {
-      if (call.peer) call.peer.close();
-      if (call.mic) call.mic.getTracks().forEach((track) => track.stop());
+      if (ended.stream) ended.stream.close();
+      if (ended.peer) ended.peer.close();
+      if (ended.mic) ended.mic.getTracks().forEach((track) => track.stop());
     }, 300);
+  }
+
+  function postEnd() {
+    fetch(sessionUrl(config.end_url, call.session.session_id), {
+      method: "POST",
+      headers: { Authorization: `Bearer ${call.session.client_secret.value}` },
+    }).catch(() => {});
   }
 
   function endCall() {
@@ -261,10 +301,7 @@
     if (call.channel && call.channel.readyState === "open") {
       call.channel.send(JSON.stringify({ type: "end" }));
     } else if (call.session) {
-      fetch(sessionUrl(config.end_url, call.session.session_id), {
-        method: "POST",
-        headers: { Authorization: `Bearer ${call.session.client_secret.value}` },
-      });
+      postEnd();
     }
     setTimeout(() => finish("ended", "you hung up"), 1500);
   }

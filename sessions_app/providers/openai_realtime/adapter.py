@@ -99,7 +99,7 @@ class OpenAIRealtimeAdapter:
         self._config = config
         conn = await self._connect(config)
         try:
-            await self._send(wire.session_update(config))
+            await self._send(self._session_update(config))
             async with asyncio.timeout(OPEN_TIMEOUT_S):
                 await self._await_session_updated(conn)
         except BaseException as exc:
@@ -112,16 +112,15 @@ class OpenAIRealtimeAdapter:
                 ) from None
             raise ProviderUnavailable(self._failure("connection failed", exc)) from None
 
+    def _session_update(self, config: ProviderConfig) -> dict[str, Any]:
+        return wire.session_update(config)
+
     async def _connect(self, config: ProviderConfig) -> AsyncRealtimeConnection:
-        rest_url, ws_url = derive_base_urls(self._base_url)
-        ident = safety_identifier(self._safety_identifier or config.session_id)
         try:
-            self._client = AsyncOpenAI(
-                api_key=self._api_key, base_url=rest_url, websocket_base_url=ws_url
-            )
+            self._client = self._new_client()
             manager = self._client.realtime.connect(
                 model=config.model,
-                extra_headers={"OpenAI-Safety-Identifier": ident},
+                extra_headers=self._identity_headers(config),
                 websocket_connection_options={"close_timeout": CLOSE_TIMEOUT_S},
             )
             self._conn = await manager.enter()
@@ -129,6 +128,14 @@ class OpenAIRealtimeAdapter:
             await self._release()
             raise self._connect_failure(exc) from None
         return self._conn
+
+    def _new_client(self) -> AsyncOpenAI:
+        rest_url, ws_url = derive_base_urls(self._base_url)
+        return AsyncOpenAI(api_key=self._api_key, base_url=rest_url, websocket_base_url=ws_url)
+
+    def _identity_headers(self, config: ProviderConfig) -> dict[str, str]:
+        ident = safety_identifier(self._safety_identifier or config.session_id)
+        return {"OpenAI-Safety-Identifier": ident}
 
     async def _await_session_updated(self, conn: AsyncRealtimeConnection) -> None:
         """Events that arrive before the confirmation are held for ``events()``."""
@@ -184,7 +191,7 @@ class OpenAIRealtimeAdapter:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._final = ProviderClosed(reason="" if self._closing else _close_reason(exc))
+                self._final = ProviderClosed(reason="") if self._closing else self._closed(exc)
                 log.debug("OpenAI realtime reader ended: %s", self._scrub(repr(exc)))
                 break
             for event in await self._handle(raw):
@@ -206,6 +213,10 @@ class OpenAIRealtimeAdapter:
         except Exception:
             log.warning("OpenAI realtime: could not handle a server event", exc_info=True)
             return []
+
+    def _closed(self, exc: BaseException) -> ProviderClosed:
+        """What the end of the connection, not asked for by us, means."""
+        return ProviderClosed(reason=_close_reason(exc))
 
     # Commands --------------------------------------------------------------------------------
 
@@ -304,15 +315,20 @@ async def _quietly(awaitable: Any) -> None:
         log.debug("OpenAI realtime: ignored error while closing: %r", exc)
 
 
+def settings_options() -> dict[str, str]:
+    """The key and base URL from ``settings.OPENAI_API_KEY`` and ``settings.OPENAI_BASE_URL``."""
+    from django.conf import settings
+
+    return {
+        "api_key": getattr(settings, "OPENAI_API_KEY", "") or "",
+        "base_url": getattr(settings, "OPENAI_BASE_URL", "") or "",
+    }
+
+
 def adapter_from_settings() -> OpenAIRealtimeAdapter:
-    """An adapter configured from ``settings.OPENAI_API_KEY`` and ``settings.OPENAI_BASE_URL``.
+    """An adapter configured from the settings.
 
     A missing key is reported by ``open()`` as ``ProviderUnavailable(MISSING_KEY)``; the caller
     may append ``transport=<...>`` to the message.
     """
-    from django.conf import settings
-
-    return OpenAIRealtimeAdapter(
-        api_key=getattr(settings, "OPENAI_API_KEY", "") or "",
-        base_url=getattr(settings, "OPENAI_BASE_URL", "") or "",
-    )
+    return OpenAIRealtimeAdapter(**settings_options())

@@ -16,6 +16,8 @@ from typing import Any
 from sessions_app.providers.base import (
     AssistantTranscript,
     AudioOut,
+    PlaybackStarted,
+    PlaybackStopped,
     ProviderConfig,
     ProviderError,
     ProviderEvent,
@@ -54,22 +56,24 @@ _TRANSCRIPT_DONES = frozenset(
 # Client events: neutral commands to OpenAI ---------------------------------------------------
 
 
-def session_payload(config: ProviderConfig) -> dict[str, Any]:
-    """The GA ``session`` object sent on opening."""
+def session_payload(config: ProviderConfig, *, audio_formats: bool = True) -> dict[str, Any]:
+    """The GA ``session`` object sent on opening. A WebRTC call (``audio_formats`` False)
+    names no audio format: its codec was negotiated in the SDP."""
     tools = [_tool_payload(tool) for tool in config.tools]
+    audio_in: dict[str, Any] = {
+        "transcription": {"model": TRANSCRIPTION_MODEL},
+        "turn_detection": _turn_detection(config),
+    }
+    audio_out: dict[str, Any] = {"voice": config.voice or DEFAULT_VOICE}
+    if audio_formats:
+        audio_in = {"format": dict(PCM_FORMAT), **audio_in}
+        audio_out = {"format": dict(PCM_FORMAT), **audio_out}
     return {
         "type": "realtime",
         "model": config.model,
         "instructions": config.instructions or DEFAULT_INSTRUCTIONS,
         "output_modalities": ["audio"],
-        "audio": {
-            "input": {
-                "format": dict(PCM_FORMAT),
-                "transcription": {"model": TRANSCRIPTION_MODEL},
-                "turn_detection": _turn_detection(config),
-            },
-            "output": {"format": dict(PCM_FORMAT), "voice": config.voice or DEFAULT_VOICE},
-        },
+        "audio": {"input": audio_in, "output": audio_out},
         "tools": tools,
         "tool_choice": "auto" if tools else "none",
     }
@@ -93,8 +97,11 @@ def _turn_detection(config: ProviderConfig) -> dict[str, Any] | None:
     return turn_detection
 
 
-def session_update(config: ProviderConfig) -> dict[str, Any]:
-    return {"type": "session.update", "session": session_payload(config)}
+def session_update(config: ProviderConfig, *, audio_formats: bool = True) -> dict[str, Any]:
+    return {
+        "type": "session.update",
+        "session": session_payload(config, audio_formats=audio_formats),
+    }
 
 
 def session_change(*, instructions: str | None, voice: str | None) -> dict[str, Any] | None:
@@ -145,6 +152,11 @@ def response_create(response: dict[str, Any]) -> dict[str, Any]:
 
 def response_cancel() -> dict[str, Any]:
     return {"type": "response.cancel"}
+
+
+def playback_clear() -> dict[str, Any]:
+    """WebRTC only: cut the provider's playback now (after ``response.cancel``)."""
+    return {"type": "output_audio_buffer.clear"}
 
 
 # Server events: OpenAI to neutral events ----------------------------------------------------
@@ -267,4 +279,8 @@ _MAPPERS: dict[str, Callable[[EventMapper, dict[str, Any]], list[ProviderEvent]]
     "response.done": EventMapper._response_done,
     "response.output_item.done": EventMapper._output_item_done,
     "error": EventMapper._error,
+    # WebRTC only: the provider's own peer plays the audio.
+    "output_audio_buffer.started": lambda mapper, message: [PlaybackStarted()],
+    "output_audio_buffer.stopped": lambda mapper, message: [PlaybackStopped()],
+    "output_audio_buffer.cleared": lambda mapper, message: [PlaybackStopped()],
 }
