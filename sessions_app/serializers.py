@@ -267,6 +267,7 @@ class SessionStartedSerializer(SharedFieldsSerializer):
     client_secret = _ClientSecret(source="*")
     session_url = _SessionUrl("session-detail", source="session")
     events_url = _SessionUrl("session-events", source="session")
+    stream_url = _SessionUrl("session-events-stream", source="session")
     ws_url = _ws_url(source="session")
     turns_url = _turns_url(source="session")
 
@@ -298,6 +299,7 @@ class SessionSerializer(_SessionConfig):
     stats = _SessionStats(source="*")
     session_url = _SessionUrl("session-detail")
     events_url = _SessionUrl("session-events")
+    stream_url = _SessionUrl("session-events-stream")
     offer_url = _offer_url()
     ws_url = _ws_url()
     turns_url = _turns_url()

@@ -25,6 +25,15 @@ def direct_adapter_for(provider: str, offer_sdp: str) -> DirectMediaAdapter:
     raise ProviderUnavailable(f"no direct-media adapter for provider={provider}")
 
 
+def direct_call_hang_up(provider: str, call_id: str) -> bool:
+    """Hang up a direct-media call nobody holds a sideband of; False if it was not."""
+    if provider == "openai":
+        from sessions_app.providers.openai_realtime import call_hang_up_from_settings
+
+        return call_hang_up_from_settings(call_id)
+    return False
+
+
 def turn_provider_for(provider: str) -> TurnProvider:
     """Raises ``ProviderUnavailable`` (its message is safe to show) without a key."""
     if provider == "openrouter":

@@ -17,6 +17,7 @@ from django.utils import timezone
 from foundation.errors import ApiError
 from sessions_app.hints import notify_session_on_commit, tell_node_on_commit
 from sessions_app.models import LIVE_STATUSES, SessionInstance, SessionStatus, Transport
+from sessions_app.services.direct_calls import direct_call_hang_up_orphaned
 from sessions_app.services.events import session_event_append
 
 
@@ -130,5 +131,7 @@ def sessions_expire() -> dict[str, int]:
     ).exclude(transport=Transport.AUDIO_TURNS)  # no process holds a turn-based session
     for session in stale:
         reason = "the process holding the call stopped answering"
-        counts["failed"] += session_finish(session, status=SessionStatus.FAILED, reason=reason)
+        if session_finish(session, status=SessionStatus.FAILED, reason=reason):
+            counts["failed"] += 1
+            direct_call_hang_up_orphaned(session)
     return counts

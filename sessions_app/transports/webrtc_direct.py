@@ -27,6 +27,7 @@ from sessions_app.providers.base import (
 )
 from sessions_app.runtime.session import SessionRuntime
 from sessions_app.runtime.sink import Notice
+from sessions_app.services.direct_calls import PROVIDER_CALL_EVENT
 from sessions_app.services.events import session_event_append
 from sessions_app.services.lifecycle import session_connect, session_finish, session_gone_error
 from sessions_app.transports.event_stream import stream_publish_soon
@@ -74,7 +75,7 @@ class DirectCall:
             if runtime.start_error is not None:
                 raise provider_failure(runtime.start_error)
             raise session_gone_error(self.session_id, runtime.session.status)
-        await _append(session, "provider.call", {"media": "direct", "call_id": adapter.call_id})
+        await _append(session, PROVIDER_CALL_EVENT, {"media": "direct", "call_id": adapter.call_id})
         return adapter.answer_sdp
 
     async def abandon(self, reason: str = "the offer was abandoned") -> None:

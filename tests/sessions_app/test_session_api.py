@@ -43,6 +43,7 @@ def test_it_starts_a_session_with_every_field_of_the_contract(alice, world):
     assert "offer_url" not in body and "turns_url" not in body
     assert body["status"] == "created"
     assert body["events_url"] == f"/api/v1/session-instances/{sid}/events"
+    assert body["stream_url"] == f"/api/v1/session-instances/{sid}/events/stream"
     secret = body["client_secret"]["value"]
     row = SessionInstance.objects.get(session_id=sid)
     assert row.client_secret_hash == hash_client_secret(secret)

@@ -14,13 +14,17 @@ from .adapter import (
     derive_base_urls,
     settings_options,
 )
-from .call import OpenAIRealtimeCallAdapter
+from .call import OpenAIRealtimeCallAdapter, call_hang_up
 from .sequencer import ResponseSequencer
 from .wire import DEFAULT_INSTRUCTIONS, SAY_PREFIX, session_payload
 
 
 def call_adapter_from_settings(offer_sdp: str) -> OpenAIRealtimeCallAdapter:
     return OpenAIRealtimeCallAdapter(offer_sdp=offer_sdp, **settings_options())
+
+
+def call_hang_up_from_settings(call_id: str) -> bool:
+    return call_hang_up(call_id, **settings_options())
 
 
 __all__ = [
@@ -32,6 +36,7 @@ __all__ = [
     "ResponseSequencer",
     "adapter_from_settings",
     "call_adapter_from_settings",
+    "call_hang_up_from_settings",
     "derive_base_urls",
     "session_payload",
 ]

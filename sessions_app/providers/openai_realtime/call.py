@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from openai import APIConnectionError, APIStatusError, APITimeoutError
+from openai import APIConnectionError, APIStatusError, APITimeoutError, OpenAI, OpenAIError
 from websockets.exceptions import ConnectionClosed
 
 from sessions_app.providers.base import ProviderClosed, ProviderConfig, ProviderUnavailable
 
 from . import wire
-from .adapter import CLOSE_TIMEOUT_S, OpenAIRealtimeAdapter
+from .adapter import CLOSE_TIMEOUT_S, OpenAIRealtimeAdapter, derive_base_urls
 
 if TYPE_CHECKING:
     from openai.resources.realtime.realtime import AsyncRealtimeConnection
@@ -123,3 +123,16 @@ class OpenAIRealtimeCallAdapter(OpenAIRealtimeAdapter):
             except Exception as exc:  # gone already, or OpenAI unreachable: nothing to keep
                 log.info("hanging up OpenAI call %s failed: %s", call_id, type(exc).__name__)
         await super()._release()
+
+
+def call_hang_up(call_id: str, *, api_key: str, base_url: str = "") -> bool:
+    """Hang a call up from code that holds no sideband (the sweep, for a call whose process
+    died). False when OpenAI does not know the call (gone already) or cannot be reached."""
+    rest_url, _ = derive_base_urls(base_url)
+    try:
+        with OpenAI(api_key=api_key, base_url=rest_url, max_retries=1) as client:
+            client.realtime.calls.hangup(call_id, timeout=HANGUP_TIMEOUT_S)
+    except OpenAIError as exc:
+        log.info("hanging up OpenAI call %s failed: %s", call_id, type(exc).__name__)
+        return False
+    return True
