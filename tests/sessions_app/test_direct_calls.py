@@ -158,6 +158,18 @@ async def test_the_caller_hanging_up_ends_the_session(direct_session, alice, sim
     assert (await until_sim(simulator, "simulator.call_ended"))["reason"] != "hangup"
 
 
+async def test_a_direct_call_at_its_maximum_duration_is_hung_up(alice, admin, simulator, settings):
+    settings.AGENTFIELD_SESSION_MAX_SECONDS = 2
+    await database_sync_to_async(session_world)(admin.client(), media="direct")
+    sid = (await database_sync_to_async(start)(alice.client())).json()["session_id"]
+    peer = await direct_call(sid, caller=alice)
+    row = await finished_row(sid, timeout=20)  # the runtime's heartbeat ends it
+    assert (row.status, row.end_reason) == ("ended", "maximum session duration reached")
+    assert (await until_sim(simulator, "simulator.call_ended"))["reason"] == "hangup"
+    await until_peer_gone(peer)
+    await peer.close()
+
+
 async def test_a_lost_sideband_fails_the_session_and_hangs_the_call_up(
     direct_session, alice, simulator
 ):
