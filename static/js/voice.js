@@ -170,11 +170,11 @@
       const stream = new EventSource(sessionUrl(config.events_url, session.session_id));
       call.stream = stream;
       stream.onmessage = (message) => onMessage(message.data);
-      stream.onopen = () => resolve();
+      const failed = () => reject(new Error("The call's event stream could not be opened."));
+      const timer = setTimeout(failed, 15000); // a stream that never answers
+      stream.onopen = () => { clearTimeout(timer); resolve(); };
       stream.onerror = () => {
-        if (stream.readyState === EventSource.CLOSED && !call.done) {
-          reject(new Error("The call's event stream could not be opened."));
-        }
+        if (stream.readyState === EventSource.CLOSED && !call.done) failed();
       };
     });
   }
@@ -309,6 +309,7 @@
         Authorization: `Bearer ${call.session.client_secret.value}`,
       },
       body: JSON.stringify({ reason }),
+      keepalive: true, // still sent when the page is being closed
     }).catch(() => {});
   }
 

@@ -155,8 +155,8 @@ class Command(BaseCommand):
             f"  Admin           {base_url}/admin/",
             f"  Health          {base_url}/healthz",
             "",
-            f"  Demo nodes      {demo.VOICE_NODE} (sessions voice, voice_direct), "
-            f"{demo.SUPPORT_NODE} (reasoners resolve_voice_turn, order_status):",
+            f"  Demo nodes      {demo.VOICE_NODE} (sessions voice, voice_direct),",
+            f"                  {demo.SUPPORT_NODE} (reasoners resolve_voice_turn, order_status):",
             "                  approve their tags at /access/approvals/ on first run",
             f"  Voice page      {base_url}/sessions/{demo.VOICE_NODE}.voice/ (relay media)",
             f"                  {base_url}/sessions/{demo.VOICE_NODE}.voice_direct/ (direct media)",
