@@ -1,4 +1,10 @@
-"""Voice support: a session handler on one node, the support reasoner on another.
+"""Voice support: voice sessions on one node, the support reasoners on another.
+
+- ``voice`` (webrtc, relay media): a session handler takes each turn, asks
+  ``support.resolve_voice_turn`` and speaks its answer.
+- ``voice_direct`` (webrtc, direct media): the browser's audio goes straight to the provider;
+  the realtime model itself calls ``support.order_status``, which the control plane runs as
+  an execution of the session over the call's sideband.
 
 Run it beside a control plane (``make run`` does both):
 
@@ -40,6 +46,25 @@ async def voice(session):
     if result["intent"] == "goodbye":
         await session.end("the caller said goodbye")
 
+
+# Model-driven, direct media: no handler; the model calls the tool and speaks its answer.
+app.declare_session(
+    "voice_direct",
+    provider="openai",
+    model="gpt-realtime-2",
+    transport="webrtc",
+    media="direct",
+    modalities=["audio", "text"],
+    voice="marin",
+    tools=["support.order_status"],
+    tags=["support:voice", "pii:limited"],
+    instructions=(
+        "You are a friendly voice support agent for an online shop. Whenever the caller asks"
+        " about an order, call the order_status tool with the caller's question as it was"
+        " asked, then say the tool's spoken_response to the caller, word for word. Do not"
+        " guess an order's status yourself."
+    ),
+)
 
 if os.environ.get("VOICE_TRANSPORT", "webrtc") == "websocket":
     app.session(
@@ -85,10 +110,8 @@ def _spoken_status(number: str, order: dict[str, str]) -> str:
     return f"Order {number}, {item}, was cancelled. Your refund arrives within {order['refund']}."
 
 
-@support.reasoner(tags=["support"])
-async def resolve_voice_turn(turn: dict) -> dict[str, Any]:
-    """Answer one caller turn: look up the order number it mentions."""
-    text = str(turn.get("text") or "")
+def answer(text: str) -> dict[str, Any]:
+    """The answer to what a caller said: the order number it mentions, looked up."""
     match = ORDER_NUMBER.search(text)
     if match is None and GOODBYE.search(text):
         return {
@@ -118,8 +141,25 @@ async def resolve_voice_turn(turn: dict) -> dict[str, Any]:
         "intent": "order_status",
         "order_number": number,
         "order_status": order["status"],
-        "turn_id": turn.get("turn_id"),
     }
+
+
+@support.reasoner(tags=["support"])
+async def resolve_voice_turn(turn: dict) -> dict[str, Any]:
+    """Answer one caller turn: look up the order number it mentions."""
+    result = answer(str(turn.get("text") or ""))
+    if result["intent"] == "order_status":
+        result["turn_id"] = turn.get("turn_id")
+    return result
+
+
+@support.reasoner(tags=["support"])
+async def order_status(question: str) -> dict[str, Any]:
+    """Look up the status of the order a caller's question mentions (its order number).
+
+    Returns ``spoken_response``, the answer to say to the caller, with the order's details.
+    """
+    return answer(question)
 
 
 if __name__ == "__main__":

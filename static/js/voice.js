@@ -22,6 +22,8 @@
     thinking: "Thinking…", speaking: "Speaking", ended: "Call ended", failed: "Call failed",
   };
   let call = null;
+  // The lists' "nothing yet" lines, put back when a new call starts on the same page.
+  const placeholders = [ui.transcript, ui.tools].map((list) => [list, list.innerHTML]);
 
   // One of the page's per-session URLs, with this session's id filled in.
   const sessionUrl = (url, sessionId) =>
@@ -168,11 +170,11 @@
       const stream = new EventSource(sessionUrl(config.events_url, session.session_id));
       call.stream = stream;
       stream.onmessage = (message) => onMessage(message.data);
-      stream.onopen = () => resolve();
+      const failed = () => reject(new Error("The call's event stream could not be opened."));
+      const timer = setTimeout(failed, 15000); // a stream that never answers
+      stream.onopen = () => { clearTimeout(timer); resolve(); };
       stream.onerror = () => {
-        if (stream.readyState === EventSource.CLOSED && !call.done) {
-          reject(new Error("The call's event stream could not be opened."));
-        }
+        if (stream.readyState === EventSource.CLOSED && !call.done) failed();
       };
     });
   }
@@ -209,7 +211,16 @@
     }
   }
 
+  // A new call starts on a clean page: the previous call's lines, id and replay link go.
+  function resetView() {
+    placeholders.forEach(([list, html]) => { list.innerHTML = html; });
+    ui.sessionId.textContent = "";
+    ui.replay.hidden = true;
+    ui.replay.removeAttribute("href");
+  }
+
   async function start() {
+    resetView();
     showError("");
     ui.start.disabled = true;
     setStatus("starting");
@@ -237,7 +248,8 @@
       };
       peer.onconnectionstatechange = () => {
         if (["failed", "closed"].includes(peer.connectionState) && !call.done) {
-          if (config.media === "direct") postEnd(); // the provider holds the call: end it
+          // the provider holds the call: end it
+          if (config.media === "direct") postEnd(`the connection ${peer.connectionState}`);
           finish("failed", `the connection ${peer.connectionState}`);
         }
       };
@@ -265,7 +277,7 @@
       ui.end.disabled = false;
     } catch (error) {
       showError(error.message);
-      if (call.session) postEnd(); // a session that never became a call
+      if (call.session) postEnd("the call could not be set up"); // it never became a call
       finish("failed", "");
     }
   }
@@ -289,10 +301,15 @@
     }, 300);
   }
 
-  function postEnd() {
+  function postEnd(reason) {
     fetch(sessionUrl(config.end_url, call.session.session_id), {
       method: "POST",
-      headers: { Authorization: `Bearer ${call.session.client_secret.value}` },
+      headers: {
+        "Content-Type": "application/json",
+        Authorization: `Bearer ${call.session.client_secret.value}`,
+      },
+      body: JSON.stringify({ reason }),
+      keepalive: true, // still sent when the page is being closed
     }).catch(() => {});
   }
 
@@ -301,11 +318,13 @@
     if (call.channel && call.channel.readyState === "open") {
       call.channel.send(JSON.stringify({ type: "end" }));
     } else if (call.session) {
-      postEnd();
+      postEnd("ended by the client"); // as the relayed call's "end" command says
     }
     setTimeout(() => finish("ended", "you hung up"), 1500);
   }
 
+  // Typed turns ride our own peer's data channel; a direct call's peer is the provider's.
+  if (config.media === "direct") ui.form.hidden = true;
   ui.start.addEventListener("click", start);
   ui.end.addEventListener("click", endCall);
   ui.form.addEventListener("submit", (event) => {

@@ -55,9 +55,15 @@ def test_the_example_waits_for_tag_approval_then_serves_its_reasoner(admin, node
         assert {a["agent_id"] for a in pending["agents"]} == {VOICE_NODE, SUPPORT_NODE}
         voice = api.get(f"/api/v1/nodes/{VOICE_NODE}").json()
         assert voice["status"] == "pending_approval"
-        assert voice["sessions"][0]["handler"] is True
+        sessions = {s["name"]: s for s in voice["sessions"]}
+        assert sessions["voice"]["handler"] is True
+        direct = sessions["voice_direct"]  # model-driven: the model calls the tool
+        assert (direct["handler"], direct["media"]) == (False, "direct")
+        assert direct["tools"] == [f"{SUPPORT_NODE}.order_status"]
         support = api.get(f"/api/v1/nodes/{SUPPORT_NODE}").json()
-        assert support["reasoners"][0]["input_schema"]["required"] == ["turn"]
+        reasoners = {r["id"]: r for r in support["reasoners"]}
+        assert reasoners["resolve_voice_turn"]["input_schema"]["required"] == ["turn"]
+        assert reasoners["order_status"]["input_schema"]["required"] == ["question"]
 
         refused = api.post(f"/api/v1/execute/{SUPPORT_NODE}.resolve_voice_turn", json={})
         assert refused.status_code == 503

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+import time
 import wave
 from pathlib import Path
 
@@ -41,8 +42,9 @@ MEDIA_ARGS = [
 VOICE_PROBE = Path(__file__).with_name("voice_probe.js")
 
 
-def speech_wav(text: str) -> Path:
-    """``text`` spoken by espeak-ng, then two seconds of silence so the turn ends."""
+def speech_wav(text: str, silence_s: int = 2) -> Path:
+    """``text`` spoken by espeak-ng, then ``silence_s`` seconds of silence so the turn ends
+    (and, longer, so its next playing comes only after the answer)."""
     if not shutil.which("espeak-ng"):
         pytest.fail("espeak-ng is missing; make test installs it (scripts/ensure-system-packages)")
     spoken = TEST_VAR_DIR / "spoken.wav"
@@ -51,7 +53,7 @@ def speech_wav(text: str) -> Path:
     with wave.open(str(spoken)) as source, wave.open(str(path), "wb") as out:
         out.setparams(source.getparams())
         out.writeframes(source.readframes(source.getnframes()))
-        out.writeframes(b"\0\0" * source.getframerate() * 2)
+        out.writeframes(b"\0\0" * source.getframerate() * silence_s)
     return path
 
 
@@ -136,6 +138,92 @@ def test_a_spoken_call_in_chromium_runs_the_example_and_plays_its_answer(voice_w
     )
     assert execution.session_id == session_id and execution.status == "succeeded"
     assert execution.result["spoken_response"] == ORDER_1042
+
+
+QUESTION = "What is the order status of 1042?"
+
+
+def ended_calls(simulator) -> list[dict]:
+    return [e for e in simulator.log() if e["type"] == "simulator.call_ended"]
+
+
+def end_and_wait(page, simulator, calls_before: int) -> None:
+    """The page's End button; the session ends and the provider's call is hung up."""
+    page.click("#end")
+    page.wait_for_selector("#status[data-state=ended]", timeout=15_000)
+    deadline = time.monotonic() + 15
+    while len(ended_calls(simulator)) == calls_before and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_direct_media_call_in_chromium_runs_the_models_tool_and_is_heard(voice_world, simulator):
+    """``voice_direct``: the browser's media goes to the provider's (simulator's) peer; the
+    control plane runs the model's ``order_status`` call as an execution and the page shows
+    what it recorded, from the session's event stream."""
+    server = voice_world
+    # long silence after the question: its next playing does not talk over the answer
+    microphone = speech_wav(QUESTION, silence_s=30)
+    simulator.script_transcripts([QUESTION])
+    cookie = login_cookie(server.base_url, "erin", ["team:a"])
+    with chromium_page([*MEDIA_ARGS, f"--use-file-for-fake-audio-capture={microphone}"]) as page:
+        violations = csp_violations(page)
+        page.add_init_script(path=str(VOICE_PROBE))
+        page.context.add_cookies([cookie])
+        page.goto(f"{server.base_url}/sessions/{VOICE_NODE}.voice_direct/")
+        assert "script-src 'self'" in page.evaluate(CSP_OF_THE_PAGE)
+        assert page.inner_text(".page-head .media[data-media=direct]") == "direct media"
+        assert page.is_hidden("#text-form")  # typed turns need the relayed call's channel
+        page.screenshot(path=str(ARTIFACTS / "voice-direct-ready.png"), full_page=True)
+
+        page.click("#start")
+        page.wait_for_selector("#status[data-state=listening]", timeout=20_000)
+        first_id = page.inner_text("#session-id")
+        page.wait_for_selector("#transcript li.user", timeout=20_000)
+        page.screenshot(path=str(ARTIFACTS / "voice-direct-listening.png"), full_page=True)
+        page.wait_for_selector("#tools li[data-execution] .state.status-succeeded", timeout=30_000)
+        page.locator("#transcript li.assistant", has_text=ORDER_1042).first.wait_for(timeout=30_000)
+        wait_until(page, "() => window.voiceProbe.maxRms > 0.01", timeout=20)  # heard
+        page.screenshot(path=str(ARTIFACTS / "voice-direct-answered.png"), full_page=True)
+        assert QUESTION in page.inner_text("#transcript li.user")
+        assert page.inner_text("#tools li[data-execution] .name") == "order_status"
+        wait_until(page, "() => window.voiceProbe.states.includes('speaking')", timeout=20)
+        page.wait_for_selector("#status[data-state=listening]", timeout=30_000)  # played out
+
+        end_and_wait(page, simulator, calls_before=0)
+        assert page.inner_text("#status").startswith("Call ended")
+        page.screenshot(path=str(ARTIFACTS / "voice-direct-ended.png"), full_page=True)
+        states = page.evaluate("window.voiceProbe.states")
+        for state in ("starting", "connecting", "listening", "thinking", "speaking", "ended"):
+            assert state in states, states
+        assert page.is_visible("#replay") and page.inner_text("#start") == "Start a new call"
+
+        page.click("#start")  # a second call on the same page starts clean
+        page.wait_for_selector("#status[data-state=listening]", timeout=20_000)
+        second_id = page.inner_text("#session-id")
+        assert second_id and second_id != first_id
+        assert page.locator("#transcript li.user, #transcript li.assistant").count() == 0
+        assert page.locator("#tools li[data-key]").count() == 0
+        assert page.is_hidden("#replay") and page.is_hidden("#error")
+        page.screenshot(path=str(ARTIFACTS / "voice-direct-second-call.png"), full_page=True)
+        end_and_wait(page, simulator, calls_before=1)
+        assert violations == []  # both calls ran under the Content-Security-Policy
+
+    first, second = (SessionInstance.objects.get(session_id=i) for i in (first_id, second_id))
+    for session in (first, second):
+        assert (session.media, session.status) == ("direct", "ended")
+        assert session.end_reason == "ended by the client"
+        assert session.audio_in_ms == 0  # no audio passed through the control plane
+    [execution] = Execution.objects.filter(target_name=f"{TOOL_NODE}.order_status")
+    assert (execution.session_id, execution.status) == (first_id, "succeeded")
+    assert execution.input == {"question": QUESTION}
+    assert execution.result["spoken_response"] == ORDER_1042
+    tool_call = first.events.get(type="tool.call")
+    assert tool_call.data["execution_id"] == execution.execution_id
+    assert first.events.get(type="turn.assistant").data["text"] == ORDER_1042
+    call_ids = [s.events.get(type="provider.call").data["call_id"] for s in (first, second)]
+    hung_up = {e["call_id"]: e["reason"] for e in ended_calls(simulator)}
+    assert hung_up == dict.fromkeys(call_ids, "hangup")  # the control plane hung each up
 
 
 def _in_a_thread(work) -> None:

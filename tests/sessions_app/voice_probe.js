@@ -1,10 +1,11 @@
 // Test only: injected by Playwright (add_init_script) before the voice page's own script.
 // It measures, with the Web Audio API, the level of the audio each peer of the page
-// receives, and keeps the loudest RMS seen in window.voiceProbe.maxRms.
+// receives, and keeps the loudest RMS seen in window.voiceProbe.maxRms; and every call state
+// the page shows (#status data-state), in order, in window.voiceProbe.states.
 "use strict";
 
 (() => {
-  const probe = (window.voiceProbe = { maxRms: 0, audioFrames: 0 });
+  const probe = (window.voiceProbe = { maxRms: 0, audioFrames: 0, states: [] });
   const NativePeer = window.RTCPeerConnection;
 
   function measure(peer, stream) {
@@ -24,6 +25,15 @@
     };
     tick();
   }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const status = document.getElementById("status");
+    if (!status) return;
+    new MutationObserver(() => {
+      const state = status.dataset.state;
+      if (state && probe.states[probe.states.length - 1] !== state) probe.states.push(state);
+    }).observe(status, { attributes: true, attributeFilter: ["data-state"] });
+  });
 
   window.RTCPeerConnection = class extends NativePeer {
     constructor(...args) {
