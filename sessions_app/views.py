@@ -42,7 +42,6 @@ def voice_page(request, target: str):
         "media": definition.get("media") or "relay",
         "start_url": reverse("session-start", args=[session_target.full_name]),
         "end_url": reverse("session-end", args=[SESSION_ID_SLOT]),
-        "events_url": reverse("session-events-stream", args=[SESSION_ID_SLOT]),
         "replay_url": reverse("session-replay", args=[SESSION_ID_SLOT]),
         "session_id_slot": SESSION_ID_SLOT,
         # the servers and host addresses the control plane's own peer uses

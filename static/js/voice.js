@@ -167,7 +167,7 @@
   // offer, so nothing the call says is missed.
   function openEventStream(session) {
     return new Promise((resolve, reject) => {
-      const stream = new EventSource(sessionUrl(config.events_url, session.session_id));
+      const stream = new EventSource(session.stream_url);
       call.stream = stream;
       stream.onmessage = (message) => onMessage(message.data);
       const failed = () => reject(new Error("The call's event stream could not be opened."));
