@@ -8,7 +8,8 @@
 - ``POST /control/call-turn`` ``{"call_id", "text"}``: a user turn without media.
 
 The ``http_error`` fault with ``"when": "next_call"`` answers the next call creation with its
-status and message.
+status and message; with ``"when": "next_sideband"``, the next sideband handshake of a live
+call gets ``404 call_id_not_found`` (what OpenAI answers a call it will not let be joined).
 
 Errors have OpenAI's shape ``{"error": {"type", "code", "message", "param"}}``.
 """
@@ -209,6 +210,8 @@ class SimulatorCalls:
         """Join a live call (the caller checked the bearer); 404 before any upgrade."""
         call = self.calls.get(call_id)
         if call is None or call.ended:
+            return call_not_found()
+        if self.state.pop_fault("next_sideband") is not None:  # OpenAI's documented pitfall
             return call_not_found()
         if len(call.sidebands) >= MAX_SIDEBANDS:
             return error_response(429, "Too many sidebands on this call.", code="too_many")

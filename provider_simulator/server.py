@@ -16,7 +16,7 @@ Routes (loopback only):
 - ``POST /control/faults`` ``{"kind": "error"|"drop", "when": "now"|"next_response"|"next_turn"}``;
   for HTTP: ``{"kind": "http_error"|"stream_error"|"cut", "when": "next_request", "status"?,
   "message"?}``, or ``http_error`` with ``"when": "next_transcription"`` or ``"next_call"``
-  (a WebRTC call creation).
+  (a WebRTC call creation) or ``"next_sideband"`` (its handshake: 404 ``call_id_not_found``).
   ``drop`` on a call aborts its sidebands' TCP connections; the call goes on.
 - ``POST /control/pace`` ``{"pace": float}``: 0 sends audio at once, 1.0 in real time.
 - ``POST /control/call-turn`` ``{"call_id": str, "text": str}``: the call hears a user turn

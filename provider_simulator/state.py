@@ -18,7 +18,7 @@ FAULT_WHENS = ("now", "next_response", "next_turn")
 # The turn-based (HTTP) protocol's faults, applied by ``openrouter_audio``: an error status,
 # an error event in the middle of the stream, or the stream cut in the middle.
 HTTP_FAULT_KINDS = ("http_error", "stream_error", "cut")
-HTTP_FAULT_WHENS = ("next_request", "next_transcription", "next_call")
+HTTP_FAULT_WHENS = ("next_request", "next_transcription", "next_call", "next_sideband")
 
 
 @dataclass

@@ -234,6 +234,23 @@ async def test_a_refused_call_is_502_and_fails_the_session(direct_session, alice
     await peer.close()
 
 
+async def test_a_call_whose_sideband_is_refused_is_hung_up_and_502(
+    direct_session, alice, simulator
+):
+    """OpenAI documents calls whose sideband answers 404 call_id_not_found: such a call
+    must not run on at the provider without its tools."""
+    sid = direct_session["session_id"]
+    peer = BrowserPeer(label="oai-events")
+    await asyncio.to_thread(simulator.inject_fault, "http_error", "next_sideband")
+    response = await post_offer(sid, await peer.offer(), caller=alice)
+    assert response.status_code == 502
+    assert response.json()["error"].startswith("OpenAI realtime call failed (404)")
+    assert "call_id_not_found" in response.json()["error"]
+    assert (await session_row(sid)).status == "failed"
+    assert (await until_sim(simulator, "simulator.call_ended"))["reason"] == "hangup"
+    await peer.close()
+
+
 async def test_another_caller_cannot_offer_for_the_session(direct_session, alice, bob):
     sid = direct_session["session_id"]
     peer = BrowserPeer(label="oai-events")
