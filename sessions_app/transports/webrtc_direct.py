@@ -58,7 +58,6 @@ class DirectCall:
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
         self.runtime: SessionRuntime | None = None
-        self.closed = False
         self._claimed: SessionInstance | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -104,5 +103,5 @@ class DirectCall:
         await self._idle.wait()
 
     async def release(self, status: str, reason: str) -> None:
-        self.closed = True
+        """The adapter has hung up; nothing of ours holds media."""
         self._idle.set()
