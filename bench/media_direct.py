@@ -19,11 +19,13 @@ output, and no session failed.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -35,6 +37,7 @@ TOOL_NODE = "bench-node"
 DIRECT = "direct"
 TURN_TEXT = "please run work now"  # names the tool ``work``
 OPEN_AT_ONCE = 16
+DRAIN_S = 30.0  # after the last turn, how long a tool call's output may still come back
 
 
 def voice_node(relay_session: dict) -> dict:
@@ -116,10 +119,25 @@ class Held:
     failed: int
     machine_busy: float
     simulator_core: float
+    workers_core: float  # the Celery workers' processes, all of them
+    bench_core: float  # this process: the callers and the turn driver
 
     @property
     def passed(self) -> bool:
         return self.opened == self.calls and not (self.missed or self.failed or self.turn_errors)
+
+
+def group_cpu(groups: list[int]) -> float:
+    """CPU seconds of every live process in these process groups."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) in groups:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -130,7 +148,7 @@ def rss_mb(pid: int) -> float:
 
 
 async def hold(
-    stack, simulator: str, calls: int, window: float, turn_every: float, pids: dict[str, int]
+    stack, simulator: str, calls: int, window: float, turn_every: float, pids: dict[str, Any]
 ) -> Held:
     """Part 2 at one level: ``calls`` direct calls on ``stack.base_urls[0]``, driven for
     ``window`` seconds; the figures, then every call ended."""
@@ -160,6 +178,7 @@ async def hold(
         await asyncio.sleep(2)
         began = time.monotonic()
         cpu_before, sim_before = cpu_seconds([pids["daphne"]]), cpu_seconds([pids["simulator"]])
+        workers_before, bench_before = group_cpu(pids["workers"]), time.process_time()
         busy_before, total_before = machine_ticks()
 
         async def drive(call_id: str) -> None:
@@ -178,10 +197,11 @@ async def hold(
         elapsed = time.monotonic() - began
         cpu = cpu_seconds([pids["daphne"]]) - cpu_before
         sim_cpu = cpu_seconds([pids["simulator"]]) - sim_before
+        workers_cpu = group_cpu(pids["workers"]) - workers_before
+        bench_cpu = time.process_time() - bench_before
         busy, total = machine_ticks()
         memory = rss_mb(pids["daphne"])
-        await asyncio.sleep(5)  # the last turns' tool calls come back
-        log = (await client.get(f"{simulator}/control/log")).json()["events"]
+        log = await drained(client, simulator, turns)
         statuses = await asyncio.gather(
             *(client.get(f"{base}/api/v1/session-instances/{sid}", headers={"X-API-Key": key})
               for _, sid, _ in live)
@@ -209,7 +229,23 @@ async def hold(
         failed=failed,
         machine_busy=(busy - busy_before) / (total - total_before),
         simulator_core=sim_cpu / elapsed,
+        workers_core=workers_cpu / elapsed,
+        bench_core=bench_cpu / elapsed,
     )
+
+
+async def drained(
+    client: httpx.AsyncClient, simulator: str, turns: dict[str, list[float]]
+) -> list[dict]:
+    """The simulator's log once every turn's tool call has its output, or ``DRAIN_S`` on."""
+    sent = sum(len(t) for t in turns.values())
+    deadline = time.monotonic() + DRAIN_S
+    while True:
+        await asyncio.sleep(1)
+        log = (await client.get(f"{simulator}/control/log")).json()["events"]
+        issued, outputs, _ = tool_calls(log, turns)
+        if (issued >= sent and outputs >= issued) or time.monotonic() > deadline:
+            return log
 
 
 async def end_call(client: httpx.AsyncClient, base: str, key: str, sid: str, peer) -> None:
@@ -248,11 +284,13 @@ def held_row(level: Held) -> str:
         f" {level.outputs:>7} | {level.missed:>6} | {level.p50_ms:7.1f} / {level.p99_ms:7.1f} |"
         f" {level.cpu_core:5.0%} | {level.rss_mb:6.0f} | {level.failed:>6} |"
         f" {level.machine_busy:4.0%} | {level.simulator_core:5.0%} |"
+        f" {level.workers_core:5.0%} | {level.bench_core:5.0%} |"
         f" {'pass' if level.passed else 'FAIL'}"
     )
 
 
 HELD_HEADER = (
     "calls | opened | turns | tool calls | outputs | missed | turn -> output ms p50 / p99 |"
-    " daphne CPU (of a core) | daphne RSS MB | failed | machine busy | simulator CPU | level"
+    " daphne CPU (of a core) | daphne RSS MB | failed | machine busy | simulator CPU |"
+    " workers CPU | bench CPU | level"
 )
