@@ -41,9 +41,13 @@ def idle_rate(pids: list[int], window: float) -> float:
     return (media.cpu_seconds(pids) - before) / ((time.monotonic() - began) / 60)
 
 
+def numbers(text: str) -> list[int]:
+    return [int(item) for item in text.split(",") if item.strip()]
+
+
 def run_direct(args) -> None:
-    levels = [int(level) for level in (args.levels or "1,10").split(",")]
-    hold_levels = [int(level) for level in args.hold_levels.split(",")]
+    levels = numbers("1,10" if args.levels is None else args.levels)
+    hold_levels = numbers(args.hold_levels)
     sim_port = free_port()
     simulator_base = f"http://127.0.0.1:{sim_port}"
     argv = [PYTHON, "manage.py", "provider_simulator", "--port", str(sim_port), "--pace", "1.0"]
@@ -69,8 +73,9 @@ def run_direct(args) -> None:
             agent = prepare_direct(stack, media.RELAY_SESSION, free_port())
             try:
                 pids = [p.pid for p in stack.daphne_processes]
-                idle = idle_rate(pids, args.window)
-                print(f"idle daphnes: {idle:.3f} CPU s per minute", flush=True)
+                if levels:
+                    idle = idle_rate(pids, args.window)
+                    print(f"idle daphnes: {idle:.3f} CPU s per minute", flush=True)
                 for calls in levels:
                     media.script_simulator(simulator_base)
                     relay = asyncio.run(
@@ -108,8 +113,9 @@ def run_direct(args) -> None:
         f" {args.window:g} s measured per level; the simulator (the provider) on the same"
         " machine"
     )
-    print(f"idle daphnes (no call): {idle:.3f} CPU s per minute")
-    print(RATIO_HEADER)
+    if compared:
+        print(f"idle daphnes (no call): {idle:.3f} CPU s per minute")
+        print(RATIO_HEADER)
     for calls, relay, direct in compared:
         print(ratio_row(calls, relay, direct, idle))
     print(
