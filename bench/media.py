@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/media.py                       # PostgreSQL + Redis, 2 daphnes
     .venv/bin/python bench/media.py --stack embedded --levels 1,10,20
+    .venv/bin/python bench/media.py --media direct        # relay against direct media
 
 For each number of concurrent calls (1, 10, 16, 20 by default) against the provider simulator
 (replies streamed in real time), spread round robin over several daphne processes (the one
@@ -14,6 +15,9 @@ that answers an offer owns that call), it measures over a window:
 then the same for a bare aiortc echo peer (``bench/media_echo.py``: MediaRelay, nothing
 else; latency to the echoed frame's encoded bytes) in as many processes, as the floor. The
 callers are aiortc peers in this process; each speaks an 800 ms turn every 4 s.
+
+``--media direct`` measures relay against direct media and how many direct calls one
+daphne holds instead (``bench/media_direct.py``).
 """
 
 from __future__ import annotations
