@@ -118,6 +118,8 @@ def run_direct(args) -> None:
         print(RATIO_HEADER)
     for calls, relay, direct in compared:
         print(ratio_row(calls, relay, direct, idle))
+    if not held:
+        return
     print(
         f"\ndirect calls held by ONE daphne process, callers without media, a turn naming the"
         f" tool every {args.turn_every:g} s per call for {args.hold_window:g} s"
