@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/media.py                       # PostgreSQL + Redis, 2 daphnes
     .venv/bin/python bench/media.py --stack embedded --levels 1,10,20
+    .venv/bin/python bench/media.py --media direct        # relay against direct media
 
 For each number of concurrent calls (1, 10, 16, 20 by default) against the provider simulator
 (replies streamed in real time), spread round robin over several daphne processes (the one
@@ -14,6 +15,9 @@ that answers an offer owns that call), it measures over a window:
 then the same for a bare aiortc echo peer (``bench/media_echo.py``: MediaRelay, nothing
 else; latency to the echoed frame's encoded bytes) in as many processes, as the floor. The
 callers are aiortc peers in this process; each speaks an 800 ms turn every 4 s.
+
+``--media direct`` measures relay against direct media and how many direct calls one
+daphne holds instead (``bench/media_direct.py``).
 """
 
 from __future__ import annotations
@@ -81,18 +85,19 @@ def machine_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
+RELAY_SESSION = {
+    "name": "call",
+    "provider": "openai",
+    "transport": "webrtc",
+    "model": "gpt-realtime-2",
+    "tags": [BENCH_TAG],
+}
+
+
 def prepare(stack) -> None:
     """A voice node with a webrtc session anyone tagged ``bench`` may start."""
-    session = {
-        "name": "call",
-        "provider": "openai",
-        "transport": "webrtc",
-        "model": "gpt-realtime-2",
-        "tags": [BENCH_TAG],
-    }
-    register_bench_nodes(
-        stack, [{"id": VOICE_NODE, "base_url": "http://127.0.0.1:9", "sessions": [session]}]
-    )
+    body = {"id": VOICE_NODE, "base_url": "http://127.0.0.1:9", "sessions": [RELAY_SESSION]}
+    register_bench_nodes(stack, [body])
 
 
 async def connected(peer: BrowserPeer, answer: httpx.Response) -> BrowserPeer:
@@ -122,9 +127,9 @@ def relay_opener(caller_key: str) -> Opener:
     return open_call
 
 
-def caller() -> BrowserPeer:
+def caller(label: str = "events") -> BrowserPeer:
     offset = random.randrange(len(RecordedVoice.packets) or 1000)
-    return BrowserPeer(measure_audio=False, mic=RecordedVoice(offset))
+    return BrowserPeer(measure_audio=False, mic=RecordedVoice(offset), label=label)
 
 
 async def echo_open(client: httpx.AsyncClient, base_url: str) -> BrowserPeer:
@@ -179,11 +184,19 @@ class RecordedVoice(MediaStreamTrack):
 
 
 async def measure(
-    calls: int, open_call: Opener, urls: list[str], delays_path: str, pids: list[int], window: float
+    calls: int,
+    open_call: Opener,
+    urls: list[str],
+    delays_path: str | None,
+    pids: list[int],
+    window: float,
 ) -> Figures:
+    """``delays_path`` None: a path with no delay probe (direct calls); no latency then."""
     async with httpx.AsyncClient(timeout=60) as client:
 
         async def take_delays() -> list[float]:
+            if delays_path is None:
+                return []
             answers = [await client.get(f"{url}{delays_path}") for url in urls]
             return [delay for answer in answers for delay in answer.json()]
 
@@ -207,8 +220,8 @@ async def measure(
     return Figures(
         calls=calls,
         cpu_per_call_minute=cpu / (calls * elapsed / 60),
-        p50_ms=statistics.median(delays),
-        p99_ms=percentile(delays, 0.99),
+        p50_ms=statistics.median(delays) if delays else float("nan"),
+        p99_ms=percentile(delays, 0.99) if delays else float("nan"),
         frames_per_call_second=len(delays) / (calls * elapsed),
         machine_busy=(busy - busy_before) / (total - total_before),
     )
@@ -257,10 +270,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", choices=["embedded", "postgres"], default="postgres")
     parser.add_argument("--processes", type=int, default=2, help="daphnes, and echo peers")
-    parser.add_argument("--levels", default="1,10,16,20", help="concurrent calls, comma-separated")
+    parser.add_argument("--levels", help="concurrent calls (default 1,10,16,20; direct: 1,10)")
     parser.add_argument("--window", type=float, default=20.0, help="seconds measured per level")
+    parser.add_argument(
+        "--media",
+        choices=["relay", "direct"],
+        default="relay",
+        help="direct: relay against direct calls, then direct calls held by one daphne",
+    )
+    parser.add_argument("--hold-levels", default="50,100,200,300", help="direct calls held")
+    parser.add_argument("--hold-window", type=float, default=30.0, help="seconds driven per level")
+    parser.add_argument("--turn-every", type=float, default=5.0, help="seconds between turns")
     args = parser.parse_args()
-    levels = [int(level) for level in args.levels.split(",")]
+    if args.media == "direct":
+        from bench.media_direct_run import run_direct
+
+        run_direct(args)
+        return
+    levels = [int(level) for level in (args.levels or "1,10,16,20").split(",")]
 
     sim_port = free_port()
     simulator_base = f"http://127.0.0.1:{sim_port}"
