@@ -160,7 +160,7 @@ AGENTFIELD_WEB_THREADS = env_int("AGENTFIELD_WEB_THREADS", 8, minimum=1)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "foundation.channel_layer.PatientRedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
