@@ -202,10 +202,9 @@ async def hold(
         busy, total = machine_ticks()
         memory = rss_mb(pids["daphne"])
         log = await drained(client, simulator, turns)
-        statuses = await asyncio.gather(
-            *(client.get(f"{base}/api/v1/session-instances/{sid}", headers={"X-API-Key": key})
-              for _, sid, _ in live)
-        )  # fmt: skip
+        headers = {"X-API-Key": key}
+        urls = [f"{base}/api/v1/session-instances/{sid}" for _, sid, _ in live]
+        statuses = await asyncio.gather(*(client.get(url, headers=headers) for url in urls))
         failed = calls - len(live)
         failed += sum(1 for s in statuses if s.json().get("status") != "active")
         await asyncio.gather(
