@@ -10,7 +10,6 @@ Outbound, ``VoiceTrack`` plays 20 ms frames in real time (queued speech, else si
 from __future__ import annotations
 
 import asyncio
-import fractions
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,69 +17,24 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from provider_simulator import audio
-
-FRAME_SAMPLES = audio.SAMPLE_RATE * audio.FRAME_MS // 1000
-TIME_BASE = fractions.Fraction(1, audio.SAMPLE_RATE)
-MAX_QUEUED_MS = 120_000  # a response may be generated faster than it plays; bound it
-MAX_LAG_S = 0.2  # further behind the clock than this (a stalled loop): re-anchor
-_SILENCE = bytes(audio.FRAME_BYTES)
+from sessions_app.transports.webrtc_media import PlaybackTrack
 
 
-class VoiceTrack(MediaStreamTrack):
-    """The call's outgoing audio: queued pcm16 24 kHz mono in real time, silence when idle.
-
-    ``on_drained`` is called (on the loop) when the last queued frame has been played.
-    """
-
-    kind = "audio"
+class VoiceTrack(PlaybackTrack):
+    """The call's outgoing audio, as our relay plays it (queued pcm16 24 kHz mono in real
+    time, silence when idle); ``on_drained`` is called (on the loop) once the last queued
+    frame has been played."""
 
     def __init__(self, on_drained: Callable[[], None]) -> None:
         super().__init__()
-        self._queued = bytearray()
         self._on_drained = on_drained
-        self._start: float | None = None
-        self._pts = 0
 
-    @property
-    def queued_bytes(self) -> int:
-        return len(self._queued)
-
-    def push(self, pcm: bytes) -> None:
-        room = MAX_QUEUED_MS * audio.BYTES_PER_MS - len(self._queued)
-        self._queued += pcm[: max(0, room)]
-
-    def flush(self) -> None:
-        self._queued.clear()
-
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        await self._pace()
-        if self.readyState != "live":
-            raise MediaStreamError
-        chunk = bytes(self._queued[: audio.FRAME_BYTES])
-        if chunk:
-            del self._queued[: audio.FRAME_BYTES]
-            if not self._queued:
-                self._on_drained()
-        frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
-        frame.planes[0].update(chunk.ljust(audio.FRAME_BYTES, b"\0") if chunk else _SILENCE)
-        frame.pts = self._pts
-        frame.sample_rate = audio.SAMPLE_RATE
-        frame.time_base = TIME_BASE
-        return frame
-
-    async def _pace(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._start is None:
-            self._start = loop.time()
-            return
-        self._pts += FRAME_SAMPLES
-        wait = self._start + self._pts / audio.SAMPLE_RATE - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        elif wait < -MAX_LAG_S:
-            self._start = loop.time() - self._pts / audio.SAMPLE_RATE
+    def _next_chunk(self) -> bytes:
+        playing = self.queued_bytes > 0
+        chunk = super()._next_chunk()
+        if playing and not self.queued_bytes:
+            self._on_drained()
+        return chunk
 
 
 class CallAudio:
