@@ -41,7 +41,7 @@ from sessions_app.services.lifecycle import (
 )
 from sessions_app.transports import webrtc_ice
 from sessions_app.transports.event_stream import stream_publish_soon
-from sessions_app.transports.webrtc_direct import answer_direct_offer
+from sessions_app.transports.webrtc_direct import DirectCall
 from sessions_app.transports.webrtc_events import (
     EndCall,
     channel_command,
@@ -77,9 +77,8 @@ async def answer_offer(
     sdp = offer_request_check(session=session, provider=provider, transport=transport, body=body)
     await _ensure_connectable(session)
     offer_sdp_check(sdp)
-    if session.media == "direct":
-        return await answer_direct_offer(session, sdp)
-    call = WebRTCCall(session.session_id)
+    direct = session.media == "direct"
+    call = DirectCall(session.session_id) if direct else WebRTCCall(session.session_id)
     try:
         return await call.answer(session, sdp)
     except asyncio.CancelledError:  # the caller went away mid-offer

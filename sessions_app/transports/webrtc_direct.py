@@ -41,16 +41,6 @@ _finish = database_sync_to_async(session_finish)
 _append = database_sync_to_async(session_event_append)
 
 
-async def answer_direct_offer(session: SessionInstance, sdp: str) -> str:
-    """The provider's answer SDP for the browser's (checked) offer; the call then runs on."""
-    call = DirectCall(session.session_id)
-    try:
-        return await call.answer(session, sdp)
-    except asyncio.CancelledError:  # the caller went away mid-offer
-        await call.abandon()
-        raise
-
-
 class DirectCall:
     """The runtime's sink for a direct-media call: events go to the session's stream, and
     "has the caller heard it all" is the provider's playback state."""
@@ -63,6 +53,7 @@ class DirectCall:
         self._idle.set()
 
     async def answer(self, session: SessionInstance, sdp: str) -> str:
+        """The provider's answer SDP for the browser's (checked) offer; the call runs on."""
         self._claimed = session = await _connect(session)
         try:
             adapter: DirectMediaAdapter = direct_adapter_for(session.provider, sdp)
