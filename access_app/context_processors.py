@@ -20,7 +20,7 @@ def page_frame(request) -> dict[str, object]:
         else "",
         # The Django admin takes an admin's staff login; an API-key sign-in never opens it.
         "show_admin_link": bool(
-            principal is not None and principal.is_admin and not by_key and user.is_staff
+            principal is not None and principal.is_admin and getattr(user, "is_staff", False)
         ),
         "pending_approvals": None,
         "provider_simulator": settings.AGENTFIELD_PROVIDER_SIMULATOR,

@@ -97,7 +97,9 @@ def page_principal(request) -> Principal | None:
         return request._page_principal
     user = getattr(request, "user", None)
     principal = None
-    if user is not None and user.is_authenticated and user.is_active:
+    if isinstance(user, Principal):  # a DRF request (the API docs page): already resolved
+        principal = user
+    elif user is not None and user.is_authenticated and user.is_active:
         principal = Principal.from_user(user)
     else:
         key = session_api_key(request)
