@@ -98,11 +98,14 @@ class Child:
             start_new_session=True,
             preexec_fn=die_with_parent(),
         )
-        threading.Thread(target=self._copy_output, args=(self.process.stdout,), daemon=True).start()
+        mode = "a" if self.restarts else "w"  # a fresh log per run; a restart appends
+        copy = threading.Thread(target=self._copy_output, args=(self.process.stdout, mode))
+        copy.daemon = True
+        copy.start()
 
-    def _copy_output(self, stream: TextIO) -> None:
+    def _copy_output(self, stream: TextIO, mode: str) -> None:
         """Every line to the log file; the ones ``shown`` matches to the terminal too."""
-        with open(self.log_path, "a", encoding="utf-8") as log:
+        with open(self.log_path, mode, encoding="utf-8") as log:
             for line in stream:
                 log.write(line)
                 log.flush()
