@@ -34,6 +34,10 @@ class ProductLoginView(LoginView):
     template_name = TEMPLATE
     authentication_form = ProductLoginForm
 
+    def form_valid(self, form):
+        self.request.session.pop(SESSION_API_KEY, None)  # a password login replaces a key's
+        return super().form_valid(form)
+
     def get_context_data(self, **kwargs):
         kwargs.setdefault("key_form", ApiKeyLoginForm())
         return super().get_context_data(**kwargs)

@@ -124,6 +124,14 @@ def test_failed_logins_lock_the_product_login_out_too(carol, settings):
     assert password_login(browser(), "carol", "pw-carol-12345").status_code == 302
 
 
+def test_a_password_login_after_a_key_sign_in_acts_as_the_user(carol, alice):
+    client = browser()
+    key_login(client, alice.secret)
+    password_login(client, "carol", "pw-carol-12345")
+    assert SESSION_API_KEY not in client.session
+    assert 'id="signed-in-as">carol<' in client.get("/sessions/").content.decode()
+
+
 def test_logout_is_a_post_back_to_the_overview(carol):
     client = browser()
     password_login(client, "carol", "pw-carol-12345")
