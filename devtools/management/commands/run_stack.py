@@ -14,6 +14,7 @@ behind. Everything listens on loopback unless ``--host`` says otherwise.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -101,6 +102,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, host: str, port: int, **options):
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per readiness probe
         processes = web_processes()
         call_command("migrate", interactive=False, verbosity=0)
         password, api_key = demo.fresh_admin_login(), demo.fresh_admin_api_key()
