@@ -108,8 +108,7 @@ def _common_errors() -> dict[int, tuple[str, dict[str, dict]]]:
             },
         ),
         401: (
-            "No credentials, or an API key (or client secret) that is unknown, revoked or "
-            "expired.",
+            "No credentials, or an API key (or client secret) that is unknown, revoked or expired.",
             {"unauthorized": dict(UNAUTHORIZED_BODY)},
         ),
         403: (
@@ -228,7 +227,7 @@ class ApiAutoSchema(AutoSchema):
                 if content is not None and "ErrorBody" in str(content.get("schema")):
                     for name, body in examples.items():
                         content.setdefault("examples", {}).setdefault(
-                            name.replace("_", "").capitalize(),
+                            _title(name).title().replace(" ", ""),
                             {"value": body, "summary": _title(name)},
                         )
         return responses
