@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from http import HTTPStatus
-from textwrap import dedent
 from typing import Any
 
 from django.conf import settings
@@ -43,10 +42,16 @@ def _title(name: str) -> str:
 
 
 def example(
-    name: str, value: Any, *, summary: str = "", status: int | None = None, request: bool = False
+    name: str,
+    value: Any,
+    *,
+    summary: str = "",
+    status: int | None = None,
+    request: bool = False,
+    media_type: str | None = None,
 ) -> OpenApiExample:
     """A named example body: a request's (``request=True``) or a response's (``status``:
-    the status it goes with; none means 200 and 201)."""
+    the status it goes with; none means 200 and 201), JSON unless ``media_type`` says."""
     return OpenApiExample(
         _title(name),
         value=value,
@@ -54,6 +59,7 @@ def example(
         request_only=request,
         response_only=not request,
         status_codes=[str(status)] if status else None,
+        media_type=media_type,
     )
 
 
@@ -82,11 +88,13 @@ def operation(
     *, tag: str, summary: str, description: str, examples: Iterable[OpenApiExample] = ()
 ) -> dict[str, Any]:
     """``extend_schema(..., **operation(...))``: the words of one operation. ``tag`` is one
-    of ``SPECTACULAR_SETTINGS["TAGS"]``; ``description`` is Markdown."""
+    of ``SPECTACULAR_SETTINGS["TAGS"]``; ``description`` is Markdown, written indented in
+    the source: each line loses its indentation (pieces joined with different indentation
+    would otherwise turn into a code block), so it holds no indented block of its own."""
     return {
         "tags": [tag],
         "summary": summary,
-        "description": dedent(description).strip(),
+        "description": "\n".join(line.strip() for line in description.strip().splitlines()),
         "examples": list(examples),
     }
 
