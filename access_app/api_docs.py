@@ -448,7 +448,8 @@ POLICY_CREATE = operation(
 POLICY_GET = operation(
     tag="Policies",
     summary="Read an access policy (admin)",
-    description="The policy `<policy_id>`.",
+    description="The policy `<policy_id>` with every field, as the evaluation reads it.\n"
+    + _POLICY_HOW,
     examples=[example("policy", _POLICY)],
 )
 POLICY_PUT = operation(

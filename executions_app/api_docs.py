@@ -74,7 +74,10 @@ EXECUTE_ASYNC = operation(
             "with_webhook",
             {
                 **_INPUT,
-                "webhook": {"url": "http://127.0.0.1:9000/hooks/agentfield", "secret": "whsec_8Jq2"},
+                "webhook": {
+                    "url": "http://127.0.0.1:9000/hooks/agentfield",
+                    "secret": "whsec_8Jq2",
+                },
             },
             request=True,
         ),
@@ -368,7 +371,6 @@ PROVENANCE = operation(
                     "principal": "key:7",
                     "actor_id": "key:7",
                     "tags": ["team:support"],
-                    "claimed_actor_id": None,
                 },
                 "target": {"name": TARGET, "type": "reasoner", "approved_tags": ["support"]},
                 "origin": {

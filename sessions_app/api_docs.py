@@ -449,7 +449,11 @@ TURN_ERRORS = {
         "The session's handler node has no live agent link, or the control plane is overloaded.",
         handler_offline={"error": f"session handler for {TARGET} is not connected"},
     ),
-    **error(504, "The provider or the handler did not answer in time."),
+    **error(
+        504,
+        "The session's handler did not answer the turn in time.",
+        handler_silent={"error": f"session handler for {TARGET} did not answer within 30 s"},
+    ),
 }
 
 _FINGERPRINT = (
