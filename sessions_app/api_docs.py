@@ -116,7 +116,7 @@ START = operation(
         seconds expires.
     """,
     examples=[
-        example("webrtc", {"provider": "openai", "transport": "webrtc"}, request=True),
+        example("openai_webrtc", {"provider": "openai", "transport": "webrtc"}, request=True),
         example(
             "with_metadata",
             {"metadata": {"customer_id": "c_88412", "channel": "web"}},

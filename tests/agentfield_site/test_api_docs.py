@@ -120,7 +120,7 @@ def test_every_operation_lists_the_errors_its_view_can_answer(path, method, op):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("path", "method", "op"), OPERATIONS, ids=IDS)
-def test_what_the_route_answers_wrong_callers_is_documented(path, method, op, alice, bob):
+def test_what_the_route_answers_wrong_callers_is_documented(path, method, op, alice):
     """Without credentials, and as a caller with ids that are not theirs: each answer's
     status is one the operation lists, in the error body it documents."""
     concrete = re.sub(r"\{policy_id\}", "999999", path)
