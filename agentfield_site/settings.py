@@ -14,6 +14,7 @@ import dj_database_url
 
 from agentfield.contract.matrix import SUPPORTED_SESSION_TRANSPORTS
 from agentfield.contract.media import SUPPORTED_SESSION_MEDIA
+from agentfield_site import api_docs
 from agentfield_site.env import (
     EnvError,
     env_bool,
@@ -209,16 +210,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
-SPECTACULAR_SETTINGS = {
-    "TITLE": "AgentField Sessions control plane",
-    "DESCRIPTION": "Realtime and multimodal session entrypoints for AgentField workflows.",
-    "VERSION": "0.1.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-}
+SPECTACULAR_SETTINGS = api_docs.SPECTACULAR_SETTINGS  # the words of /api/docs/
 
 # --- Auth, static files, i18n -------------------------------------------------------------
 
