@@ -76,8 +76,8 @@ def stack_children(host: str, port: int, simulator_port: int | None, processes: 
         ),
     ]
     if simulator_port:
-        simulator = [python, manage, "provider_simulator", "--port", str(simulator_port)]
-        children.insert(0, Child("provider simulator", simulator))
+        simulator = [python, manage, "provider_simulator", "--transcribe=speech", "--port"]
+        children.insert(0, Child("provider simulator", [*simulator, str(simulator_port)]))
     return children
 
 
