@@ -173,3 +173,12 @@ def test_the_management_command_refuses_an_unknown_transcribe_mode():
     run = subprocess.run([sys.executable, *argv], cwd=REPO, capture_output=True, timeout=60)
     assert run.returncode != 0
     assert b"invalid choice: 'whisper'" in run.stderr
+
+
+def test_make_run_starts_the_simulator_hearing_speech():
+    from devtools.management.commands.run_stack import stack_children
+
+    children = stack_children("127.0.0.1", 8000, 8765, 1)
+    simulator = next(child for child in children if child.name == "provider simulator")
+    assert simulator.argv[2:] == ["provider_simulator", "--transcribe=speech", "--port", "8765"]
+    assert all("provider_simulator" not in child.argv for child in children[1:])
