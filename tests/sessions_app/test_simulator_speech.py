@@ -93,10 +93,11 @@ async def realtime_turn(sim: ProviderSimulator, pcm: bytes) -> tuple[str, str]:
                     return transcript, reply
 
 
+@pytest.mark.parametrize("said", [ASK_1042, "where is my order 1042"])
 async def test_a_realtime_websocket_turn_is_heard_and_the_reasoner_finds_the_order(
-    hearing_sim, tmp_path
+    hearing_sim, tmp_path, said
 ):
-    transcript, reply = await realtime_turn(hearing_sim, speech(ASK_1042, tmp_path))
+    transcript, reply = await realtime_turn(hearing_sim, speech(said, tmp_path))
 
     assert_about_1042(transcript)
     assert reply == f"You said: {transcript}"
