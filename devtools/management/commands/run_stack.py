@@ -82,9 +82,14 @@ def stack_children(host: str, port: int, simulator_port: int | None, processes: 
         ),
     ]
     if simulator_port:
-        simulator = [python, manage, "provider_simulator", "--port", str(simulator_port)]
+        simulator = [python, manage, "provider_simulator", "--transcribe=speech", "--port"]
         children.insert(
-            0, Child("provider simulator", simulator, log_path=log_path("provider-simulator"))
+            0,
+            Child(
+                "provider simulator",
+                [*simulator, str(simulator_port)],
+                log_path=log_path("provider-simulator"),
+            ),
         )
     return children
 
