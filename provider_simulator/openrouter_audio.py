@@ -206,7 +206,7 @@ class OpenRouterAudioSimulator:
         if choice != "none":
             for tool in tools:
                 name = (tool.get("function") or {}).get("name") or ""
-                if mentions(words, name):
+                if mentions(words, name, loosely=self.state.transcribe == "speech"):
                     return "call", tool["function"], words
         return "say", f"You said: {words}"
 

@@ -134,7 +134,8 @@ class Responses(RealtimeWire):
         if isinstance(choice, dict) and choice.get("type") == "function":
             forced = [t for t in functions if t["name"] == choice.get("name")]
             return (forced[0], turn) if forced else None
-        named = [t for t in functions if mentions(turn.text, t["name"])]
+        loosely = self.state.transcribe == "speech"
+        named = [t for t in functions if mentions(turn.text, t["name"], loosely=loosely)]
         if not named and choice == "required":
             named = functions
         return (named[0], turn) if named else None

@@ -183,3 +183,45 @@ def test_make_run_starts_the_simulator_hearing_speech():
     simulator = next(child for child in children if child.name == "provider simulator")
     assert simulator.argv[2:] == ["provider_simulator", "--transcribe=speech", "--port", "8765"]
     assert all("provider_simulator" not in child.argv for child in children[1:])
+
+
+async def _tool_called(sim: ProviderSimulator, said: str) -> str | None:
+    """The function a realtime turn whose transcript is ``said`` calls, with the demo's
+    ``order_status`` tool offered; None when the model only speaks."""
+    tool = {"type": "function", "name": "order_status", "parameters": {}}
+    sim.script_transcripts([said])
+    async with connect(f"{sim.ws_url}?model=gpt-realtime-2", additional_headers=AUTH) as ws:
+        assert json.loads(await ws.recv())["type"] == "session.created"
+        await ws.send(
+            json.dumps({"type": "session.update", "session": {"type": "realtime", "tools": [tool]}})
+        )
+        for chunk in audio.chunks(audio.tone(600) + audio.silence(800)):
+            encoded = base64.b64encode(chunk).decode()
+            await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": encoded}))
+        async with asyncio.timeout(60):
+            while True:
+                event = json.loads(await ws.recv())
+                if event["type"] == "response.function_call_arguments.done":
+                    return event["name"]
+                if event["type"] == "response.done":
+                    return None
+
+
+@pytest.mark.parametrize(
+    ("transcribe", "said", "called"),
+    [
+        ("speech", "where is my order 1042", "order_status"),
+        ("speech", "thanks goodbye", None),
+        ("duration", "where is my order 1042", None),  # scripted tests: the exact name only
+        ("duration", "check the order status of 1042", "order_status"),
+    ],
+)
+async def test_a_simulator_hearing_speech_calls_a_tool_one_of_whose_words_is_said(
+    transcribe, said, called
+):
+    sim = ProviderSimulator(transcribe=transcribe)
+    await sim.start()
+    try:
+        assert await _tool_called(sim, said) == called
+    finally:
+        await sim.stop()
