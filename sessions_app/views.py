@@ -12,6 +12,7 @@ from executions_app.models import Execution
 from foundation.errors import ApiError
 from sessions_app import selectors
 from sessions_app.models import SessionInstance
+from sessions_app.overview import overview_for
 from sessions_app.services.starting import session_target_split
 from sessions_app.transports.webrtc_ice import IcePolicy
 
@@ -20,7 +21,8 @@ SESSION_ID_SLOT = "__session__"
 
 
 def overview(request):
-    return render(request, "overview.html")
+    principal = Principal.from_user(request.user) if request.user.is_authenticated else None
+    return render(request, "overview.html", {"overview": overview_for(principal)})
 
 
 @principal_required
