@@ -21,7 +21,7 @@ SESSION_ID_SLOT = "__session__"
 
 
 def overview(request):
-    principal = Principal.from_user(request.user) if request.user.is_authenticated else None
+    principal = page_principal(request)  # None: anonymous, who sees the sign-in step only
     return render(request, "overview.html", {"overview": overview_for(principal)})
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.shortcuts import resolve_url
 from django.test import Client
 
 from access_app.models import AgentNode, CallerProfile, Target
@@ -69,7 +71,8 @@ def test_an_anonymous_visitor_sees_the_sign_in_step_and_no_data(world):
     sid = started(carol)
     html = Client().get("/").content.decode()
     assert state_of(html, "sign-in") == "todo"
-    assert 'href="/admin/login/?next=%2F"' in step(html, "sign-in")
+    login = resolve_url(settings.LOGIN_URL)
+    assert f'href="{login}?next=%2F"' in step(html, "sign-in")
     assert state_of(html, "approve") == state_of(html, "call") == ""
     assert 'id="status"' not in html
     for secret in [sid, VOICE_NODE, TOOL_NODE, PENDING_NODE, "/access/approvals/"]:
@@ -146,3 +149,20 @@ def test_an_admin_with_no_node_is_told_to_start_one(db):
     html = logged_in("ops", [], superuser=True).get("/").content.decode()
     assert state_of(html, "approve") == "waiting" and "No agent node has registered" in html
     assert state_of(html, "call") == "waiting"
+
+
+def test_a_caller_signed_in_with_an_api_key_sees_the_calls_of_that_key(world, alice, make_caller):
+    mallory = make_caller("caller", tags=["team:a"], name="mallory")
+    start = f"/api/v1/session-targets/{VOICE_NODE}.voice/start"
+    alices = alice.client().post(start, {}, format="json")
+    mallorys = mallory.client().post(start, {}, format="json")
+    assert alices.status_code == mallorys.status_code == 201, (alices.content, mallorys.content)
+    browser = Client()
+    browser.get("/login/")
+    body = {"api_key": alice.secret, "csrfmiddlewaretoken": browser.cookies["csrftoken"].value}
+    assert browser.post("/login/key", body).status_code == 302
+    html = browser.get("/").content.decode()
+    assert "Signed in as alice" in html and state_of(html, "call") == "done"
+    assert f'href="/session-instances/{alices.json()["session_id"]}/"' in html
+    assert mallorys.json()["session_id"] not in html
+    assert re.findall(r'<li data-node="([^"]+)"', html) == [VOICE_NODE]
