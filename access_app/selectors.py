@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from access_app.models import (
     AccessPolicy,
     AgentNode,
     ApiKey,
+    NodeStatus,
     Role,
     TagDecision,
     TagStatus,
@@ -149,3 +153,32 @@ def recent_decisions(limit: int = 50) -> QuerySet[TagDecision]:
 
 def policies_list() -> QuerySet[AccessPolicy]:
     return AccessPolicy.objects.order_by("-priority", "id")
+
+
+# A node that has not been heard from (heartbeat or registration) for this long is not
+# counted as online: the SDKs beat every 10 s.
+NODE_SILENT_AFTER = timedelta(seconds=60)
+
+
+def node_is_online(node: AgentNode, *, now: datetime | None = None) -> bool:
+    """Heard from lately and not shut down (whatever its approval state)."""
+    if node.reported_status == NodeStatus.OFFLINE:
+        return False
+    last_seen = node.last_heartbeat or node.updated_at
+    return last_seen is not None and last_seen >= (now or timezone.now()) - NODE_SILENT_AFTER
+
+
+@dataclass(frozen=True)
+class PendingApprovals:
+    """What waits on the approvals page: targets, and the pending tags among them."""
+
+    targets: int
+    tags: int
+
+
+def pending_approvals_for(principal: Principal) -> PendingApprovals | None:
+    """Admins: the count of what waits for a decision. Anyone else: None (not theirs)."""
+    if not principal.is_admin:
+        return None
+    tags = TargetTag.objects.filter(status=TagStatus.PENDING, proposed=True, target__active=True)
+    return PendingApprovals(targets=_pending_targets().count(), tags=tags.count())

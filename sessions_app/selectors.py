@@ -94,3 +94,19 @@ def node_link_is_live(node: AgentNode) -> bool:
     return AgentLink.objects.filter(
         node=node, last_seen_at__gte=timezone.now() - LINK_STALE_AFTER
     ).exists()
+
+
+def sessions_started_by(principal: Principal, *, limit: int = 5) -> list[SessionInstance]:
+    """The newest sessions ``principal`` started itself (an admin's too: not everyone's)."""
+    sessions = sessions_visible_to(principal).filter(owner=principal.id)
+    return list(sessions.order_by("-created_at", "-id")[:limit])
+
+
+def status_nodes_for(principal: Principal, startable: list[Target]) -> list[AgentNode]:
+    """The nodes whose status ``principal`` may see: an admin every node; anyone else only
+    the nodes behind the session targets it may start (``startable``: theirs, from
+    ``session_targets_startable_by``), whose ids those targets' names already show."""
+    if principal.is_admin:
+        return list(AgentNode.objects.order_by("node_id"))
+    nodes = {target.node.node_id: target.node for target in startable}
+    return [nodes[node_id] for node_id in sorted(nodes)]

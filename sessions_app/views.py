@@ -12,6 +12,7 @@ from executions_app.models import Execution
 from foundation.errors import ApiError
 from sessions_app import selectors
 from sessions_app.models import SessionInstance
+from sessions_app.overview import overview_for
 from sessions_app.services.starting import session_target_split
 from sessions_app.transports.webrtc_ice import IcePolicy
 
@@ -20,7 +21,8 @@ SESSION_ID_SLOT = "__session__"
 
 
 def overview(request):
-    return render(request, "overview.html")
+    principal = page_principal(request)  # None: anonymous, who sees the sign-in step only
+    return render(request, "overview.html", {"overview": overview_for(principal)})
 
 
 @principal_required
