@@ -23,6 +23,8 @@ from access_app.models import AccessPolicy, ApiKey, CallerProfile, Role
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_.:/@-]*$")
 # Function names keep their case (``tag_matches`` compares them lowercased).
 FUNCTION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$")
+# The affix of a ``prefix*`` or ``*suffix`` pattern may start with any of them (``*:voice``).
+AFFIX_RE = re.compile(r"^[A-Za-z0-9_.:/@-]+$")
 ITEM_MAX = 200
 ITEMS_MAX = 100
 
@@ -86,13 +88,13 @@ class ListTextField(forms.CharField):
     def _item_error(self, item: str) -> str | None:
         if len(item) > ITEM_MAX:
             return f"{item[:40]!r}…: longer than {ITEM_MAX} characters"
-        core = item
+        core, rule = item, self.item_re
         if self.wildcards and item != "*":
             if item.count("*") == 1 and (item.startswith("*") or item.endswith("*")):
-                core = item.strip("*")
+                core, rule = item.strip("*"), AFFIX_RE
             elif "*" in item:
                 return f"{item!r}: * goes alone, at the start or at the end, once"
-        if not self.item_re.match(core):
+        if not rule.match(core):
             if any(char.isspace() for char in item):
                 return f"{item!r}: no spaces inside an item (separate items by commas)"
             return f"{item!r}: use {self.item_rule}"
