@@ -31,7 +31,8 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 admin.site.site_header = "AgentField Sessions"
 admin.site.site_title = "AgentField Sessions"
 admin.site.index_title = "AgentField Sessions administration"
-admin.site.site_url = "/"
+# The header links to the product's pages itself (templates/admin/base_site.html).
+admin.site.site_url = None
 
 
 def tag_list(tags) -> str:

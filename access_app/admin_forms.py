@@ -265,3 +265,9 @@ class AccessPolicyForm(forms.ModelForm):
     class Meta:
         model = AccessPolicy
         fields = AccessPolicy.EDITABLE_FIELDS
+        help_texts = {
+            "priority": "Higher is tried first; among equal priorities, the oldest first.",
+            "action": "What this policy decides when it applies and none of its deny "
+            "functions or constraints denied first.",
+            "enabled": "Disabled policies are skipped.",
+        }
