@@ -150,7 +150,7 @@ class ConstraintsField(forms.CharField):
         if isinstance(value, dict):
             return "\n".join(
                 f"{param} {rule.get('operator')} {json.dumps(rule.get('value'))}"
-                for param, rule in value.items()
+                for param, rule in sorted(value.items())  # jsonb keeps no key order
             )
         return value
 
