@@ -7,11 +7,12 @@ an output serializer (``api_shapes``); refusals are ``ApiError``s the services r
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access_app import api_docs as docs
 from access_app import selectors
 from access_app.api_shapes import (
     AdminAgentListOutSerializer,
@@ -43,7 +44,6 @@ from access_app.services.approvals import COMPONENT_FIELDS, node_tags_approve, n
 from access_app.services.nodes import node_heartbeat, node_register, node_shutdown
 from access_app.services.policies import policy_create, policy_delete, policy_update
 from foundation.errors import ApiError
-from foundation.openapi import errors
 
 
 def _validated(serializer_class, data) -> dict:
@@ -61,7 +61,7 @@ def _found(node: AgentNode | None) -> AgentNode:
 class MeView(APIView):
     """Who the presented credentials act as."""
 
-    @extend_schema(responses=PrincipalOutSerializer)
+    @extend_schema(responses=PrincipalOutSerializer, **docs.ME)
     def get(self, request):
         return Response(PrincipalOutSerializer(request.user).data)
 
@@ -69,7 +69,7 @@ class MeView(APIView):
 class ApiKeyListView(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(responses=ApiKeyListOutSerializer)
+    @extend_schema(responses=ApiKeyListOutSerializer, **docs.API_KEYS)
     def get(self, request):
         keys = list(selectors.api_keys_list())
         return Response(ApiKeyListOutSerializer({"keys": keys, "total": len(keys)}).data)
@@ -82,7 +82,9 @@ class NodeRegisterView(APIView):
     permission_classes = [IsAgentOrAdmin]
 
     @extend_schema(
-        request=NodeRegisterInSerializer, responses={201: NodeRegisterOutSerializer, **errors(403)}
+        request=NodeRegisterInSerializer,
+        responses={201: NodeRegisterOutSerializer, **docs.REGISTER_ERRORS},
+        **docs.REGISTER,
     )
     def post(self, request):
         data = _validated(NodeRegisterInSerializer, request.data)
@@ -101,7 +103,11 @@ class NodeRegisterView(APIView):
 class NodeHeartbeatView(APIView):
     permission_classes = [IsAgentOrAdmin]
 
-    @extend_schema(request=HeartbeatInSerializer, responses=HeartbeatOutSerializer)
+    @extend_schema(
+        request=HeartbeatInSerializer,
+        responses={200: HeartbeatOutSerializer, **docs.NODE_NOT_FOUND},
+        **docs.HEARTBEAT,
+    )
     def post(self, request, node_id: str):
         node = _found(selectors.node_get_for(principal=request.user, node_id=node_id))
         data = _validated(HeartbeatInSerializer, request.data or {})
@@ -113,7 +119,11 @@ class NodeHeartbeatView(APIView):
 class NodeShutdownView(APIView):
     permission_classes = [IsAgentOrAdmin]
 
-    @extend_schema(request=ShutdownInSerializer, responses=ShutdownOutSerializer)
+    @extend_schema(
+        request=ShutdownInSerializer,
+        responses={200: ShutdownOutSerializer, **docs.NODE_NOT_FOUND},
+        **docs.SHUTDOWN,
+    )
     def post(self, request, node_id: str):
         node = _found(selectors.node_get_for(principal=request.user, node_id=node_id))
         _validated(ShutdownInSerializer, request.data or {})
@@ -122,14 +132,14 @@ class NodeShutdownView(APIView):
 
 
 class NodeListView(APIView):
-    @extend_schema(responses=NodeListOutSerializer, operation_id="v1_nodes_list")
+    @extend_schema(responses=NodeListOutSerializer, operation_id="v1_nodes_list", **docs.NODE_LIST)
     def get(self, request):
         nodes = list(selectors.nodes_visible_to(request.user))
         return Response(NodeListOutSerializer({"nodes": nodes, "total": len(nodes)}).data)
 
 
 class NodeDetailView(APIView):
-    @extend_schema(responses=NodeOutSerializer)
+    @extend_schema(responses={200: NodeOutSerializer, **docs.NODE_NOT_FOUND}, **docs.NODE_DETAIL)
     def get(self, request, node_id: str):
         node = _found(selectors.node_get_for(principal=request.user, node_id=node_id))
         return Response(NodeOutSerializer(node).data)
@@ -148,10 +158,12 @@ class _AdminAgentsView(APIView):
         return Response(AdminAgentListOutSerializer({"agents": agents, "total": len(agents)}).data)
 
 
+@extend_schema_view(get=extend_schema(**docs.PENDING))
 class PendingAgentsView(_AdminAgentsView):
     pending = True
 
 
+@extend_schema_view(get=extend_schema(**docs.APPROVED))
 class ApprovedAgentsView(_AdminAgentsView):
     pending = False
 
@@ -160,7 +172,13 @@ class ApproveTagsView(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(
-        request=ApproveTagsInSerializer, responses={200: ApproveTagsOutSerializer, **errors(409)}
+        request=ApproveTagsInSerializer,
+        responses={
+            200: ApproveTagsOutSerializer,
+            **docs.TAGS_NODE_NOT_FOUND,
+            **docs.NOTHING_PENDING,
+        },
+        **docs.APPROVE,
     )
     def post(self, request, node_id: str):
         node = _found(selectors.node_get(node_id))
@@ -185,7 +203,13 @@ class RejectTagsView(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(
-        request=RejectTagsInSerializer, responses={200: RejectTagsOutSerializer, **errors(409)}
+        request=RejectTagsInSerializer,
+        responses={
+            200: RejectTagsOutSerializer,
+            **docs.TAGS_NODE_NOT_FOUND,
+            **docs.NOTHING_PENDING,
+        },
+        **docs.REJECT,
     )
     def post(self, request, node_id: str):
         node = _found(selectors.node_get(node_id))
@@ -208,13 +232,21 @@ class RejectTagsView(APIView):
 class PolicyListView(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(responses=PolicyListOutSerializer, operation_id="v1_admin_policies_list")
+    @extend_schema(
+        responses=PolicyListOutSerializer,
+        operation_id="v1_admin_policies_list",
+        **docs.POLICY_LIST,
+    )
     def get(self, request):
         policies = list(selectors.policies_list())
         body = {"policies": policies, "total": len(policies)}
         return Response(PolicyListOutSerializer(body).data)
 
-    @extend_schema(request=PolicyInSerializer, responses={201: PolicyOutSerializer, **errors(409)})
+    @extend_schema(
+        request=PolicyInSerializer,
+        responses={201: PolicyOutSerializer, **docs.POLICY_INVALID, **docs.POLICY_EXISTS},
+        **docs.POLICY_CREATE,
+    )
     def post(self, request):
         policy = policy_create(data=_validated(PolicyInSerializer, request.data))
         return Response(PolicyOutSerializer(policy).data, status=status.HTTP_201_CREATED)
@@ -229,17 +261,28 @@ class PolicyDetailView(APIView):
             raise ApiError(404, "not_found", "policy not found")
         return policy
 
-    @extend_schema(responses=PolicyOutSerializer)
+    @extend_schema(responses={200: PolicyOutSerializer, **docs.POLICY_NOT_FOUND}, **docs.POLICY_GET)
     def get(self, request, policy_id: int):
         return Response(PolicyOutSerializer(self._policy(policy_id)).data)
 
-    @extend_schema(request=PolicyInSerializer, responses={200: PolicyOutSerializer, **errors(409)})
+    @extend_schema(
+        request=PolicyInSerializer,
+        responses={
+            200: PolicyOutSerializer,
+            **docs.POLICY_INVALID,
+            **docs.POLICY_NOT_FOUND,
+            **docs.POLICY_EXISTS,
+        },
+        **docs.POLICY_PUT,
+    )
     def put(self, request, policy_id: int):
         policy = self._policy(policy_id)
         data = _validated(PolicyInSerializer, request.data)
         return Response(PolicyOutSerializer(policy_update(policy=policy, data=data)).data)
 
-    @extend_schema(responses={200: SuccessOutSerializer})
+    @extend_schema(
+        responses={200: SuccessOutSerializer, **docs.POLICY_NOT_FOUND}, **docs.POLICY_DELETE
+    )
     def delete(self, request, policy_id: int):
         policy_delete(policy=self._policy(policy_id))
         return Response(acknowledged(SuccessOutSerializer, "Policy deleted"))

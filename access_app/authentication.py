@@ -1,4 +1,5 @@
-"""DRF authentication: API keys (``X-API-Key`` or ``Authorization: Bearer``) and browser logins.
+"""DRF authentication: API keys (``X-API-Key`` or ``Authorization: Bearer``) and browser
+logins (a Django user, or an API key signed in through the login page).
 
 Both produce a :class:`Principal` as ``request.user``, so views never care which one it was.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from access_app.principals import Principal
+from access_app.principals import Principal, session_api_key
 from access_app.services.api_keys import api_key_authenticate
 
 
@@ -40,14 +41,20 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class LoginSessionAuthentication(authentication.SessionAuthentication):
-    """Django login (cookie + CSRF) for the browser pages' API calls."""
+    """The browser pages' API calls (cookie + CSRF): a Django login, or an API key signed
+    in through the login page (only its pk is in the session, re-checked here: decision
+    0031). Either way the call acts as the same principal as the page."""
 
     def authenticate(self, request):
         result = super().authenticate(request)
-        if result is None:
+        if result is not None:
+            user, auth = result
+            return Principal.from_user(user), auth
+        key = session_api_key(request._request)
+        if key is None:
             return None
-        user, auth = result
-        return Principal.from_user(user), auth
+        self.enforce_csrf(request)
+        return Principal.from_api_key(key), key
 
 
 class ApiKeySchema(OpenApiAuthenticationExtension):

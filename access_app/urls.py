@@ -1,6 +1,6 @@
 from django.urls import path
 
-from access_app import api, views
+from access_app import api, auth_views, views
 
 api_urlpatterns = [
     path("me", api.MeView.as_view(), name="me"),
@@ -21,4 +21,11 @@ api_urlpatterns = [
 page_urlpatterns = [
     path("approvals/", views.approvals, name="approvals"),
     path("approvals/decide", views.approvals_decide, name="approvals-decide"),
+]
+
+# Mounted at the site's root: the product's sign-in (decision 0031).
+auth_urlpatterns = [
+    path("login/", auth_views.ProductLoginView.as_view(), name="login"),
+    path("login/key", auth_views.api_key_login, name="login-key"),
+    path("logout/", auth_views.ProductLogoutView.as_view(), name="logout"),
 ]

@@ -5,19 +5,18 @@ from __future__ import annotations
 from itertools import groupby
 
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from access_app import selectors
 from access_app.api_shapes import TargetOutSerializer
 from access_app.models import AgentNode, TagStatus, Target
-from access_app.principals import Principal, user_is_admin
+from access_app.principals import page_principal, principal_required
 from access_app.reach import reach_changes
 from access_app.services.approvals import target_seen, target_tags_decide
 from foundation.errors import ApiError
 
-admin_required = user_passes_test(user_is_admin)  # is_staff alone is not enough
+admin_required = principal_required(admin=True)  # is_staff alone is not enough
 
 
 def _shown(value: object) -> str | None:
@@ -60,7 +59,7 @@ def approvals(request):
         {"node": node, "targets": list(targets)}
         for node, targets in groupby(pending, key=lambda item: item["node"])
     ]
-    visible = list(selectors.nodes_visible_to(Principal.from_user(request.user)))
+    visible = list(selectors.nodes_visible_to(page_principal(request)))
     # Who may act as each node: the keys bound to it (decision 0015).
     owners = selectors.node_owners([g["node"] for g in groups] + visible)
     for group in groups:
@@ -94,7 +93,7 @@ def approvals_decide(request):
         changed = target_tags_decide(
             target=target,
             decision=decision,
-            actor=Principal.from_user(request.user).actor,
+            actor=page_principal(request).actor,
             reason=request.POST.get("reason", "").strip()[:2000],
             tags=None if tag == "*" else [tag],
             seen=request.POST.get("seen") or None,

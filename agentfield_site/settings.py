@@ -14,6 +14,7 @@ import dj_database_url
 
 from agentfield.contract.matrix import SUPPORTED_SESSION_TRANSPORTS
 from agentfield.contract.media import SUPPORTED_SESSION_MEDIA
+from agentfield_site import api_docs
 from agentfield_site.env import (
     EnvError,
     env_bool,
@@ -103,6 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "access_app.context_processors.page_frame",  # nav per role, banners
             ],
         },
     },
@@ -190,10 +192,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 # No result backend: sharing the disabled one saves building it per thread at each enqueue.
-CELERY_RESULT_BACKEND_THREAD_SAFE = True
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_SERIALIZER = "json"
-CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND_THREAD_SAFE = CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER, CELERY_ACCEPT_CONTENT = "json", ["json"]
 
 # --- REST framework and OpenAPI -----------------------------------------------------------
 
@@ -210,16 +210,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
-SPECTACULAR_SETTINGS = {
-    "TITLE": "AgentField Sessions control plane",
-    "DESCRIPTION": "Realtime and multimodal session entrypoints for AgentField workflows.",
-    "VERSION": "0.1.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-}
+SPECTACULAR_SETTINGS = api_docs.SPECTACULAR_SETTINGS  # the words of /api/docs/
 
 # --- Auth, static files, i18n -------------------------------------------------------------
 
@@ -228,8 +219,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Django's model backend, refusing logins after too many failures (decision 0018).
 AUTHENTICATION_BACKENDS = ["access_app.backends.ThrottledModelBackend"]
-LOGIN_URL = "admin:login"  # URL names: resolved when used
-LOGIN_REDIRECT_URL = "overview"
+# The product's login (users with caller tags, superusers, API keys: decision 0031).
+LOGIN_URL, LOGIN_REDIRECT_URL = "login", "overview"  # URL names: resolved when used
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
@@ -263,10 +254,7 @@ AGENTFIELD_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int(
 )
 AGENTFIELD_LOGIN_LOCKOUT_SECONDS = env_int("AGENTFIELD_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = False
-USE_TZ = True
+LANGUAGE_CODE, TIME_ZONE, USE_I18N, USE_TZ = "en-us", "UTC", False, True
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 # aioice logs every ICE check at INFO: heard only with LOG_LEVEL=debug.
@@ -293,6 +281,8 @@ OPENROUTER_SITE_URL = env_url("OPENROUTER_SITE_URL", "", ("http", "https"))
 OPENROUTER_APP_NAME = env_str("OPENROUTER_APP_NAME")
 # The speech-to-text model that gives an audio turn its transcript.
 OPENROUTER_TRANSCRIPTION_MODEL = env_str("OPENROUTER_TRANSCRIPTION_MODEL", "openai/whisper-1")
+# Set by `make run` when the provider simulator answers: every page says so.
+AGENTFIELD_PROVIDER_SIMULATOR = env_bool("AGENTFIELD_PROVIDER_SIMULATOR", False)
 
 # --- AgentField behaviour -----------------------------------------------------------------
 

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from access_app.urls import api_urlpatterns as access_api
+from access_app.urls import auth_urlpatterns as access_auth
 from access_app.urls import page_urlpatterns as access_pages
 from agentfield_site import health
 from executions_app.urls import api_urlpatterns as executions_api
@@ -18,6 +19,7 @@ api_v1 = [*access_api, *executions_api, *sessions_api]
 
 urlpatterns = [
     path("", include(sessions_pages)),
+    path("", include(access_auth)),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
     path("access/", include(access_pages)),

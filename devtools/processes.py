@@ -5,10 +5,15 @@ uses them too); they are re-exported here."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
 
 from agentfield_site.web_processes import (
     DAPHNE_WS_HEADROOM,
@@ -29,6 +34,8 @@ __all__ = [
 ]
 
 MAX_RESTARTS = 20
+# What a child with a log file still shows on the terminal: warnings, errors, tracebacks.
+WARNINGS = re.compile(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b")
 
 
 def celery_worker_argv(
@@ -63,14 +70,48 @@ class Child:
     # (kombu fails to reconnect after a late ack on the lost connection); work waits in
     # the broker or is re-enqueued by the recovery sweep, so a new worker loses nothing.
     restart: bool = False
+    # With a log file, everything the child prints goes there; the terminal (``echo``)
+    # gets only the lines ``shown`` matches, prefixed with the child's name.
+    log_path: Path | None = None
+    shown: re.Pattern = WARNINGS
+    echo: TextIO = field(default_factory=lambda: sys.stderr)
     process: subprocess.Popen | None = None
     exit_reported: bool = False
     restarts: int = 0
 
     def start(self) -> None:
+        if self.log_path is None:
+            self.process = subprocess.Popen(
+                self.argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent()
+            )
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(self.env if self.env is not None else os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            self.argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent()
+            self.argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
+        mode = "a" if self.restarts else "w"  # a fresh log per run; a restart appends
+        copy = threading.Thread(target=self._copy_output, args=(self.process.stdout, mode))
+        copy.daemon = True
+        copy.start()
+
+    def _copy_output(self, stream: TextIO, mode: str) -> None:
+        """Every line to the log file; the ones ``shown`` matches to the terminal too."""
+        with open(self.log_path, mode, encoding="utf-8") as log:
+            for line in stream:
+                log.write(line)
+                log.flush()
+                if self.shown.search(line):
+                    self.echo.write(f"[{self.name}] {line}")
+                    self.echo.flush()
 
 
 class ChildExited(Exception):

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from executions_app import api_docs as docs
 from executions_app import selectors
 from executions_app.models import Execution
 from executions_app.serializers.inputs import (
@@ -44,11 +45,12 @@ from executions_app.services.status import (
     execution_report_status,
 )
 from executions_app.waiting import execution_headers, execution_result_within
-from foundation.openapi import errors, target_parameter
+from foundation.openapi import target_parameter
 
-# Refusals an execute call can meet beyond the common ones: access (403), an ended session
-# (410), a target pending approval (503).
-EXECUTE_ERRORS = errors(403, 410)
+# Refusals an execute call can meet beyond the common ones: a bad target or header (400),
+# access (403), an unknown target (404), an ended session (410), a target pending approval
+# (503).
+EXECUTE_ERRORS = docs.EXECUTE_ERRORS
 EXECUTE_PARAMETERS = [target_parameter("name"), *lineage_header_parameters()]
 
 
@@ -67,6 +69,7 @@ class ExecuteAsyncView(APIView):
         request=ExecuteInSerializer,
         parameters=EXECUTE_PARAMETERS,
         responses={202: ExecuteAcceptedOutSerializer, **EXECUTE_ERRORS},
+        **docs.EXECUTE_ASYNC,
     )
     def post(self, request, target: str):
         accepted = _accept(request, target)
@@ -85,8 +88,13 @@ class ExecuteSyncView(AsyncAPIView):
         responses={
             200: ExecuteResultOutSerializer,
             **EXECUTE_ERRORS,
-            504: OpenApiResponse(ExecuteTimeoutOutSerializer, description="still running; poll"),
+            504: OpenApiResponse(
+                ExecuteTimeoutOutSerializer,
+                description="Still running after the wait: poll the execution.",
+                examples=[docs.SYNC_TIMEOUT_EXAMPLE],
+            ),
         },
+        **docs.EXECUTE_SYNC,
     )
     async def post(self, request, target: str):
         accepted = await sync_to_async(_accept)(request, target)
@@ -99,14 +107,18 @@ class ExecuteSyncView(AsyncAPIView):
 
 
 class ExecutionDetailView(APIView):
-    @extend_schema(responses=ExecutionOutSerializer)
+    @extend_schema(
+        responses={200: ExecutionOutSerializer, **docs.EXECUTION_NOT_FOUND}, **docs.DETAIL
+    )
     def get(self, request, execution_id: str):
         execution = selectors.execution_get_for(principal=request.user, execution_id=execution_id)
         return Response(ExecutionOutSerializer(execution).data)
 
 
 class BatchStatusView(APIView):
-    @extend_schema(request=BatchStatusInSerializer, responses=BatchStatusOutSerializer)
+    @extend_schema(
+        request=BatchStatusInSerializer, responses=BatchStatusOutSerializer, **docs.BATCH
+    )
     def post(self, request):
         serializer = BatchStatusInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -130,7 +142,12 @@ def _callback_data(request: Request, execution: Execution):
 class ExecutionStatusCallbackView(APIView):
     @extend_schema(
         request=StatusCallbackInSerializer,
-        responses={200: ExecutionOutSerializer, **errors(403, 409)},
+        responses={
+            200: ExecutionOutSerializer,
+            **docs.STATUS_ERRORS,
+            **docs.EXECUTION_NOT_FOUND,
+        },
+        **docs.STATUS_CALLBACK,
     )
     def post(self, request, execution_id: str):
         execution = execution_get_awaiting_callback(
@@ -145,7 +162,11 @@ class ExecutionStatusCallbackView(APIView):
 class ExecutionLogsView(APIView):
     """Upstream's structured log lines from the executing node."""
 
-    @extend_schema(request=ExecutionLogsInSerializer, responses={202: LogsAcceptedOutSerializer})
+    @extend_schema(
+        request=ExecutionLogsInSerializer,
+        responses={202: LogsAcceptedOutSerializer, **docs.EXECUTION_NOT_FOUND},
+        **docs.LOGS,
+    )
     def post(self, request, execution_id: str):
         execution = selectors.execution_executed_by(
             principal=request.user, execution_id=execution_id
@@ -162,7 +183,8 @@ class WorkflowEventsView(APIView):
 
     @extend_schema(
         request=WorkflowEventInSerializer,
-        responses={202: EventAcceptedOutSerializer, **errors(404)},
+        responses={202: EventAcceptedOutSerializer, **docs.WORKFLOW_EVENT_ERRORS},
+        **docs.WORKFLOW_EVENT,
     )
     def post(self, request):
         serializer = WorkflowEventInSerializer(data=request.data)
@@ -176,20 +198,22 @@ class WorkflowEventsView(APIView):
 
 
 class WorkflowDagView(APIView):
-    @extend_schema(responses=DagOutSerializer)
+    @extend_schema(responses={200: DagOutSerializer, **docs.DAG_ERRORS}, **docs.DAG)
     def get(self, request, workflow_id: str):
         dag = selectors.workflow_dag_for(principal=request.user, workflow_id=workflow_id)
         return Response(DagOutSerializer(dag).data)
 
 
 class ProvenanceView(APIView):
-    @extend_schema(responses=ProvenanceOutSerializer)
+    @extend_schema(
+        responses={200: ProvenanceOutSerializer, **docs.EXECUTION_NOT_FOUND}, **docs.PROVENANCE
+    )
     def get(self, request, execution_id: str):
         execution = selectors.execution_get_for(principal=request.user, execution_id=execution_id)
         return Response(ProvenanceOutSerializer(execution).data)
 
 
 class ProvenanceKeyView(APIView):
-    @extend_schema(responses=ProvenanceKeyOutSerializer)
+    @extend_schema(responses=ProvenanceKeyOutSerializer, **docs.PUBLIC_KEY)
     def get(self, request):
         return Response(ProvenanceKeyOutSerializer({}).data)

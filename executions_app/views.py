@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
-from access_app.principals import Principal
+from access_app.principals import page_principal, principal_required
 from executions_app.dag import dag_layout
 from executions_app.selectors import workflow_executions_for
 
 
-@login_required
+@principal_required
 def workflow_page(request, workflow_id: str):
-    executions = workflow_executions_for(
-        principal=Principal.from_user(request.user), workflow_id=workflow_id
-    )
+    executions = workflow_executions_for(principal=page_principal(request), workflow_id=workflow_id)
     if not executions:
         raise Http404("workflow not found")
     sessions = sorted({e.session_id for e in executions if e.session_id})

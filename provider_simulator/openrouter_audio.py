@@ -8,8 +8,9 @@
 - ``POST /v1/audio/transcriptions`` ``{"model", "input_audio": {"data", "format"}}`` ->
   ``{"text", "usage"}``.
 
-The "model": a clip's transcript comes from the scripted FIFO, else ``speech of N
-milliseconds`` (one clip, one transcript, whichever endpoint hears it first). The last
+The "model": a clip's transcript comes from the scripted FIFO, else from the offline
+recognizer when the simulator runs with ``transcribe="speech"`` (``recognizer``), else
+``speech of N milliseconds`` (one clip, one transcript, whichever endpoint hears it first). The last
 message decides the answer: a tool result is spoken (its ``spoken_response``, else a
 summary); a user text starting with ``SAY_PREFIX`` is spoken verbatim; a user turn that
 names an offered tool calls it; anything else is answered ``You said: <words>``.
@@ -124,8 +125,7 @@ class OpenRouterAudioSimulator:
         except Exception:
             raise BadRequest(f"input_audio could not be decoded as {fmt}") from None
         key = hashlib.sha256(data).hexdigest()
-        default = f"speech of {audio.duration_ms(pcm)} milliseconds"
-        return self.state.transcript_for(key, default), len(data)
+        return await self.state.hear_clip(key, pcm), len(data)
 
     # Chat completions ---------------------------------------------------------------------
 

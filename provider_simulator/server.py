@@ -19,6 +19,9 @@ Routes (loopback only):
   (a WebRTC call creation) or ``"next_sideband"`` (its handshake: 404 ``call_id_not_found``).
   ``drop`` on a call aborts its sidebands' TCP connections; the call goes on.
 - ``POST /control/pace`` ``{"pace": float}``: 0 sends audio at once, 1.0 in real time.
+- A user turn's transcript: the next scripted one (``/control/transcripts``), else, with
+  ``transcribe="speech"`` (``--transcribe speech``, what ``make run`` uses), the words the
+  offline recognizer heard (``recognizer``), else ``speech of N milliseconds``.
 - ``POST /control/call-turn`` ``{"call_id": str, "text": str}``: the call hears a user turn
   with that transcript, no audio needed (speech started/stopped, committed, transcribed,
   then the automatic response); 404 for an unknown call, 409 if its turn detection is off.
@@ -42,6 +45,7 @@ from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
 
+from provider_simulator import recognizer
 from provider_simulator.call_routes import SimulatorCalls
 from provider_simulator.openai_realtime import DEFAULT_MODEL, RealtimeConnection
 from provider_simulator.openrouter_audio import OpenRouterAudioSimulator
@@ -87,9 +91,14 @@ class ProviderSimulator:
     """A local, deterministic stand-in for OpenAI Realtime and OpenRouter audio."""
 
     def __init__(
-        self, *, pace: float = 0.0, call_connect_timeout: float = 30.0, max_calls: int = 1000
+        self,
+        *,
+        pace: float = 0.0,
+        call_connect_timeout: float = 30.0,
+        max_calls: int = 1000,
+        transcribe: str = "duration",
     ) -> None:
-        self.state = SimulatorState(pace=pace)
+        self.state = SimulatorState(pace=pace, transcribe=transcribe)
         self.calls = SimulatorCalls(
             self.state, connect_timeout=call_connect_timeout, max_calls=max_calls
         )
@@ -97,6 +106,7 @@ class ProviderSimulator:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
+        self._warm_up: asyncio.Task[None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -136,6 +146,8 @@ class ProviderSimulator:
         self._runner = runner
         self.host = host
         self.port = int(runner.addresses[0][1])
+        if self.state.transcribe == "speech":  # the recognizer's model loads meanwhile
+            self._warm_up = asyncio.create_task(recognizer.warm_up())
         return self.port
 
     async def stop(self) -> None:
@@ -143,6 +155,8 @@ class ProviderSimulator:
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        if self._warm_up is not None:
+            await self._warm_up
         await self.calls.end_all("simulator stopped", "simulator stopping", 1001)
         for ws in list(self._sockets):
             with contextlib.suppress(Exception):
@@ -347,7 +361,12 @@ class SimulatorHandle:
 
 @contextlib.contextmanager
 def running_simulator(
-    *, host: str = "127.0.0.1", port: int = 0, pace: float = 0.0, call_connect_timeout: float = 30.0
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    pace: float = 0.0,
+    call_connect_timeout: float = 30.0,
+    transcribe: str = "duration",
 ) -> Iterator[SimulatorHandle]:
     """Run a ``ProviderSimulator`` in a background thread with its own event loop.
 
@@ -356,7 +375,9 @@ def running_simulator(
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="provider-simulator", daemon=True)
     thread.start()
-    simulator = ProviderSimulator(pace=pace, call_connect_timeout=call_connect_timeout)
+    simulator = ProviderSimulator(
+        pace=pace, call_connect_timeout=call_connect_timeout, transcribe=transcribe
+    )
     try:
         asyncio.run_coroutine_threadsafe(simulator.start(host, port), loop).result(timeout=10)
         yield SimulatorHandle(simulator, loop)

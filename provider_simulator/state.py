@@ -10,6 +10,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from provider_simulator import audio
+
 if TYPE_CHECKING:
     from provider_simulator.openai_realtime.connection import RealtimeConnection
 
@@ -19,6 +21,10 @@ FAULT_WHENS = ("now", "next_response", "next_turn")
 # an error event in the middle of the stream, or the stream cut in the middle.
 HTTP_FAULT_KINDS = ("http_error", "stream_error", "cut")
 HTTP_FAULT_WHENS = ("next_request", "next_transcription", "next_call", "next_sideband")
+# How a turn with no scripted transcript is transcribed: ``duration`` names its length
+# (``speech of N milliseconds``, deterministic: tests and benchmarks), ``speech`` runs the
+# offline recognizer (``recognizer``; the demo) and names the length if it heard nothing.
+TRANSCRIBE_MODES = ("duration", "speech")
 
 
 @dataclass
@@ -48,7 +54,10 @@ class SimulatorState:
     Not thread-safe: use it on the simulator's event loop only.
     """
 
-    def __init__(self, pace: float = 0.0) -> None:
+    def __init__(self, pace: float = 0.0, transcribe: str = "duration") -> None:
+        if transcribe not in TRANSCRIBE_MODES:
+            raise ValueError(f"transcribe must be one of {', '.join(TRANSCRIBE_MODES)}")
+        self.transcribe = transcribe
         self.default_pace = float(pace)
         self.pace = float(pace)
         self.transcripts: deque[str] = deque()
@@ -97,17 +106,35 @@ class SimulatorState:
             raise ValueError("pace must be a number >= 0")
         self.pace = pace
 
-    def next_transcript(self, default: str) -> str:
-        return self.transcripts.popleft() if self.transcripts else default
-
     def next_tool_arguments(self, default: dict[str, Any]) -> dict[str, Any]:
         """The scripted arguments of the next tool call, else ``default``."""
         return self.tool_arguments.popleft() if self.tool_arguments else default
 
-    def transcript_for(self, clip_key: str, default: str) -> str:
+    async def hear(self, pcm: bytes) -> str:
+        """A user turn's transcript (pcm16 24 kHz): the scripted FIFO's next, else what the
+        recognizer heard (``transcribe="speech"``), else ``speech of N milliseconds``."""
+        if self.transcripts:
+            return self.transcripts.popleft()
+        return await self._unscripted(pcm)
+
+    async def hear_clip(self, clip_key: str, pcm: bytes) -> str:
+        """``hear`` for an uploaded clip, once: the same clip gets the same transcript."""
         if clip_key not in self.heard:
-            self.heard[clip_key] = self.next_transcript(default)
+            if self.transcripts:
+                self.heard[clip_key] = self.transcripts.popleft()
+            else:
+                text = await self._unscripted(pcm)
+                self.heard.setdefault(clip_key, text)  # it may have been heard meanwhile
         return self.heard[clip_key]
+
+    async def _unscripted(self, pcm: bytes) -> str:
+        if self.transcribe == "speech":
+            from provider_simulator import recognizer
+
+            words = await recognizer.recognize(pcm)
+            if words:
+                return words
+        return f"speech of {audio.duration_ms(pcm)} milliseconds"
 
     def add_fault(self, kind: str, when: str, status: int = 0, message: str = "") -> None:
         validate_fault(kind, when)

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from access_app.authentication import ApiKeyAuthentication, LoginSessionAuthentication
 from executions_app.serializers.outputs import ExecuteAcceptedOutSerializer
 from foundation.errors import ApiError
-from foundation.openapi import errors, target_parameter
+from foundation.openapi import target_parameter
 from foundation.parsers import StrictJSONParser
 from foundation.throttling import (
     AudioTurnThrottle,
@@ -30,6 +30,7 @@ from foundation.throttling import (
     ToolCallThrottle,
     WebRTCOfferThrottle,
 )
+from sessions_app import api_docs as docs
 from sessions_app import selectors
 from sessions_app.authentication import ClientSecretAuthentication
 from sessions_app.models import SessionEvent, SessionInstance, SessionStatus
@@ -84,7 +85,7 @@ class UpstreamJSONParser(StrictJSONParser):
 
 
 class SessionTargetsView(APIView):
-    @extend_schema(responses=SessionTargetListSerializer)
+    @extend_schema(responses=SessionTargetListSerializer, **docs.TARGETS)
     def get(self, request):
         startable = selectors.session_targets_startable_by(request.user)
         body = {"targets": startable, "total": len(startable)}
@@ -97,7 +98,8 @@ class SessionStartView(APIView):
     @extend_schema(
         request=SessionStartInSerializer,
         parameters=[target_parameter("session")],
-        responses={201: SessionStartedSerializer, **errors(403)},
+        responses={201: SessionStartedSerializer, **docs.START_ERRORS},
+        **docs.START,
     )
     def post(self, request, target: str):
         serializer = SessionStartInSerializer(data=request.data or {})
@@ -110,7 +112,7 @@ class SessionStartView(APIView):
 
 @extend_schema_view(
     get=extend_schema(
-        parameters=[SessionListInSerializer], operation_id="v1_session_instances_list"
+        parameters=[SessionListInSerializer], operation_id="v1_session_instances_list", **docs.LIST
     )
 )
 class SessionListView(ListAPIView):
@@ -130,13 +132,17 @@ class SessionListView(ListAPIView):
 
 
 class SessionDetailView(InstanceRoute, APIView):
-    @extend_schema(responses=SessionSerializer)
+    @extend_schema(responses={200: SessionSerializer, **docs.SESSION_NOT_FOUND}, **docs.DETAIL)
     def get(self, request, session_id: str):
         return Response(SessionSerializer(self.session_or_404(session_id)).data)
 
 
 class SessionEndView(InstanceRoute, APIView):
-    @extend_schema(request=SessionEndInSerializer, responses=SessionSerializer)
+    @extend_schema(
+        request=SessionEndInSerializer,
+        responses={200: SessionSerializer, **docs.SESSION_NOT_FOUND},
+        **docs.END,
+    )
     def post(self, request, session_id: str):
         session = self.session_or_404(session_id)
         serializer = SessionEndInSerializer(data=request.data or {})
@@ -146,7 +152,13 @@ class SessionEndView(InstanceRoute, APIView):
         return Response(SessionSerializer(session).data)
 
 
-@extend_schema_view(get=extend_schema(parameters=[EventsInSerializer]))
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[EventsInSerializer],
+        responses={200: SessionEventSerializer(many=True), **docs.SESSION_NOT_FOUND},
+        **docs.EVENTS,
+    )
+)
 class SessionEventsView(InstanceRoute, ListAPIView):
     queryset = SessionEvent.objects.none()  # the schema's model; rows come from the selector
     serializer_class = SessionEventSerializer
@@ -164,7 +176,8 @@ class SessionToolView(InstanceRoute, APIView):
 
     @extend_schema(
         request=ToolCallInSerializer,
-        responses={202: ExecuteAcceptedOutSerializer, **errors(403, 410)},
+        responses={202: ExecuteAcceptedOutSerializer, **docs.TOOL_ERRORS},
+        **docs.TOOL_CALL,
     )
     def post(self, request, session_id: str, tool: str):
         session = self.session_or_404(session_id)
@@ -198,7 +211,8 @@ class SessionTurnView(InstanceRoute, AsyncAPIView):
             "application/json": TurnInSerializer,
             "multipart/form-data": TurnMultipartInSerializer,
         },
-        responses={200: TurnSerializer, **errors(409, 410, 413, 415, 502, 503, 504)},
+        responses={200: TurnSerializer, **docs.TURN_ERRORS},
+        **docs.TURN,
     )
     async def post(self, request, session_id: str):
         began = time.perf_counter()
@@ -217,7 +231,8 @@ class SessionRealtimeOfferView(InstanceRoute, AsyncAPIView):
 
     @extend_schema(
         request={"application/sdp": OpenApiTypes.STR},
-        responses={(200, "application/sdp"): OpenApiTypes.STR, **errors(409, 410, 502)},
+        responses={(200, "application/sdp"): OpenApiTypes.STR, **docs.OFFER_ERRORS},
+        **docs.OFFER,
     )
     async def post(self, request, session_id: str):
         session = await sync_to_async(self.session_or_404)(session_id)

@@ -31,9 +31,9 @@ class SessionPagination(BasePagination):
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         return _object(
             sessions=schema,
-            total={"type": "integer"},
-            page={"type": "integer"},
-            has_next={"type": "boolean"},
+            total={"type": "integer", "example": 1},
+            page={"type": "integer", "example": 1},
+            has_next={"type": "boolean", "example": False},
         )
 
 
@@ -53,7 +53,7 @@ class EventPagination(BasePagination):
         return Response({"events": data, "next_after": self.next_after})
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        return _object(events=schema, next_after={"type": "integer"})
+        return _object(events=schema, next_after={"type": "integer", "example": 41})
 
 
 def _object(**properties: dict[str, Any]) -> dict[str, Any]:

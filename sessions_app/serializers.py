@@ -81,7 +81,7 @@ class _LooseString(serializers.Field):
 class ToolCallInSerializer(SharedFieldsSerializer):
     """Upstream's tool body, with upstream's 400s (``ApiError``) instead of field errors."""
 
-    target = _LooseString(required=False, allow_null=True, help_text="<node>.<reasoner>")
+    target = _LooseString(required=False, allow_null=True, help_text="`<node>.<reasoner>`")
     input = serializers.DictField(required=False, allow_null=True)
 
     def run_validation(self, data: Any = serializers.empty) -> dict[str, Any]:

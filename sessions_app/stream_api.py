@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
 
 from foundation.errors import ApiError
-from foundation.openapi import errors
+from sessions_app import api_docs as docs
 from sessions_app.api import InstanceRoute
 from sessions_app.transports.event_stream import event_stream_open, event_stream_response
 
@@ -35,12 +35,12 @@ class SessionEventStreamView(InstanceRoute, AsyncAPIView):
     content_negotiation_class = ErrorsAsJSON
 
     @extend_schema(
-        responses={(200, "text/event-stream"): OpenApiTypes.STR, **errors(429)},
-        description=(
-            "The session's live events as server-sent events: `data: <json>` per message "
-            "(the messages a WebRTC call sends on its data channel), `: keepalive` after "
-            "15 s of quiet, ending after `session.ended|failed|expired`."
-        ),
+        responses={
+            (200, "text/event-stream"): OpenApiTypes.STR,
+            **docs.SESSION_NOT_FOUND,
+            **docs.STREAM_ERRORS,
+        },
+        **docs.STREAM,
     )
     async def get(self, request, session_id: str):
         session = await sync_to_async(self.session_or_404)(session_id)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 
 from access_app.models import Target
-from access_app.principals import Principal
+from access_app.principals import Principal, page_principal, principal_required
 from executions_app.models import Execution
 from foundation.errors import ApiError
 from sessions_app import selectors
@@ -24,17 +23,17 @@ def overview(request):
     return render(request, "overview.html")
 
 
-@login_required
+@principal_required
 def sessions_list(request):
-    principal = Principal.from_user(request.user)
+    principal = page_principal(request)
     recent = selectors.sessions_visible_to(principal).order_by("-created_at")[:20]
     targets = selectors.session_targets_startable_by(principal)
     return render(request, "sessions/list.html", {"targets": targets, "recent": recent})
 
 
-@login_required
+@principal_required
 def voice_page(request, target: str):
-    session_target = _target_startable_or_404(Principal.from_user(request.user), target)
+    session_target = _target_startable_or_404(page_principal(request), target)
     definition = session_target.definition or {}
     config = {
         "target": session_target.full_name,
@@ -63,9 +62,9 @@ def _target_startable_or_404(principal: Principal, target: str) -> Target:
     return session_target
 
 
-@login_required
+@principal_required
 def session_replay(request, session_id: str):
-    principal = Principal.from_user(request.user)
+    principal = page_principal(request)
     session = selectors.session_get_for(principal=principal, session_id=session_id)
     if session is None:
         raise Http404("session not found")

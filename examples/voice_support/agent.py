@@ -22,6 +22,8 @@ import os
 import re
 from typing import Any
 
+from text_to_num import alpha2digit
+
 import agentfield
 from agentfield import Agent
 
@@ -93,6 +95,7 @@ ORDERS: dict[str, dict[str, str]] = {
     "4821": {"status": "cancelled", "refund": "3 to 5 business days", "item": "a tablet stand"},
 }
 ORDER_NUMBER = re.compile(r"\b(\d{4,8})\b")
+DIGIT_GROUPS = re.compile(r"\d+(?:\s+\d+)+")  # "10 42", "1 04 2": one number said in parts
 GOODBYE = re.compile(r"\b(bye|goodbye|that's all|that is all)\b", re.IGNORECASE)
 
 
@@ -110,9 +113,19 @@ def _spoken_status(number: str, order: dict[str, str]) -> str:
     return f"Order {number}, {item}, was cancelled. Your refund arrives within {order['refund']}."
 
 
+def spoken_numbers(text: str) -> str:
+    """``text`` with its numbers as digits, however they were said: "order one zero four
+    two", "ten forty two", "one thousand forty two" and "1042" all read as 1042.
+
+    ``text2num`` turns number words into digits ("one zero four two" -> "1 04 2", "ten forty
+    two" -> "10 42"); digit groups next to each other are then one number said in parts."""
+    digits = alpha2digit(text, "en")
+    return DIGIT_GROUPS.sub(lambda m: "".join(m.group().split()), digits)
+
+
 def answer(text: str) -> dict[str, Any]:
     """The answer to what a caller said: the order number it mentions, looked up."""
-    match = ORDER_NUMBER.search(text)
+    match = ORDER_NUMBER.search(spoken_numbers(text))
     if match is None and GOODBYE.search(text):
         return {
             "spoken_response": "Thanks for calling. Goodbye!",

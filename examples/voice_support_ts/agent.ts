@@ -14,6 +14,8 @@ import {
   type SessionOptions,
 } from "@agentfield/sdk";
 
+import { orderNumberOf } from "./spokenNumbers.js";
+
 const VOICE_NODE = process.env.VOICE_NODE_ID || "voice-support-ts";
 const SUPPORT_NODE = process.env.SUPPORT_NODE_ID || "support-ts";
 
@@ -56,7 +58,7 @@ function spokenStatus(number: string, order: Record<string, string>): string {
 
 function resolveVoiceTurn(ctx: ReasonerContext<{ turn: Turn }>): Answer {
   const text = String(ctx.input.turn?.text ?? "");
-  const number = /\b(\d{4,8})\b/.exec(text)?.[1];
+  const number = orderNumberOf(text);
   if (number === undefined) {
     return {
       spokenResponse: "I can help with your order. What is the order number?",

@@ -13,7 +13,8 @@ One module per part of a connection:
 - ``session_config``: the session object, ``session.update``, the VAD's settings.
 - ``input_audio``: ``input_audio_buffer.*`` and server VAD turns. Server VAD is energy based
   over 20 ms frames (see ``audio.EnergyVad``), in audio time; a user turn's transcript comes
-  from the scripted FIFO, else ``speech of N milliseconds``.
+  from the scripted FIFO, else from the offline recognizer when the simulator transcribes
+  speech (``provider_simulator.recognizer``), else ``speech of N milliseconds``.
 - ``conversation``: ``conversation.item.*`` and the turns a response is planned from.
 - ``responses``: ``response.create`` / ``cancel``; a response speaks (SAY prefix, tool
   result, or ``You said: ...``) or calls a tool.

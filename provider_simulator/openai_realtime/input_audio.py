@@ -142,8 +142,8 @@ class InputAudio(RealtimeWire):
             }
         )
         ms = audio.duration_ms(pcm)
-        if transcript is None:
-            transcript = self.state.next_transcript(f"speech of {ms} milliseconds")
+        if transcript is None:  # scripted, else recognized or "speech of N milliseconds"
+            transcript = await self.state.hear(pcm)
         self.turns.append(Turn(item_id, "user", transcript))
         item = {
             "id": item_id,

@@ -28,16 +28,16 @@ def _session():
 
 
 @pytest.mark.django_db
-def test_it_sends_anonymous_and_non_staff_users_to_the_login(client, registered):
-    assert client.get(PAGE).status_code == 302
-    user = get_user_model().objects.create_user("plain", password="pw-plain-123")
-    client.force_login(user)
+def test_it_sends_anonymous_users_to_the_login_and_refuses_non_admins(client, registered):
     response = client.get(PAGE)
     assert response.status_code == 302
-    assert "/admin/login/" in response["Location"]
+    assert response["Location"].startswith("/login/")
+    user = get_user_model().objects.create_user("plain", password="pw-plain-123")
+    client.force_login(user)
+    assert client.get(PAGE).status_code == 403
     staff_only = get_user_model().objects.create_user("desk", password="pw-desk-123", is_staff=True)
     client.force_login(staff_only)
-    assert client.get(PAGE).status_code == 302, "is_staff alone does not decide tags"
+    assert client.get(PAGE).status_code == 403, "is_staff alone does not decide tags"
 
 
 @pytest.mark.django_db

@@ -65,6 +65,9 @@ def test_make_run_starts_everything_with_the_demo_and_stops_it_all():
     try:
         simulator = output.wait_for(r"provider simulator at (http://127\.0\.0\.1:\d+)/v1")
         admin_key = output.wait_for(r"Admin API key\s+(\S+)").group(1)
+        caller_password = output.wait_for(r"Caller login\s+caller / (\S+)").group(1)
+        caller_key = output.wait_for(r"Caller API key\s+(\S+)").group(1)
+        output.wait_for(r"Logs\s+\S+/log/")
         output.wait_for("voice-support-af is waiting for tag approval")
         output.wait_for("support is waiting for tag approval")
         children = children_of(process.pid)
@@ -85,6 +88,39 @@ def test_make_run_starts_everything_with_the_demo_and_stops_it_all():
             approve = f"/api/v1/admin/agents/{node}/approve-tags"
             assert api.post(approve, json={"approved_tags": tags}).status_code == 200
         output.wait_for("support is ready")
+        assert "support is ready" in (TEST_VAR_DIR / "log" / "demo.log").read_text()
+        assert caller_key not in (TEST_VAR_DIR / "log" / "web.log").read_text()
+
+        # the demo caller signs in on the product login, and the seeded policy lets it
+        # start the demo's voice session; the printed caller key may too
+        browser = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        login_page = browser.get("/login/")
+        assert login_page.status_code == 200
+        assert "Provider simulator" in login_page.text  # the pages say who answers
+        signed_in = browser.post(
+            "/login/?next=/sessions/",
+            data={
+                "username": "caller",
+                "password": caller_password,
+                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+            },
+        )
+        assert signed_in.status_code == 302 and signed_in.headers["location"] == "/sessions/"
+        sessions_page = browser.get("/sessions/").text
+        assert 'data-target="voice-support-af.voice"' in sessions_page
+        assert 'href="/access/approvals/"' not in sessions_page
+        start = "/api/v1/session-targets/voice-support-af.voice/start"
+        headers = {"X-CSRFToken": browser.cookies["csrftoken"]}
+        started = browser.post(start, json={}, headers=headers)
+        assert started.status_code == 201, started.text
+        by_key = httpx.post(
+            f"http://127.0.0.1:{port}{start}", json={}, headers={"X-API-Key": caller_key}
+        )
+        assert by_key.status_code == 201, by_key.text
+        for body in (started.json(), by_key.json()):
+            end = f"/api/v1/session-instances/{body['session_id']}/end"
+            assert api.post(end, json={}).status_code == 200
+
         turn = {"text": "Has order 3150 arrived?"}
         answer = api.post(
             "/api/v1/execute/support.resolve_voice_turn", json={"input": {"turn": turn}}
@@ -110,6 +146,7 @@ def test_make_run_starts_everything_with_the_demo_and_stops_it_all():
     text = output.wait_closed()
     assert "Stopped." in text
     assert "stopping voice-support-af, support" in text
+    assert "Caller login" in text
     assert not [pid for pid in children if alive(pid)]
 
 

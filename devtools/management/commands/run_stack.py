@@ -5,18 +5,22 @@ serve``: ``AGENTFIELD_WEB_PROCESSES`` daphne processes on PostgreSQL + Redis, on
 embedded stack) and a Celery worker as child processes, plus the demo (``devtools.demo``):
 the provider simulator when ``OPENAI_API_KEY`` or ``OPENROUTER_API_KEY`` is not set (the
 providers without a key are pointed at it, ``devtools.stack_env``), and the voice support
-example. It prints the URLs, and on Ctrl-C or SIGTERM stops every child's whole process
+example. Each child's output goes to its log file under ``var/log/``; the terminal keeps the
+banner (URLs, the admin's and the demo caller's logins and keys) and shows only the
+children's warnings and errors. On Ctrl-C or SIGTERM stops every child's whole process
 group (the web processes stop their daphnes), so nothing is left
 behind. Everything listens on loopback unless ``--host`` says otherwise.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
 import sys
 import time
+from pathlib import Path
 
 import httpx
 from django.conf import settings
@@ -62,23 +66,37 @@ def stack_children(host: str, port: int, simulator_port: int | None, processes: 
     manage = str(settings.BASE_DIR / "manage.py")
     env = dict(os.environ, **webrtc_env(host))
     if simulator_port:
-        env.update(simulator_env(simulator_port))
+        # the pages say that the simulator answers (AGENTFIELD_PROVIDER_SIMULATOR)
+        env.update(simulator_env(simulator_port), AGENTFIELD_PROVIDER_SIMULATOR="true")
     serve = [python, manage, "serve", "--host", host, "--port", str(port)]
     serve += ["--processes", str(processes), "--grace", str(WEB_STOP_GRACE_S)]
     schedule = str(settings.VAR_DIR / "celerybeat-schedule")
     children = [
-        Child("web processes", serve, env),
+        Child("web processes", serve, env, log_path=log_path("web")),
         Child(
             "celery worker",
             celery_worker_argv(concurrency=2, extra=["--beat", "--schedule", schedule]),
             env,
             restart=True,
+            log_path=log_path("celery"),
         ),
     ]
     if simulator_port:
-        simulator = [python, manage, "provider_simulator", "--port", str(simulator_port)]
-        children.insert(0, Child("provider simulator", simulator))
+        simulator = [python, manage, "provider_simulator", "--transcribe=speech", "--port"]
+        children.insert(
+            0,
+            Child(
+                "provider simulator",
+                [*simulator, str(simulator_port)],
+                log_path=log_path("provider-simulator"),
+            ),
+        )
     return children
+
+
+def log_path(name: str) -> Path:
+    """Where a child of ``make run`` writes everything it prints."""
+    return settings.VAR_DIR / "log" / f"{name}.log"
 
 
 class Command(BaseCommand):
@@ -89,14 +107,16 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, host: str, port: int, **options):
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per readiness probe
         processes = web_processes()
         call_command("migrate", interactive=False, verbosity=0)
         password, api_key = demo.fresh_admin_login(), demo.fresh_admin_api_key()
+        caller = (demo.CALLER_USER, demo.fresh_caller_login(), demo.fresh_caller_api_key())
         base_url = f"http://{host}:{port}"
         local_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
         simulator_port = _free_port() if simulated_providers() else None
         children = stack_children(host, port, simulator_port, processes)
-        demo_child = demo.demo_child(local_url)
+        demo_child = demo.demo_child(local_url, log_path("demo"))
         stopping = False
 
         def request_stop(signum, frame):
@@ -113,7 +133,7 @@ class Command(BaseCommand):
                 demo_child.start()
                 children.append(demo_child)
                 provider = provider_line(simulator_port)
-                self._banner(base_url, password, api_key, provider, processes)
+                self._banner(base_url, password, api_key, caller, provider, processes)
             while not stopping:
                 check_children(children, self.stderr.write)
                 time.sleep(0.5)
@@ -139,7 +159,13 @@ class Command(BaseCommand):
             raise CommandError(f"the control plane did not become healthy at {base_url}")
 
     def _banner(
-        self, base_url: str, password: str, api_key: str, provider: str, processes: int
+        self,
+        base_url: str,
+        password: str,
+        api_key: str,
+        caller: tuple[str, str, str],
+        provider: str,
+        processes: int,
     ) -> None:
         mode = "PostgreSQL + Redis" if settings.REDIS_URL else "embedded (SQLite, in-memory)"
         web = f"{processes} daphne process{'es' * (processes != 1)}"
@@ -164,6 +190,14 @@ class Command(BaseCommand):
             "",
             f"  Admin login     admin / {password}",
             f"  Admin API key   {api_key}",
+            f"  Caller login    {caller[0]} / {caller[1]}   (sign in at {base_url}/login/)",
+            f"  Caller API key  {caller[2]}",
+            f"                  tags {', '.join(demo.CALLER_TAGS)}: may start the demo's voice",
+            "                  sessions once their tags are approved",
+            "",
+            f"  Logs            {settings.VAR_DIR / 'log'}/",
+            "                  (web, celery, demo, provider-simulator: only their warnings",
+            "                  and errors are shown here)",
             "",
             "Press Ctrl-C to stop everything.",
             "",
