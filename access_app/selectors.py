@@ -201,7 +201,8 @@ class TargetEffects:
     calls_by_tag: dict[str, list[PolicyMatch]] = field(default_factory=dict)
     callers: list[str] = field(default_factory=list)  # could start/call it once approved
     callers_if: list[str] = field(default_factory=list)  # ... if the input meets constraints
-    tools: list[tuple[str, bool]] = field(default_factory=list)  # (session tool, allowed)
+    # Session targets: (tool, "allowed" | "refused" | "not callable") with its tags.
+    tools: list[tuple[str, str]] = field(default_factory=list)
     default_deny: bool = True
 
 
@@ -283,10 +284,11 @@ def approval_effects(targets: Iterable[Target]) -> dict[int, TargetEffects]:
         if target.kind == TargetKind.SESSION:
             for tool in (target.reach or {}).get("tools") or []:
                 found = callable_targets.get(tool)
-                allowed = found is not None and _verdict(
-                    policies, future, list(found.approved_tags), found.name
-                ) in ("allow", "if")
-                effect.tools.append((tool, allowed))
+                if found is None:
+                    effect.tools.append((tool, "not callable"))
+                    continue
+                verdict = _verdict(policies, future, list(found.approved_tags), found.name)
+                effect.tools.append((tool, "refused" if verdict == "deny" else "allowed"))
         effects[target.pk] = effect
     return effects
 

@@ -125,6 +125,10 @@ def test_each_pending_tag_names_the_policies_that_match_it_and_whom_they_let_in(
     assert "could start it" in summary
     assert "key alice (caller), user carol" in summary and "bob" not in summary
     assert f'<code>{TOOL}</code> <span class="yes">allowed</span>' in summary
+    # The tool's own approval revoked: the session could not reach it.
+    decide(logged_in(reviewer), TOOL, "revoke|support", reason="closed")
+    summary = part(page(logged_in(reviewer)), f'data-summary="{VOICE}"', "</div>")
+    assert f'<code>{TOOL}</code> <span class="no">not callable</span>' in summary
 
 
 def test_a_deny_policy_that_matches_a_tag_is_shown_and_wins_in_who_could_start_it(
