@@ -155,6 +155,14 @@ def policies_list() -> QuerySet[AccessPolicy]:
     return AccessPolicy.objects.order_by("-priority", "id")
 
 
+def node_target(node: AgentNode, name: str, kind: str | None = None) -> Target | None:
+    """The node's live target ``name`` (of ``kind``), for admin routes. ``None`` when there
+    is none, or when a reasoner and a skill share the name and ``kind`` is not given."""
+    targets = Target.objects.select_related("node").filter(node=node, name=name, active=True)
+    found = list(targets.filter(kind=kind) if kind else targets)
+    return found[0] if len(found) == 1 else None
+
+
 def targets_with_decided_tags() -> QuerySet[Target]:
     """Live targets with an approved or rejected proposed tag (the page's revoke/reverse)."""
     decided = TargetTag.objects.filter(proposed=True).exclude(status=TagStatus.PENDING)

@@ -325,3 +325,65 @@ def test_two_admins_see_each_others_decisions_and_a_stale_form_decides_nothing(w
     assert "rejected by ops2" in tool and "desk moved" in tool
     voice = part(fresh, f'data-decided="{VOICE}"', "</form>")
     assert "approved by ops2" in voice and 'value="revoke|pii:limited"' in voice
+
+
+# --- The REST route: POST /api/v1/admin/agents/<id>/tag-decision --------------------------
+
+
+def change(caller, node: str, **body):
+    url = f"/api/v1/admin/agents/{node}/tag-decision"
+    return caller.client().post(url, body, format="json")
+
+
+def test_the_api_revokes_a_tag_and_the_caller_is_refused_at_once(
+    team_a_calls_support, admin, alice
+):
+    assert execute(alice).status_code == 202
+    body = {"target": "resolve_voice_turn", "tag": "support", "decision": "rejected"}
+    response = change(admin, TOOL_NODE, **body, reason="incident 7")
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "success": True,
+        "message": "Tag decision changed",
+        "agent_id": TOOL_NODE,
+        "target": TOOL,
+        "kind": "reasoner",
+        "tag": "support",
+        "status": "rejected",
+        "changed": True,
+        "callable": False,
+    }
+    refused = execute(alice)
+    assert (refused.status_code, refused.json()["error"]) == (403, "target_tags_rejected")
+    decision = TagDecision.objects.filter(tag="support").first()
+    assert (decision.decision, decision.reason) == (S.REJECTED, "incident 7")
+    assert decision.actor.endswith(f"(key:{admin.key.pk})")
+    again = change(admin, TOOL_NODE, **body, reason="incident 7")
+    assert again.json()["changed"] is False and again.json()["message"] == "Nothing changed"
+
+    body["decision"] = "approved"
+    assert change(admin, TOOL_NODE, **body, reason="fixed").json()["callable"] is True
+    assert execute(alice).status_code == 202
+
+
+def test_the_api_route_is_strict_and_admin_only(world, admin, alice, agent):
+    body = {"target": "resolve_voice_turn", "tag": "support", "decision": "rejected"}
+    for caller in (alice, agent):
+        assert change(caller, TOOL_NODE, **body, reason="x").status_code == 403
+    missing = change(admin, TOOL_NODE, **body)
+    assert missing.status_code == 400 and "reason" in missing.json()["fields"]
+    blank = change(admin, TOOL_NODE, **body, reason="   ")
+    assert blank.status_code == 400
+    unknown = change(admin, TOOL_NODE, **body, reason="x", approved_tags=["support"])
+    assert unknown.status_code == 400
+    wrong = change(admin, TOOL_NODE, **{**body, "decision": "pending"}, reason="x")
+    assert wrong.status_code == 400
+    assert change(admin, "no-such-node", **body, reason="x").status_code == 404
+    other = {**body, "target": "nothing-here"}
+    assert change(admin, TOOL_NODE, **other, reason="x").status_code == 404
+    pending = {"target": "voice", "tag": "pii:limited", "decision": "approved"}
+    refused = change(admin, VOICE_NODE, **pending, reason="x")
+    assert (refused.status_code, refused.json()["error"]) == (409, "tag_not_decided")
+    assert status(VOICE, "pii:limited") == S.PENDING
+    assert status(TOOL, "support") == S.APPROVED
+    assert not TagDecision.objects.filter(reason="x").exists()
