@@ -1,4 +1,6 @@
-"""The approvals page: admins (superusers) review proposed tags, per tag or per target."""
+"""The approvals page: admins (superusers) review proposed tags, per tag or per target, with
+what approving each lets happen; revoke an approved tag or approve a rejected one, with a
+reason; and find the link to try what is callable."""
 
 from __future__ import annotations
 
@@ -130,7 +132,7 @@ def _decided(request, decision: str, changed: list[str], target: Target) -> None
         return
     text = f"{verb} {', '.join(changed)} on {target.full_name}."
     if target.approval == TagStatus.APPROVED:
-        text += " It is callable now: try it under Decided tags."
+        text += " It is callable now: the page links to try it."
     messages.success(request, text)
 
 
