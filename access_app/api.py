@@ -241,7 +241,12 @@ class TagDecisionChangeView(APIView):
 
     @extend_schema(
         request=TagDecisionChangeInSerializer,
-        responses={200: TagDecisionChangeOutSerializer, **errors(409)},
+        responses={
+            200: TagDecisionChangeOutSerializer,
+            **docs.TAG_DECISION_NOT_FOUND,
+            **docs.TAG_NOT_DECIDED,
+        },
+        **docs.TAG_DECISION,
     )
     def post(self, request, node_id: str):
         node = _found(selectors.node_get(node_id))

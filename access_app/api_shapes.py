@@ -211,7 +211,7 @@ class RejectTagsOutSerializer(SuccessOutSerializer):
 
 class TagDecisionChangeOutSerializer(SuccessOutSerializer):
     agent_id = serializers.CharField()
-    target = serializers.CharField(help_text="<node_id>.<name>")
+    target = serializers.CharField(help_text="`<node_id>.<name>`")
     kind = serializers.CharField()
     tag = serializers.CharField()
     status = serializers.ChoiceField(choices=["approved", "rejected"])

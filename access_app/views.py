@@ -183,7 +183,7 @@ def _change(request, target: Target, op: str, tag: str):
             target=target,
             tag=tag,
             decision=CHANGE_OPS[op],
-            actor=Principal.from_user(request.user).actor,
+            actor=page_principal(request).actor,
             reason=request.POST.get("reason", "").strip()[:2000],
             seen=request.POST.get("seen") or None,
         )
