@@ -28,6 +28,7 @@ from access_app.api_shapes import (
     RejectTagsOutSerializer,
     ShutdownOutSerializer,
     SuccessOutSerializer,
+    TagDecisionChangeOutSerializer,
     acknowledged,
 )
 from access_app.models import AccessPolicy, AgentNode
@@ -39,8 +40,14 @@ from access_app.serializers import (
     PolicyInSerializer,
     RejectTagsInSerializer,
     ShutdownInSerializer,
+    TagDecisionChangeInSerializer,
 )
-from access_app.services.approvals import COMPONENT_FIELDS, node_tags_approve, node_tags_reject
+from access_app.services.approvals import (
+    COMPONENT_FIELDS,
+    node_tags_approve,
+    node_tags_reject,
+    target_tag_redecide,
+)
 from access_app.services.nodes import node_heartbeat, node_register, node_shutdown
 from access_app.services.policies import policy_create, policy_delete, policy_update
 from foundation.errors import ApiError
@@ -222,6 +229,49 @@ class RejectTagsView(APIView):
             "Agent tags rejected",
             agent_id=node_id,
             rejected_tags=rejected,
+        )
+        return Response(body)
+
+
+class TagDecisionChangeView(APIView):
+    """Revoke an approved tag of one target (it is rejected: the target takes no new calls
+    at once) or approve a rejected one; the reason is recorded with the decision."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(
+        request=TagDecisionChangeInSerializer,
+        responses={
+            200: TagDecisionChangeOutSerializer,
+            **docs.TAG_DECISION_NOT_FOUND,
+            **docs.TAG_NOT_DECIDED,
+        },
+        **docs.TAG_DECISION,
+    )
+    def post(self, request, node_id: str):
+        node = _found(selectors.node_get(node_id))
+        data = _validated(TagDecisionChangeInSerializer, request.data)
+        target = selectors.node_target(node, data["target"], data.get("kind"))
+        if target is None:
+            raise ApiError(404, "not_found", f"no target '{data['target']}' on '{node_id}'")
+        changed = target_tag_redecide(
+            target=target,
+            tag=data["tag"],
+            decision=data["decision"],
+            actor=request.user.actor,
+            reason=data["reason"],
+        )
+        target.refresh_from_db(fields=["approval"])
+        body = acknowledged(
+            TagDecisionChangeOutSerializer,
+            "Tag decision changed" if changed else "Nothing changed",
+            agent_id=node_id,
+            target=target.full_name,
+            kind=target.kind,
+            tag=data["tag"],
+            status=data["decision"],
+            changed=changed,
+            callable=target.approval == "approved",
         )
         return Response(body)
 

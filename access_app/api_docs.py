@@ -391,6 +391,62 @@ REJECT = operation(
     ],
 )
 
+TAG_DECISION = operation(
+    tag="Tags & approvals",
+    summary="Revoke an approved tag, or approve a rejected one (admin)",
+    description="""
+        Our own route (upstream has none): change the decision on one decided tag of one
+        target of the node `<node_id>`, as the approvals page does. `decision: rejected`
+        revokes an approved tag: the target takes no new calls or sessions at once (403
+        `target_tags_rejected`; calls already live go on, as after a re-approval), and the
+        rejection is remembered when the node proposes the tag again. `decision: approved`
+        approves a rejected tag. `reason` is required and recorded with who and when.
+        `kind` is needed only when a reasoner and a skill share the name. `changed` is
+        false when the tag already had that decision.
+    """,
+    examples=[
+        example(
+            "revoke",
+            {
+                "target": "voice",
+                "tag": "pii:limited",
+                "decision": "rejected",
+                "reason": "pilot over: no personal data on calls",
+            },
+            request=True,
+        ),
+        example(
+            "revoked",
+            {
+                "success": True,
+                "message": "Tag decision changed",
+                "agent_id": NODE,
+                "target": f"{NODE}.voice",
+                "kind": "session",
+                "tag": "pii:limited",
+                "status": "rejected",
+                "changed": True,
+                "callable": False,
+            },
+        ),
+    ],
+)
+TAG_DECISION_NOT_FOUND = error(
+    404,
+    "No node `<node_id>`, or no live target of that name on it (or two, a reasoner and a "
+    "skill, and no `kind`).",
+    not_found={"error": "not_found", "message": f"no target 'voise' on '{NODE}'"},
+)
+TAG_NOT_DECIDED = error(
+    409,
+    "The target proposes no such tag, or it is still pending (decide it with "
+    "approve-tags or reject-tags).",
+    not_decided={
+        "error": "tag_not_decided",
+        "message": f"{NODE}.voice has no decided tag 'pii:limited'.",
+    },
+)
+
 # --- Policies --------------------------------------------------------------------------------
 
 _POLICY_IN = {

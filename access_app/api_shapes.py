@@ -209,6 +209,16 @@ class RejectTagsOutSerializer(SuccessOutSerializer):
     rejected_tags = _tags()
 
 
+class TagDecisionChangeOutSerializer(SuccessOutSerializer):
+    agent_id = serializers.CharField()
+    target = serializers.CharField(help_text="`<node_id>.<name>`")
+    kind = serializers.CharField()
+    tag = serializers.CharField()
+    status = serializers.ChoiceField(choices=["approved", "rejected"])
+    changed = serializers.BooleanField(help_text="False when the tag already had it.")
+    callable = serializers.BooleanField()
+
+
 # --- Access policies -----------------------------------------------------------------------
 
 

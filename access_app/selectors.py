@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -13,6 +14,7 @@ from access_app.models import (
     AccessPolicy,
     AgentNode,
     ApiKey,
+    CallerProfile,
     NodeStatus,
     Role,
     TagDecision,
@@ -23,6 +25,7 @@ from access_app.models import (
 )
 from access_app.principals import Principal
 from access_app.read_cache import cached_read
+from access_app.tags import any_tag_matches, tag_matches
 
 
 def api_keys_list() -> QuerySet[ApiKey]:
@@ -182,3 +185,194 @@ def pending_approvals_for(principal: Principal) -> PendingApprovals | None:
         return None
     tags = TargetTag.objects.filter(status=TagStatus.PENDING, proposed=True, target__active=True)
     return PendingApprovals(targets=_pending_targets().count(), tags=tags.count())
+
+
+def node_target(node: AgentNode, name: str, kind: str | None = None) -> Target | None:
+    """The node's live target ``name`` (of ``kind``), for admin routes. ``None`` when there
+    is none, or when a reasoner and a skill share the name and ``kind`` is not given."""
+    targets = Target.objects.select_related("node").filter(node=node, name=name, active=True)
+    found = list(targets.filter(kind=kind) if kind else targets)
+    return found[0] if len(found) == 1 else None
+
+
+def targets_with_decided_tags() -> QuerySet[Target]:
+    """Live targets with an approved or rejected proposed tag (the page's revoke/reverse)."""
+    decided = TargetTag.objects.filter(proposed=True).exclude(status=TagStatus.PENDING)
+    return (
+        Target.objects.filter(active=True, pk__in=decided.values("target"))
+        .select_related("node")
+        .prefetch_related(_PROPOSED_TAGS)
+        .order_by("node__node_id", "kind", "name")
+    )
+
+
+# --- What approving a tag lets happen (the approvals page) ----------------------------------
+
+
+@dataclass(frozen=True)
+class KnownCaller:
+    """A caller whose tags the policies judge: a live non-admin API key, or an active
+    non-superuser with a caller profile."""
+
+    label: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PolicyMatch:
+    """One enabled policy that matches a tag, as the page explains it. ``patterns`` are the
+    other side's tags (callers' for a target tag, targets' for a session's caller tag) and
+    ``who`` what they match now; ``conditional``: constraints on the input decide."""
+
+    name: str
+    action: str
+    priority: int
+    patterns: tuple[str, ...]
+    who: tuple[str, ...]
+    conditional: bool
+
+
+@dataclass
+class TargetEffects:
+    """What approving a target's pending tags lets happen."""
+
+    by_tag: dict[str, list[PolicyMatch]] = field(default_factory=dict)
+    # Session targets: policies whose caller tags match the tag (its tool calls carry it).
+    calls_by_tag: dict[str, list[PolicyMatch]] = field(default_factory=dict)
+    callers: list[str] = field(default_factory=list)  # could start/call it once approved
+    callers_if: list[str] = field(default_factory=list)  # ... if the input meets constraints
+    # Session targets: (tool, "allowed" | "refused" | "not callable") with its tags.
+    tools: list[tuple[str, str]] = field(default_factory=list)
+    default_deny: bool = True
+
+
+def _known_callers() -> list[KnownCaller]:
+    keys = ApiKey.objects.filter(revoked_at__isnull=True).exclude(role=Role.ADMIN).order_by("name")
+    callers = [KnownCaller(f"key {key.name} ({key.role})", tuple(key.tags or ())) for key in keys]
+    profiles = CallerProfile.objects.select_related("user").filter(
+        user__is_active=True, user__is_superuser=False
+    )
+    callers += [
+        KnownCaller(f"user {p.user.get_username()}", tuple(p.tags or ()))
+        for p in sorted(profiles, key=lambda p: p.user.get_username())
+    ]
+    return callers
+
+
+def _action_on(policy: AccessPolicy, function: str) -> str | None:
+    """The policy's action for ``function``, as the evaluator applies it (``None``: the
+    policy's function lists leave it out)."""
+    if any(tag_matches(pattern, function) for pattern in policy.deny_functions):
+        return "deny"
+    if policy.allow_functions and not any(
+        tag_matches(pattern, function) for pattern in policy.allow_functions
+    ):
+        return None
+    return policy.action
+
+
+def _matches(patterns: Sequence[str], tags: Sequence[str]) -> bool:
+    return not patterns or any_tag_matches(patterns, tags)
+
+
+def _verdict(policies, caller_tags, target_tags, function) -> str:
+    """``allow``, ``deny`` or ``if`` (an allow whose constraints judge the input), by the
+    access decision's own evaluator."""
+    from access_app.access import evaluate_policies  # access imports this module
+
+    outcome = evaluate_policies(
+        policies, caller_tags=caller_tags, target_tags=target_tags, function=function, params={}
+    )
+    if outcome.action is None:
+        return "deny" if settings.AGENTFIELD_DEFAULT_DENY else "allow"
+    chosen = next(p for p in policies if p.name == outcome.policy)
+    if outcome.action == "deny" and chosen.constraints and _action_on(chosen, function) == "allow":
+        return "if"
+    return outcome.action
+
+
+def approval_effects(targets: Iterable[Target]) -> dict[int, TargetEffects]:
+    """target pk -> what approving its pending tags lets happen: per pending tag, the
+    enabled policies whose target tags match it (and whom their caller tags match); who
+    could start or call the target once all of them are approved; and for a session, whose
+    approved tags are the caller tags of its tool calls, the policies its tags match as a
+    caller and which of its tools it could then call. Read-only."""
+    policies = sorted(policies_enabled(), key=lambda p: (-p.priority, p.pk))
+    callers = _known_callers()
+    callable_targets = {
+        t.full_name: t
+        for t in Target.objects.filter(active=True, approval=TagStatus.APPROVED)
+        .exclude(kind=TargetKind.SESSION)
+        .select_related("node")
+    }
+    effects: dict[int, TargetEffects] = {}
+    for target in targets:
+        rows = [row for row in target.tag_rows.all() if row.proposed]
+        pending = [row.tag for row in rows if row.status == TagStatus.PENDING]
+        future = sorted(row.tag for row in rows if row.status != TagStatus.REJECTED)
+        effect = TargetEffects(default_deny=settings.AGENTFIELD_DEFAULT_DENY)
+        for tag in pending:
+            effect.by_tag[tag] = _target_side(policies, callers, target, tag)
+            if target.kind == TargetKind.SESSION:
+                effect.calls_by_tag[tag] = _caller_side(policies, callable_targets, tag)
+        for caller in callers:
+            verdict = _verdict(policies, caller.tags, future, target.name)
+            if verdict == "allow":
+                effect.callers.append(caller.label)
+            elif verdict == "if":
+                effect.callers_if.append(caller.label)
+        if target.kind == TargetKind.SESSION:
+            for tool in (target.reach or {}).get("tools") or []:
+                found = callable_targets.get(tool)
+                if found is None:
+                    effect.tools.append((tool, "not callable"))
+                    continue
+                verdict = _verdict(policies, future, list(found.approved_tags), found.name)
+                effect.tools.append((tool, "refused" if verdict == "deny" else "allowed"))
+        effects[target.pk] = effect
+    return effects
+
+
+def _target_side(policies, callers, target: Target, tag: str) -> list[PolicyMatch]:
+    matches = []
+    for policy in policies:
+        action = _action_on(policy, target.name)
+        if not policy.target_tags or action is None:
+            continue
+        if not any(tag_matches(pattern, tag) for pattern in policy.target_tags):
+            continue
+        who = tuple(c.label for c in callers if _matches(policy.caller_tags, c.tags))
+        matches.append(
+            PolicyMatch(
+                policy.name,
+                action,
+                policy.priority,
+                tuple(policy.caller_tags),
+                who,
+                bool(policy.constraints) and action == "allow",
+            )
+        )
+    return matches
+
+
+def _caller_side(policies, targets: dict[str, Target], tag: str) -> list[PolicyMatch]:
+    matches = []
+    for policy in policies:
+        if not policy.caller_tags or not any(tag_matches(p, tag) for p in policy.caller_tags):
+            continue
+        reached = tuple(
+            name
+            for name, t in sorted(targets.items())
+            if _matches(policy.target_tags, t.approved_tags) and _action_on(policy, t.name)
+        )
+        matches.append(
+            PolicyMatch(
+                policy.name,
+                policy.action,
+                policy.priority,
+                tuple(policy.target_tags),
+                reached,
+                bool(policy.constraints) and policy.action == "allow",
+            )
+        )
+    return matches

@@ -78,6 +78,27 @@ class RejectTagsInSerializer(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
+class TagDecisionChangeInSerializer(StrictSerializer):
+    """Our own ``POST /admin/agents/<id>/tag-decision``: revoke an approved tag of one
+    target (``rejected``) or approve a rejected one (``approved``), with a reason."""
+
+    target = serializers.CharField(max_length=200, help_text="The target's name on the node.")
+    kind = serializers.ChoiceField(
+        choices=["reasoner", "skill", "session"],
+        required=False,
+        help_text="Needed only when a reasoner and a skill share the name.",
+    )
+    tag = serializers.CharField(max_length=200)
+    decision = serializers.ChoiceField(choices=["approved", "rejected"])
+    reason = serializers.CharField(max_length=2000)
+
+    def validate_tag(self, value: str) -> str:
+        tags = normalize_tags([value])
+        if not tags:
+            raise serializers.ValidationError("This field may not be blank.")
+        return tags[0]
+
+
 # --- Policies ------------------------------------------------------------------------------
 
 

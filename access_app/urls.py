@@ -14,6 +14,7 @@ api_urlpatterns = [
     path("admin/agents/approved", api.ApprovedAgentsView.as_view(), name="admin-agents-approved"),
     path("admin/agents/<str:node_id>/approve-tags", api.ApproveTagsView.as_view()),
     path("admin/agents/<str:node_id>/reject-tags", api.RejectTagsView.as_view()),
+    path("admin/agents/<str:node_id>/tag-decision", api.TagDecisionChangeView.as_view()),
     path("admin/policies", api.PolicyListView.as_view(), name="policy-list"),
     path("admin/policies/<int:policy_id>", api.PolicyDetailView.as_view(), name="policy-detail"),
 ]

@@ -32,22 +32,33 @@ def _not_pending(node: AgentNode) -> ApiError:
     )
 
 
-def _changed_since_seen(target: Target) -> ApiError:
-    """The target was registered again after the admin looked at it: nothing decided."""
+def _changed_since_seen(target: Target, seen: str) -> ApiError:
+    """The target was registered again, or decided by someone else, after the admin looked
+    at it: nothing decided."""
+    if target_seen(target)[:16] == seen[:16]:  # same reach and tags: only decisions changed
+        what = "was decided by another admin"
+    else:
+        what = "was registered again"
     return ApiError(
         409,
         "changed_since_seen",
-        f"{target.full_name} was registered again since this page was loaded; "
+        f"{target.full_name} {what} since this page was loaded; "
         "nothing was decided. Review it again.",
     )
 
 
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def target_seen(target: Target) -> str:
-    """A fingerprint of what an admin reviews: the reach and the proposed tags. The page
-    sends it back with a decision, so a registration in between is never approved unseen."""
-    tags = sorted(target.tag_rows.filter(proposed=True).values_list("tag", "status"))
-    text = json.dumps([target.reach, tags], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    """A fingerprint of what an admin reviews: the reach and the proposed tags (first half),
+    and their decisions (second half). The page sends it back with a decision, so a
+    registration in between is never approved unseen, nor another admin's decision
+    overturned unseen."""
+    rows = sorted(target.tag_rows.filter(proposed=True).values_list("tag", "status"))
+    shape = [target.reach, [tag for tag, _ in rows]]
+    return _digest(shape)[:16] + _digest([rows, target.definition_status])[:16]
 
 
 def _decide(rows: Iterable[TargetTag], decision: str, actor: str, reason: str) -> list[TargetTag]:
@@ -106,7 +117,7 @@ def target_tags_decide(
     with transaction.atomic():
         locked = Target.objects.select_for_update().get(pk=target.pk)
         if seen is not None and target_seen(locked) != seen:
-            raise _changed_since_seen(target)
+            raise _changed_since_seen(locked, seen)
         rows = TargetTag.objects.select_for_update().filter(target=target, proposed=True)
         rows = rows.filter(status=TagStatus.PENDING) if tags is None else rows.filter(tag__in=tags)
         changed = [row.tag for row in _decide(list(rows), decision, actor, reason)]
@@ -115,6 +126,45 @@ def target_tags_decide(
         target.refresh_from_db(fields=["approval", "approved_tags", "definition_status"])
         node_refresh_status(target.node)
     return changed
+
+
+def target_tag_redecide(
+    *,
+    target: Target,
+    tag: str,
+    decision: str,
+    actor: str,
+    reason: str,
+    seen: str | None = None,
+) -> bool:
+    """Change the decision on one decided tag: revoke an approved tag (``decision``
+    rejected: it is rejected, so the target closes at once and stays closed when the node
+    registers the tag again) or approve a rejected one. A reason is required, and it is
+    recorded like any decision. With ``seen``, refuse (409) if the target changed since.
+    False when the tag already has ``decision`` (another admin was first)."""
+    if decision not in (TagStatus.APPROVED, TagStatus.REJECTED):
+        raise ValueError("decision must be approved or rejected")
+    if not reason.strip():
+        raise ApiError(400, "reason_required", "Say why: a changed decision needs a reason.")
+    with transaction.atomic():
+        locked = Target.objects.select_for_update().select_related("node").get(pk=target.pk)
+        row = (
+            TargetTag.objects.select_for_update()
+            .filter(target=locked, tag=tag, proposed=True)
+            .exclude(status=TagStatus.PENDING)
+            .first()
+        )
+        if row is None:
+            raise ApiError(
+                409, "tag_not_decided", f"{locked.full_name} has no decided tag '{tag}'."
+            )
+        if row.status == decision:
+            return False
+        if seen is not None and target_seen(locked) != seen:
+            raise _changed_since_seen(locked, seen)
+        _decide([row], decision, actor, reason.strip())
+        node_refresh_status(locked.node)
+    return True
 
 
 def _pending_rows(node: AgentNode):

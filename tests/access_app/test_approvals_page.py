@@ -141,15 +141,86 @@ def test_an_admin_approves_a_session_in_a_real_browser_and_it_becomes_callable(
         page.click("input[type=submit]")
         page.wait_for_url(f"**{PAGE}")
         form = page.locator('form.target[data-target="voice-support-af.voice"]')
-        assert form.locator("li.tag.pending").count() == 2
+        assert form.locator("li.pending-tag").count() == 2
         form.locator('input[name="reason"]').fill("voice support is in scope")
         page.screenshot(path=str(ARTIFACTS / "approvals-before.png"), full_page=True)
         form.get_by_role("button", name="Approve all pending").click()
         page.wait_for_selector("ul.flash li")
         assert "Approved pii:limited, support:voice" in page.inner_text("ul.flash")
         row = page.locator('tr[data-target="voice-support-af.voice"]')
-        assert row.locator("td.callable").inner_text().strip() == "yes"
+        assert row.locator("td.callable .yes").inner_text().strip() == "yes"
+        assert row.locator("a.try").get_attribute("href") == "/sessions/voice-support-af.voice/"
         assert page.locator('form.target[data-target="voice-support-af.voice"]').count() == 0
         assert "voice support is in scope" in page.inner_text("table.history")
         page.screenshot(path=str(ARTIFACTS / "approvals-after.png"), full_page=True)
     assert access_check(caller=AdminCaller(), target=_session(), input={}) == AccessAllowed()
+
+
+# Every submit event the page sees, with the button that sent it; the page does not
+# navigate away, so what Enter did is read right after the key press.
+RECORD_SUBMITS = """() => {
+  window.submits = [];
+  document.addEventListener("submit", (event) => {
+    window.submits.push(event.submitter ? event.submitter.value : "(no button)");
+    event.preventDefault();
+  }, true);
+}"""
+
+
+def _log_in(page, url: str) -> None:
+    page.goto(f"{url}/admin/login/?next={PAGE}")
+    page.fill("#id_username", "reviewer")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"**{PAGE}")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_enter_in_a_reason_field_decides_nothing_in_a_real_browser(
+    live_server, staff, registered, monkeypatch
+):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from access_app.services.approvals import target_tags_decide
+
+    skill = Target.objects.get(name="lookup_order")
+    target_tags_decide(target=skill, decision="approved", actor="setup")  # a decided tag
+    decisions_before = TagDecision.objects.count()
+    with chromium_page() as page:
+        _log_in(page, live_server.url)
+        page.evaluate(RECORD_SUBMITS)
+        pending = page.locator('form.target[data-target="voice-support-af.voice"]')
+        reason = pending.locator('input[name="reason"]')
+        reason.fill("voice support is in scope")
+        reason.press("Enter")
+        assert page.evaluate("window.submits") == [], "Enter submitted the pending form"
+        decided = page.locator('form.decided[data-decided="voice-support-af.lookup_order"]')
+        change = decided.locator('input[name="reason"]')
+        change.fill("no longer needed")
+        change.press("Enter")
+        assert page.evaluate("window.submits") == [], "Enter submitted the decided form"
+        # The record sees a real submission: a pressed button sends its own decision.
+        pending.get_by_role("button", name="Reject pii:limited").click()
+        assert page.evaluate("window.submits") == ["rejected|pii:limited"]
+        page.screenshot(path=str(ARTIFACTS / "approvals-enter.png"), full_page=True)
+
+        # Without the record, on a fresh page: Enter, then a button; only the button decides.
+        page.reload()
+        reason = page.locator(
+            'form.target[data-target="voice-support-af.voice"] input[name="reason"]'
+        )
+        reason.fill("scope ok")
+        reason.press("Enter")
+        page.get_by_role("button", name="Approve support:voice").click()
+        page.wait_for_selector("ul.flash li")
+        assert "Approved support:voice on voice-support-af.voice." in page.inner_text("ul.flash")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(ARTIFACTS / "approvals-390.png"), full_page=True)
+        # No wider than the screen: its tables scroll inside their cards.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    new = list(TagDecision.objects.order_by("id")[decisions_before:])
+    assert [(d.tag, d.decision) for d in new] == [("support:voice", TagStatus.APPROVED)]
+    assert (
+        TargetTag.objects.get(target__name="voice", tag="pii:limited").status == TagStatus.PENDING
+    )
+    assert TargetTag.objects.get(target=skill, tag="orders").status == TagStatus.APPROVED
