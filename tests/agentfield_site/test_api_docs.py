@@ -259,6 +259,8 @@ def test_swagger_ui_shows_the_placeholders_and_the_websocket_routes():
         info = page.locator("#swagger-ui .info .description").inner_text()
         assert "WS /api/v1/session-instances/<session_id>/realtime" in info
         assert "WS /api/v1/nodes/<node_id>/link" in info
+        # the product's bar: a way back to the pages
+        assert page.locator(".docs-bar a[href='/']").first.inner_text() == "AgentField Sessions"
         intro = page.locator("#swagger-ui .information-container")
         intro.screenshot(path=str(ARTIFACTS / "api-docs-intro.png"))
         operation = page.locator("#operations-Sessions-v1_session_targets_start_create")
