@@ -45,9 +45,11 @@ MEDIA_ARGS = [
 VOICE_PROBE = Path(__file__).with_name("voice_probe.js")
 
 
-def speech_wav(text: str, silence_s: int = 2) -> Path:
-    """``text`` spoken by espeak-ng, then ``silence_s`` seconds of silence so the turn ends
-    (and, longer, so its next playing comes only after the answer)."""
+def speech_wav(text: str, silence_s: int = 2, lead_s: int = 0) -> Path:
+    """``text`` spoken by espeak-ng after ``lead_s`` seconds of silence (the microphone
+    plays from the moment the page opens it, before the call is connected), then
+    ``silence_s`` seconds of silence so the turn ends (and, longer, so its next playing
+    comes only after the answer)."""
     if not shutil.which("espeak-ng"):
         pytest.fail("espeak-ng is missing; make test installs it (scripts/ensure-system-packages)")
     spoken = TEST_VAR_DIR / "spoken.wav"
@@ -55,6 +57,7 @@ def speech_wav(text: str, silence_s: int = 2) -> Path:
     path = TEST_VAR_DIR / "microphone.wav"
     with wave.open(str(spoken)) as source, wave.open(str(path), "wb") as out:
         out.setparams(source.getparams())
+        out.writeframes(b"\0\0" * source.getframerate() * lead_s)
         out.writeframes(source.readframes(source.getnframes()))
         out.writeframes(b"\0\0" * source.getframerate() * silence_s)
     return path
@@ -145,7 +148,7 @@ def test_a_spoken_call_in_chromium_runs_the_example_and_plays_its_answer(voice_w
     ends it, and a new call starts on a clean page."""
     server = voice_world
     # long silence after the question: its next playing does not talk over the answer
-    microphone = speech_wav("Hello, where is my order 1042?", silence_s=40)
+    microphone = speech_wav("Hello, where is my order 1042?", silence_s=40, lead_s=6)
     simulator.script_transcripts(["Hello, where is my order 1042?"])
     ARTIFACTS.mkdir(exist_ok=True)
     cookie = login_cookie(server.base_url, "carol", ["team:a"])
