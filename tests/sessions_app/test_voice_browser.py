@@ -259,7 +259,7 @@ def test_a_direct_media_call_in_chromium_runs_the_models_tool_and_is_heard(voice
     what it recorded, from the session's event stream."""
     server = voice_world
     # long silence after the question: its next playing does not talk over the answer
-    microphone = speech_wav(QUESTION, silence_s=30)
+    microphone = speech_wav(QUESTION, silence_s=30, lead_s=6)
     simulator.script_transcripts([QUESTION])
     simulator.set_pace(1.0)  # the answer's audio and words as a real provider sends them
     cookie = login_cookie(server.base_url, "erin", ["team:a"])
