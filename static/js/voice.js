@@ -331,7 +331,9 @@
     updateState();
   }
 
-  function onMessage(data) {
+  // A message of ``from``'s channel or stream; one of a call that is over is dropped.
+  function onMessage(from, data) {
+    if (from !== call) return;
     try { onEvent(JSON.parse(data)); } catch (error) { console.warn(error); }
   }
 
@@ -429,8 +431,9 @@
   function openEventStream(session) {
     return new Promise((resolve, reject) => {
       const stream = new EventSource(session.stream_url);
+      const current = call;
       call.stream = stream;
-      stream.onmessage = (message) => onMessage(message.data);
+      stream.onmessage = (message) => onMessage(current, message.data);
       const failed = () => reject(new Error("The call's event stream could not be opened."));
       const timer = setTimeout(failed, 15000); // a stream that never answers
       stream.onopen = () => { clearTimeout(timer); resolve(); };
@@ -517,7 +520,7 @@
         ui.audio.srcObject = event.streams[0] || new MediaStream([event.track]);
       };
       peer.onconnectionstatechange = () => {
-        if (["failed", "closed"].includes(peer.connectionState) && !call.done) {
+        if (["failed", "closed"].includes(peer.connectionState) && call.peer === peer && !call.done) {
           // the provider holds the call: end it
           if (config.media === "direct") postEnd(`the connection ${peer.connectionState}`);
           finish("failed", `the connection ${peer.connectionState}`);
@@ -528,7 +531,8 @@
       } else {
         const channel = peer.createDataChannel("events");
         call.channel = channel;
-        channel.onmessage = (message) => onMessage(message.data);
+        const current = call;
+        channel.onmessage = (message) => onMessage(current, message.data);
         channel.onopen = () => { ui.text.disabled = ui.send.disabled = false; };
       }
 
@@ -593,7 +597,8 @@
     } else if (call.session) {
       postEnd("ended by the client"); // as the relayed call's "end" command says
     }
-    setTimeout(() => finish("ended", "you hung up"), 1500);
+    const ending = call;
+    setTimeout(() => { if (call === ending) finish("ended", "you hung up"); }, 1500);
   }
 
   // Typed turns ride our own peer's data channel; a direct call's peer is the provider's.
