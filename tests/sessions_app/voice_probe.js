@@ -2,13 +2,14 @@
 // It measures, with the Web Audio API, the level of the audio each peer of the page
 // receives, and keeps the loudest RMS seen in window.voiceProbe.maxRms; every call state
 // the page shows (#status data-state), in order, in window.voiceProbe.states; every text the
-// assistant's line in progress showed (.partial), in partials; and each getUserMedia call
-// (gumCalls), the streams it gave (micStreams) and the page's peers (peers).
+// assistant's line in progress showed (.partial), in partials; the hints shown (hints);
+// each getUserMedia call (gumCalls), the streams it gave (micStreams) and the page's peers.
 "use strict";
 
 (() => {
   const probe = (window.voiceProbe = {
-    maxRms: 0, audioFrames: 0, states: [], partials: [], gumCalls: 0, micStreams: [], peers: [],
+    maxRms: 0, audioFrames: 0, states: [], partials: [], hints: [], gumCalls: 0, micStreams: [],
+    peers: [],
   });
   const NativePeer = window.RTCPeerConnection;
 
@@ -47,6 +48,10 @@
       const state = status.dataset.state;
       if (state && probe.states[probe.states.length - 1] !== state) probe.states.push(state);
     }).observe(status, { attributes: true, attributeFilter: ["data-state"] });
+    const hint = document.getElementById("hint");
+    new MutationObserver(() => {
+      if (hint.textContent) probe.hints.push(hint.textContent);
+    }).observe(hint, { childList: true, characterData: true, subtree: true });
     const transcript = document.getElementById("transcript");
     new MutationObserver(() => {
       const partial = transcript.querySelector("li.assistant.partial .words");
