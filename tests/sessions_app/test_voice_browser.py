@@ -177,6 +177,10 @@ def test_a_spoken_call_in_chromium_runs_the_example_and_plays_its_answer(voice_w
         page.wait_for_selector("#transcript li.assistant:not(.partial)", timeout=30_000)
         page.wait_for_selector("#status[data-state=listening]", timeout=30_000)  # played out
         page.screenshot(path=str(ARTIFACTS / "voice-call-answered.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone, mid-call
+        assert page.evaluate(WIDER_THAN_THE_SCREEN) == []
+        page.screenshot(path=str(ARTIFACTS / "voice-call-answered-390.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
         assert "where is my order 1042" in page.inner_text("#transcript")
         history = page.get_attribute("#status", "data-history")
         assert in_order(history, ["listening", "thinking", "speaking", "listening"]), history
