@@ -61,6 +61,10 @@ class SessionListInSerializer(serializers.Serializer):
     page = serializers.IntegerField(required=False, min_value=1, max_value=100_000, default=1)
 
 
+class SessionPreflightInSerializer(StrictSerializer):
+    """The preflight takes no query parameters: any is an error (400)."""
+
+
 class EventsInSerializer(serializers.Serializer):
     after = serializers.IntegerField(required=False, min_value=0, max_value=2**62, default=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=500)
@@ -156,6 +160,37 @@ class SessionTargetListSerializer(SharedFieldsSerializer):
 
     targets = SessionTargetSerializer(many=True)
     total = serializers.IntegerField()
+
+
+class SessionPreflightSerializer(serializers.Serializer):
+    """Rendered from a ``services.preflight.Preflight``."""
+
+    target = serializers.CharField(help_text="<node_id>.<session>")
+    startable = serializers.BooleanField(help_text="a start now would be accepted")
+    reason = serializers.CharField(
+        allow_null=True,
+        help_text="why not: tags_pending, definition_pending, tags_rejected, access_denied, "
+        "session_unavailable, provider_not_configured, node_offline, handler_not_connected, "
+        "too_many_live_sessions; null when startable",
+    )
+    message = serializers.CharField(allow_null=True, help_text="what the check said")
+    hint = serializers.CharField(allow_null=True, help_text="what to do, and whom to ask")
+    ask = serializers.CharField(
+        allow_null=True, help_text="who can change it: admin, operator, node_operator, caller"
+    )
+    error = serializers.CharField(
+        allow_null=True, help_text="the error code the start route would answer"
+    )
+    pending_tags = serializers.ListField(child=serializers.CharField())
+    approvals_url = serializers.CharField(
+        allow_null=True, help_text="the page where an admin decides, when an admin must"
+    )
+
+    def to_representation(self, instance) -> dict[str, Any]:
+        body = super().to_representation(instance)
+        for name in ("reason", "message", "hint", "ask", "error", "approvals_url"):
+            body[name] = body[name] or None
+        return body
 
 
 _SESSION_ID = "session_id_here"  # survives reverse()'s quoting unchanged, as session ids do

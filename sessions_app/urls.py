@@ -7,6 +7,11 @@ api_urlpatterns = [
     path(
         "session-targets/<str:target>/start", api.SessionStartView.as_view(), name="session-start"
     ),
+    path(
+        "session-targets/<str:target>/preflight",
+        api.SessionPreflightView.as_view(),
+        name="session-preflight",
+    ),
     path("session-instances", api.SessionListView.as_view(), name="session-list"),
     path(
         "session-instances/<str:session_id>",

@@ -13,11 +13,12 @@ from foundation.errors import ApiError
 from sessions_app import selectors
 from sessions_app.models import SessionInstance
 from sessions_app.overview import overview_for
-from sessions_app.services.starting import session_target_split
+from sessions_app.services.preflight import session_target_visible_or_404
 from sessions_app.transports.webrtc_ice import IcePolicy
 
 # Stands for the session id in the per-session URLs the voice page fills in itself.
 SESSION_ID_SLOT = "__session__"
+WORKFLOW_ID_SLOT = "__workflow__"
 
 
 def overview(request):
@@ -35,15 +36,19 @@ def sessions_list(request):
 
 @principal_required
 def voice_page(request, target: str):
-    session_target = _target_startable_or_404(page_principal(request), target)
+    session_target = _target_visible_or_404(page_principal(request), target)
     definition = session_target.definition or {}
     config = {
         "target": session_target.full_name,
         "transport": definition.get("transport"),
         "media": definition.get("media") or "relay",
+        # asked before the microphone: may this caller start it now, and if not, why
+        "preflight_url": reverse("session-preflight", args=[session_target.full_name]),
         "start_url": reverse("session-start", args=[session_target.full_name]),
         "end_url": reverse("session-end", args=[SESSION_ID_SLOT]),
         "replay_url": reverse("session-replay", args=[SESSION_ID_SLOT]),
+        "workflow_url": reverse("workflow-page", args=[WORKFLOW_ID_SLOT]),
+        "workflow_id_slot": WORKFLOW_ID_SLOT,
         "session_id_slot": SESSION_ID_SLOT,
         # the servers and host addresses the control plane's own peer uses
         "ice": IcePolicy.from_settings().browser_config(),
@@ -52,16 +57,14 @@ def voice_page(request, target: str):
     return render(request, "sessions/voice.html", context)
 
 
-def _target_startable_or_404(principal: Principal, target: str) -> Target:
-    """Unknown, or not startable by this caller: the same 404."""
+def _target_visible_or_404(principal: Principal, target: str) -> Target:
+    """The page of a target the caller may start, or may start once its tags are approved
+    (it then says so, before asking for the microphone: the preflight route); anything
+    else, unknown or not for this caller, is the same 404."""
     try:
-        node_id, name = session_target_split(target)
+        return session_target_visible_or_404(principal, target)
     except ApiError:
-        raise Http404("session target must be <node>.<session>") from None
-    session_target = selectors.session_target_startable_by(principal, node_id, name)
-    if session_target is None:
-        raise Http404("session not registered")
-    return session_target
+        raise Http404("session not registered") from None
 
 
 @principal_required

@@ -41,3 +41,19 @@ def turn_provider_for(provider: str) -> TurnProvider:
 
         return provider_from_settings()
     raise ProviderUnavailable(f"no turn-based audio adapter for provider={provider}")
+
+
+def provider_missing_setting(provider: str) -> str:
+    """Why this deployment cannot reach ``provider`` (the adapter's own message for a
+    missing key), or "" when its settings are there. Asks nobody over the network."""
+    from django.conf import settings
+
+    if provider == "openai":
+        from sessions_app.providers.openai_realtime import MISSING_KEY, settings_options
+
+        return "" if settings_options()["api_key"] else MISSING_KEY
+    if provider == "openrouter":
+        from sessions_app.providers.openrouter_audio import MISSING_KEY
+
+        return "" if getattr(settings, "OPENROUTER_API_KEY", "") else MISSING_KEY
+    return f"no adapter for provider={provider}"

@@ -76,6 +76,8 @@ async def tool_call_wait(execution_id: str) -> tuple[str, dict[str, Any]]:
         "execution_id": execution_id,
         "status": status,
         "duration_ms": execution.duration_ms if execution else None,
+        # the execution's workflow page (``/workflows/<id>/``), for the voice page's link
+        "workflow_id": execution.workflow_id if execution else None,
     }
     if execution is not None and status == Status.SUCCEEDED:
         summary["result"] = execution.result

@@ -95,6 +95,18 @@ def _provider_pair(definition: dict[str, Any], body: dict[str, Any], full_name: 
     return pair
 
 
+def live_session_deadlines(principal: Principal, now) -> list:
+    """The deadlines of at most the cap's number of ``principal``'s live sessions, soonest
+    first: as cheap to compile and run as a count, and no more rows than the cap."""
+    return list(
+        SessionInstance.objects.filter(
+            owner=principal.id, status__in=LIVE_STATUSES, expires_at__gt=now
+        )
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)[: settings.AGENTFIELD_MAX_LIVE_SESSIONS_PER_CALLER]
+    )
+
+
 def _hold_live_session_slot(principal: Principal) -> None:
     """Inside the start's transaction: refuse a caller who has the most live sessions.
 
@@ -110,15 +122,7 @@ def _hold_live_session_slot(principal: Principal) -> None:
                 "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"live-sessions:{principal.id}"]
             )
     now = timezone.now()
-    # The deadlines of at most ``cap`` live sessions, soonest first: as cheap to compile
-    # and run as a count, and no more rows than the cap.
-    deadlines = list(
-        SessionInstance.objects.filter(
-            owner=principal.id, status__in=LIVE_STATUSES, expires_at__gt=now
-        )
-        .order_by("expires_at")
-        .values_list("expires_at", flat=True)[:cap]
-    )
+    deadlines = live_session_deadlines(principal, now)
     if len(deadlines) < cap:
         return
     # A slot frees when a session ends; at the latest, when the soonest deadline passes.
@@ -132,9 +136,24 @@ def _hold_live_session_slot(principal: Principal) -> None:
     )
 
 
-def session_start(
+@dataclass(frozen=True)
+class StartPlan:
+    """What ``session_start_check`` found: the start may write its row."""
+
+    target: Target
+    full_name: str
+    provider: str
+    transport: str
+    media: str
+    turn_detection: Any
+    handler: bool
+
+
+def session_start_check(
     *, principal: Principal, target: str, body: dict[str, Any] | None = None
-) -> Started:
+) -> StartPlan:
+    """Every check of a start before it writes, in upstream's order; ``ApiError`` for the
+    first that refuses. Read-only: the preflight route asks it too."""
     body = body or {}
     node_id, name = session_target_split(target)
     with one_version():  # the target and the policies, read under one token
@@ -162,6 +181,24 @@ def session_start(
     handler = bool(definition.get("handler"))
     if handler and not node_link_is_live(session_target.node):
         raise ApiError(503, f"session handler for {full_name} is not connected")
+    return StartPlan(
+        target=session_target,
+        full_name=full_name,
+        provider=pair.provider,
+        transport=pair.transport,
+        media=media,
+        turn_detection=turn_detection,
+        handler=handler,
+    )
+
+
+def session_start(
+    *, principal: Principal, target: str, body: dict[str, Any] | None = None
+) -> Started:
+    body = body or {}
+    plan = session_start_check(principal=principal, target=target, body=body)
+    session_target, full_name, handler = plan.target, plan.full_name, plan.handler
+    definition = session_target.definition or {}
     with transaction.atomic():
         _hold_live_session_slot(principal)
         now = timezone.now()
@@ -170,18 +207,20 @@ def session_start(
             session_id=_new_session_id(),
             target=session_target,
             target_name=full_name,
-            node_id=node_id,
-            provider=pair.provider,
-            transport=pair.transport,
-            media=media,
+            node_id=session_target.node.node_id,
+            provider=plan.provider,
+            transport=plan.transport,
+            media=plan.media,
             model=str(body.get("model") or definition.get("model") or ""),
             voice=str(body.get("voice") or definition.get("voice") or ""),
             modalities=list(definition.get("modalities") or []),
             instructions=definition.get("instructions") or "",
-            turn_detection=turn_detection,
+            turn_detection=plan.turn_detection,
             handler=handler,
             tags=sorted(target_approved_tags(session_target)),
-            tool_targets=_tool_targets(node_id, list(definition.get("tools") or [])),
+            tool_targets=_tool_targets(
+                session_target.node.node_id, list(definition.get("tools") or [])
+            ),
             metadata=body.get("metadata") or {},
             owner=principal.id,
             owner_name=principal.name,
@@ -196,9 +235,9 @@ def session_start(
             "session.created",
             {
                 "target": full_name,
-                "provider": pair.provider,
-                "transport": pair.transport,
-                "media": media,
+                "provider": plan.provider,
+                "transport": plan.transport,
+                "media": plan.media,
                 "caller": principal.actor,
             },
         )

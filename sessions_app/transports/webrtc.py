@@ -30,7 +30,13 @@ from django.conf import settings
 from foundation.errors import ApiError
 from sessions_app.models import SessionInstance, SessionStatus
 from sessions_app.providers import adapter_for
-from sessions_app.providers.base import AudioOut, ProviderEvent, ProviderUnavailable
+from sessions_app.providers.base import (
+    AssistantTranscript,
+    AudioOut,
+    ProviderEvent,
+    ProviderUnavailable,
+    ResponseDone,
+)
 from sessions_app.runtime.session import SessionRuntime
 from sessions_app.runtime.sink import Notice
 from sessions_app.services.lifecycle import (
@@ -107,6 +113,7 @@ class WebRTCCall:
         self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue(MAX_INBOX)
         self._connected = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
+        self._speaking = False  # between playback.started and playback.stopped
         self.pc.on("track", self._on_track)
         self.pc.on("datachannel", self._on_datachannel)
         self.pc.on("connectionstatechange", self._on_connection_state)
@@ -228,15 +235,40 @@ class WebRTCCall:
     # --- RuntimeSink ---------------------------------------------------------------------
 
     async def deliver(self, event: ProviderEvent | Notice) -> None:
+        """Audio to the track; the assistant's words and a response's end when the caller
+        hears them (``playback.started`` / ``.stopped`` around what it hears, as a direct
+        call's provider says them); everything else at once."""
         if isinstance(event, AudioOut):
+            if not self._speaking and event.pcm:
+                self._speaking = True
+                self.playback.when_played(self._playback_started, first_byte=True)
             self.playback.push(event.pcm)
             return
         message = channel_event(event)
-        if message is not None:
+        if isinstance(event, AssistantTranscript | ResponseDone):
+            done = isinstance(event, ResponseDone)
+            self.playback.when_played(lambda: self._heard(message, done=done))
+        elif message is not None:
             self._send(message)
 
+    def _playback_started(self) -> None:
+        self._send({"type": "playback.started"})
+
+    def _heard(self, message: dict[str, Any] | None, *, done: bool) -> None:
+        """A response's transcript or its end, once the audio before it was played."""
+        if message is not None:
+            self._send(message)
+        if done and self._speaking and not self.playback.queued_bytes:
+            self._playback_stopped()
+
+    def _playback_stopped(self) -> None:
+        self._speaking = False
+        self._send({"type": "playback.stopped"})
+
     async def flush_playback(self) -> None:
-        self.playback.flush()
+        self.playback.flush()  # what waited for the dropped audio is sent now
+        if self._speaking:
+            self._playback_stopped()
 
     async def playback_drained(self) -> None:
         """Returns once the caller has heard every queued frame (the track plays them in

@@ -12,7 +12,9 @@ Out (the browser pages rely on exactly these shapes):
   ``ResponseDone`` -> ``{"type": "response.done", "status"}``
 - ``ProviderError`` -> ``{"type": "error", "code", "message"}``
 - ``PlaybackStarted`` / ``PlaybackStopped`` (direct media: the provider plays the audio) ->
-  ``{"type": "playback.started"}`` / ``playback.stopped``
+  ``{"type": "playback.started"}`` / ``playback.stopped``; a relayed call sends the same two
+  around what its own track plays, and its ``transcript.delta``, ``turn.assistant`` and
+  ``response.done`` once the audio before them was played (``WebRTCCall.deliver``)
 - audio never: it plays on the call's audio track.
 
 In: ``{"type": "input_text", "text"}`` (a typed turn) and ``{"type": "end"}``; anything

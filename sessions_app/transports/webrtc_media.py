@@ -3,7 +3,8 @@
 Inbound, ``MicPump`` resamples each decoded frame (aiortc gives 48 kHz stereo) to pcm16
 24 kHz mono and forwards it at once, 20 ms at a time. Outbound, ``PlaybackTrack`` is the
 call's one audio track: 20 ms frames of 24 kHz mono paced by the clock, the provider's audio
-while there is some, silence otherwise; ``flush`` drops what is queued (barge-in).
+while there is some, silence otherwise; ``flush`` drops what is queued (barge-in);
+``when_played`` runs a callback once what is queued now has been played (or dropped).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import av
@@ -39,6 +41,11 @@ class PlaybackTrack(MediaStreamTrack):
         self._start: float | None = None
         self._pts = 0
         self._overflow_logged = False
+        # Bytes of audio pushed and played since the track began; callbacks waiting for a
+        # position of the playback, in order.
+        self._pushed_total = 0
+        self._played_total = 0
+        self._marks: deque[tuple[int, Callable[[], None]]] = deque()
 
     def push(self, pcm: bytes) -> None:
         """Queue provider audio (pcm16 24 kHz mono) for playback."""
@@ -46,17 +53,42 @@ class PlaybackTrack(MediaStreamTrack):
         if len(pcm) > room and not self._overflow_logged:
             log.warning("playback queue full (%d ms); dropping audio", MAX_QUEUED_MS)
             self._overflow_logged = True
-        self._queued += pcm[: max(0, room)]
+        kept = pcm[: max(0, room)]
+        self._queued += kept
+        self._pushed_total += len(kept)
 
     @property
     def queued_bytes(self) -> int:
         """Audio still waiting to be played."""
         return len(self._queued) - self._read
 
+    def when_played(self, callback: Callable[[], None], *, first_byte: bool = False) -> None:
+        """Call ``callback`` (on the loop, from ``recv``) once the audio queued now has been
+        played, or at once if none is; with ``first_byte``, once the next audio pushed
+        after this starts to play. A flush calls the callbacks it makes moot at once."""
+        position = self._pushed_total + 1 if first_byte else self._pushed_total
+        if position <= self._played_total:
+            callback()
+        else:
+            self._marks.append((position, callback))
+
     def flush(self) -> None:
         """Drop everything queued, now."""
+        self._drop_queued()
+        self._pushed_total = self._played_total
+        self._reached(float("inf"))  # what waited for dropped audio
+
+    def _drop_queued(self) -> None:
         self._queued.clear()
         self._read = 0
+
+    def _reached(self, position: float) -> None:
+        while self._marks and self._marks[0][0] <= position:
+            _, callback = self._marks.popleft()
+            try:
+                callback()
+            except Exception:
+                log.exception("a playback callback failed")
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
@@ -89,8 +121,11 @@ class PlaybackTrack(MediaStreamTrack):
             return _SILENCE
         chunk = bytes(self._queued[self._read : self._read + FRAME_BYTES])
         self._read += len(chunk)
+        self._played_total += len(chunk)
+        if self._marks:
+            self._reached(self._played_total)
         if self._read >= len(self._queued):
-            self.flush()
+            self._drop_queued()
         elif self._read >= 64 * 1024:
             del self._queued[: self._read]
             self._read = 0

@@ -22,7 +22,7 @@ SPOKEN = "Order 42 shipped yesterday and arrives on Friday."
 CHANNEL_TYPES = {
     "session.active", "session.ended", "session.failed", "speech.started", "speech.stopped",
     "turn.user", "transcript.delta", "turn.assistant", "response.started", "response.done",
-    "tool.call", "tool.result", "error",
+    "tool.call", "tool.result", "error", "playback.started", "playback.stopped",
 }  # fmt: skip
 
 
@@ -73,6 +73,11 @@ async def test_a_call_carries_audio_and_events_both_ways_until_the_browser_ends_
     assert (row.status, row.end_reason) == ("ended", "ended by the client")
     assert row.turns == 2 and row.audio_in_ms > 1000 and row.audio_out_ms > 0
     assert set(peer.types()) <= CHANNEL_TYPES  # never audio on the channel
+    # the reply's words and its end come as the track plays them, between its playback events
+    types = peer.types()
+    started, delta = types.index("playback.started"), types.index("transcript.delta")
+    done, stopped = types.index("response.done"), types.index("playback.stopped")
+    assert started < delta < types.index("turn.assistant") < done < stopped
     assert all("audio" not in json.loads(raw) for raw in peer.raw_messages if raw[0] == "{")
     await peer.close()
 
