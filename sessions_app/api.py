@@ -11,7 +11,7 @@ from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.exceptions import ParseError
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import MultiPartParser
@@ -115,53 +115,9 @@ class SessionStartView(APIView):
 
 class SessionPreflightView(APIView):
     @extend_schema(
-        summary="May I start this session now?",
-        description=(
-            "Whether the caller may start the session target now, and if not, why and whom "
-            "to ask: the start's own checks (approval, access policies, the handler's link), "
-            "then the provider's settings, the node reporting itself offline and the "
-            "caller's live-session cap. Nothing is written; the voice page asks it before "
-            "it asks for the microphone. A target that waits for tag approval is answered "
-            "(200, `startable: false`) to a caller the access policies would let start it "
-            "once its tags are approved; any other target the caller may not start, like "
-            "an unknown one, is 404."
-        ),
         parameters=[target_parameter("session")],
-        responses=SessionPreflightSerializer,
-        examples=[
-            OpenApiExample(
-                "Tags waiting for approval",
-                value={
-                    "target": "voice-support-af.voice",
-                    "startable": False,
-                    "reason": "tags_pending",
-                    "message": "target 'voice-support-af.voice' is awaiting tag approval and "
-                    "cannot receive calls",
-                    "hint": "Ask an admin to approve the tags pii:limited, support:voice on "
-                    "the Approvals page.",
-                    "ask": "admin",
-                    "error": "agent_pending_approval",
-                    "pending_tags": ["pii:limited", "support:voice"],
-                    "approvals_url": "/access/approvals/",
-                },
-                response_only=True,
-            ),
-            OpenApiExample(
-                "Startable",
-                value={
-                    "target": "voice-support-af.voice",
-                    "startable": True,
-                    "reason": None,
-                    "message": None,
-                    "hint": None,
-                    "ask": None,
-                    "error": None,
-                    "pending_tags": [],
-                    "approvals_url": None,
-                },
-                response_only=True,
-            ),
-        ],
+        responses={200: SessionPreflightSerializer, **docs.PREFLIGHT_ERRORS},
+        **docs.PREFLIGHT,
     )
     def get(self, request, target: str):
         SessionPreflightInSerializer(data=request.query_params.dict()).is_valid(

@@ -201,6 +201,65 @@ START_ERRORS = {
     ),
 }
 
+PREFLIGHT = operation(
+    tag="Sessions",
+    summary="May I start this session now?",
+    description="""
+        Whether the caller may start the session target `<node_id>.<session>` now, and if
+        not, why and whom to ask: the start's own checks (approval, access policies, the
+        handler's link), then the provider's settings, the node reporting itself offline
+        and the caller's live-session cap. Nothing is written; the voice page asks it
+        before it asks for the microphone. A target that waits for tag approval is answered
+        (200, `startable: false`) to a caller the access policies would let start it once
+        its tags are approved; any other target the caller may not start, like an unknown
+        one, is 404. It takes no query parameters.
+    """,
+    examples=[
+        example(
+            "tags_waiting_for_approval",
+            {
+                "target": TARGET,
+                "startable": False,
+                "reason": "tags_pending",
+                "message": f"target '{TARGET}' is awaiting tag approval and cannot receive calls",
+                "hint": "Ask an admin to approve the tags pii:limited, support:voice on the "
+                "Approvals page.",
+                "ask": "admin",
+                "error": "agent_pending_approval",
+                "pending_tags": ["pii:limited", "support:voice"],
+                "approvals_url": "/access/approvals/",
+            },
+        ),
+        example(
+            "startable",
+            {
+                "target": TARGET,
+                "startable": True,
+                "reason": None,
+                "message": None,
+                "hint": None,
+                "ask": None,
+                "error": None,
+                "pending_tags": [],
+                "approvals_url": None,
+            },
+        ),
+    ],
+)
+PREFLIGHT_ERRORS = {
+    **error(
+        400,
+        "The target is not `<node_id>.<session>`, or a query parameter was given.",
+        bad_target={"error": "session target must be <node>.<session>"},
+    ),
+    **error(
+        404,
+        "No such session target, or one the caller may not start even once approved (the "
+        "same answer).",
+        not_registered={"error": "session not registered"},
+    ),
+}
+
 LIST = operation(
     tag="Sessions",
     summary="Your sessions",

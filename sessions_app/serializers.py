@@ -165,7 +165,7 @@ class SessionTargetListSerializer(SharedFieldsSerializer):
 class SessionPreflightSerializer(serializers.Serializer):
     """Rendered from a ``services.preflight.Preflight``."""
 
-    target = serializers.CharField(help_text="<node_id>.<session>")
+    target = serializers.CharField(help_text="`<node_id>.<session>`")
     startable = serializers.BooleanField(help_text="a start now would be accepted")
     reason = serializers.CharField(
         allow_null=True,

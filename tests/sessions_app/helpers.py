@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from access_app.models import AccessPolicy, Target
@@ -42,3 +43,8 @@ def session_world(admin_client, base_url: str = "http://127.0.0.1:9", **session_
 
 def start(caller_client, target: str = f"{VOICE_NODE}.voice", body: dict | None = None):
     return caller_client.post(f"/api/v1/session-targets/{target}/start", body or {}, format="json")
+
+
+def unmasked(html: bytes) -> bytes:
+    """A page without its CSRF tokens (masked afresh in every response), to compare two."""
+    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", html)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,13 +12,9 @@ from access_app.models import CallerProfile
 from executions_app.models import Execution
 from sessions_app.models import SessionInstance
 from sessions_app.services.events import session_event_append
-from tests.sessions_app.helpers import VOICE_NODE, session_world
+from tests.sessions_app.helpers import VOICE_NODE, session_world, unmasked
 
 pytestmark = pytest.mark.django_db
-
-
-def unmasked(html: bytes) -> bytes:
-    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", html)
 
 
 def logged_in(username: str, tags: list[str]) -> Client:
