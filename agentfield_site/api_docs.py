@@ -152,4 +152,6 @@ SPECTACULAR_SETTINGS = {
     },
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # a tag's decision (the tag-decision route's request and answer): one named choice set
+    "ENUM_NAME_OVERRIDES": {"TagDecisionEnum": ["approved", "rejected"]},
 }
