@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -13,9 +11,9 @@ import pytest
 
 from access_app.models import AccessPolicy, ApiKey
 from devtools.stack_env import webrtc_env
-from tests.process_output import ProcessOutput
+from tests.agentfield_sdk.run_stack_process import run_stack
 from tests.servers import free_port
-from tests.worker import ROOT, TEST_VAR_DIR, worker_env
+from tests.worker import TEST_VAR_DIR
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,20 +47,7 @@ def alive(pid: int) -> bool:
 
 def test_make_run_starts_everything_with_the_demo_and_stops_it_all():
     port = free_port()
-    env = worker_env()
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_stack", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output = ProcessOutput(process, TEST_VAR_DIR / "run-stack.log")
-    try:
+    with run_stack(port) as (process, output):
         simulator = output.wait_for(r"provider simulator at (http://127\.0\.0\.1:\d+)/v1")
         admin_key = output.wait_for(r"Admin API key\s+(\S+)").group(1)
         caller_password = output.wait_for(r"Caller login\s+caller / (\S+)").group(1)
@@ -139,10 +124,6 @@ def test_make_run_starts_everything_with_the_demo_and_stops_it_all():
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=40) == 0
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
     text = output.wait_closed()
     assert "Stopped." in text
     assert "stopping voice-support-af, support" in text
