@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access_app import api_docs as docs
+from access_app import api_docs_approvals as approval_docs
 from access_app import selectors
 from access_app.api_shapes import (
     AdminAgentListOutSerializer,
@@ -165,12 +166,12 @@ class _AdminAgentsView(APIView):
         return Response(AdminAgentListOutSerializer({"agents": agents, "total": len(agents)}).data)
 
 
-@extend_schema_view(get=extend_schema(**docs.PENDING))
+@extend_schema_view(get=extend_schema(**approval_docs.PENDING))
 class PendingAgentsView(_AdminAgentsView):
     pending = True
 
 
-@extend_schema_view(get=extend_schema(**docs.APPROVED))
+@extend_schema_view(get=extend_schema(**approval_docs.APPROVED))
 class ApprovedAgentsView(_AdminAgentsView):
     pending = False
 
@@ -182,10 +183,10 @@ class ApproveTagsView(APIView):
         request=ApproveTagsInSerializer,
         responses={
             200: ApproveTagsOutSerializer,
-            **docs.TAGS_NODE_NOT_FOUND,
-            **docs.NOTHING_PENDING,
+            **approval_docs.TAGS_NODE_NOT_FOUND,
+            **approval_docs.NOTHING_PENDING,
         },
-        **docs.APPROVE,
+        **approval_docs.APPROVE,
     )
     def post(self, request, node_id: str):
         node = _found(selectors.node_get(node_id))
@@ -213,10 +214,10 @@ class RejectTagsView(APIView):
         request=RejectTagsInSerializer,
         responses={
             200: RejectTagsOutSerializer,
-            **docs.TAGS_NODE_NOT_FOUND,
-            **docs.NOTHING_PENDING,
+            **approval_docs.TAGS_NODE_NOT_FOUND,
+            **approval_docs.NOTHING_PENDING,
         },
-        **docs.REJECT,
+        **approval_docs.REJECT,
     )
     def post(self, request, node_id: str):
         node = _found(selectors.node_get(node_id))
@@ -243,10 +244,10 @@ class TagDecisionChangeView(APIView):
         request=TagDecisionChangeInSerializer,
         responses={
             200: TagDecisionChangeOutSerializer,
-            **docs.TAG_DECISION_NOT_FOUND,
-            **docs.TAG_NOT_DECIDED,
+            **approval_docs.TAG_DECISION_NOT_FOUND,
+            **approval_docs.TAG_NOT_DECIDED,
         },
-        **docs.TAG_DECISION,
+        **approval_docs.TAG_DECISION,
     )
     def post(self, request, node_id: str):
         node = _found(selectors.node_get(node_id))
@@ -285,7 +286,7 @@ class PolicyListView(APIView):
     @extend_schema(
         responses=PolicyListOutSerializer,
         operation_id="v1_admin_policies_list",
-        **docs.POLICY_LIST,
+        **approval_docs.POLICY_LIST,
     )
     def get(self, request):
         policies = list(selectors.policies_list())
@@ -294,8 +295,12 @@ class PolicyListView(APIView):
 
     @extend_schema(
         request=PolicyInSerializer,
-        responses={201: PolicyOutSerializer, **docs.POLICY_INVALID, **docs.POLICY_EXISTS},
-        **docs.POLICY_CREATE,
+        responses={
+            201: PolicyOutSerializer,
+            **approval_docs.POLICY_INVALID,
+            **approval_docs.POLICY_EXISTS,
+        },
+        **approval_docs.POLICY_CREATE,
     )
     def post(self, request):
         policy = policy_create(data=_validated(PolicyInSerializer, request.data))
@@ -311,7 +316,10 @@ class PolicyDetailView(APIView):
             raise ApiError(404, "not_found", "policy not found")
         return policy
 
-    @extend_schema(responses={200: PolicyOutSerializer, **docs.POLICY_NOT_FOUND}, **docs.POLICY_GET)
+    @extend_schema(
+        responses={200: PolicyOutSerializer, **approval_docs.POLICY_NOT_FOUND},
+        **approval_docs.POLICY_GET,
+    )
     def get(self, request, policy_id: int):
         return Response(PolicyOutSerializer(self._policy(policy_id)).data)
 
@@ -319,11 +327,11 @@ class PolicyDetailView(APIView):
         request=PolicyInSerializer,
         responses={
             200: PolicyOutSerializer,
-            **docs.POLICY_INVALID,
-            **docs.POLICY_NOT_FOUND,
-            **docs.POLICY_EXISTS,
+            **approval_docs.POLICY_INVALID,
+            **approval_docs.POLICY_NOT_FOUND,
+            **approval_docs.POLICY_EXISTS,
         },
-        **docs.POLICY_PUT,
+        **approval_docs.POLICY_PUT,
     )
     def put(self, request, policy_id: int):
         policy = self._policy(policy_id)
@@ -331,7 +339,8 @@ class PolicyDetailView(APIView):
         return Response(PolicyOutSerializer(policy_update(policy=policy, data=data)).data)
 
     @extend_schema(
-        responses={200: SuccessOutSerializer, **docs.POLICY_NOT_FOUND}, **docs.POLICY_DELETE
+        responses={200: SuccessOutSerializer, **approval_docs.POLICY_NOT_FOUND},
+        **approval_docs.POLICY_DELETE,
     )
     def delete(self, request, policy_id: int):
         policy_delete(policy=self._policy(policy_id))

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from access_app.admin import ReadOnlyAdmin, tag_list
+from access_app.admin_common import ReadOnlyAdmin, tag_list
 from executions_app.models import Execution, WorkflowRun
 
 

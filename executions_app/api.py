@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from executions_app import api_docs as docs
+from executions_app import api_docs_workflows as workflow_docs
 from executions_app import selectors
 from executions_app.models import Execution
 from executions_app.serializers.inputs import (
@@ -183,8 +184,8 @@ class WorkflowEventsView(APIView):
 
     @extend_schema(
         request=WorkflowEventInSerializer,
-        responses={202: EventAcceptedOutSerializer, **docs.WORKFLOW_EVENT_ERRORS},
-        **docs.WORKFLOW_EVENT,
+        responses={202: EventAcceptedOutSerializer, **workflow_docs.WORKFLOW_EVENT_ERRORS},
+        **workflow_docs.WORKFLOW_EVENT,
     )
     def post(self, request):
         serializer = WorkflowEventInSerializer(data=request.data)
@@ -198,7 +199,9 @@ class WorkflowEventsView(APIView):
 
 
 class WorkflowDagView(APIView):
-    @extend_schema(responses={200: DagOutSerializer, **docs.DAG_ERRORS}, **docs.DAG)
+    @extend_schema(
+        responses={200: DagOutSerializer, **workflow_docs.DAG_ERRORS}, **workflow_docs.DAG
+    )
     def get(self, request, workflow_id: str):
         dag = selectors.workflow_dag_for(principal=request.user, workflow_id=workflow_id)
         return Response(DagOutSerializer(dag).data)
@@ -206,7 +209,8 @@ class WorkflowDagView(APIView):
 
 class ProvenanceView(APIView):
     @extend_schema(
-        responses={200: ProvenanceOutSerializer, **docs.EXECUTION_NOT_FOUND}, **docs.PROVENANCE
+        responses={200: ProvenanceOutSerializer, **docs.EXECUTION_NOT_FOUND},
+        **workflow_docs.PROVENANCE,
     )
     def get(self, request, execution_id: str):
         execution = selectors.execution_get_for(principal=request.user, execution_id=execution_id)
@@ -214,6 +218,6 @@ class ProvenanceView(APIView):
 
 
 class ProvenanceKeyView(APIView):
-    @extend_schema(responses=ProvenanceKeyOutSerializer, **docs.PUBLIC_KEY)
+    @extend_schema(responses=ProvenanceKeyOutSerializer, **workflow_docs.PUBLIC_KEY)
     def get(self, request):
         return Response(ProvenanceKeyOutSerializer({}).data)

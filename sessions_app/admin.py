@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from access_app.admin import ReadOnlyAdmin, tag_list
+from access_app.admin_common import ReadOnlyAdmin, tag_list
 from sessions_app.models import AgentLink, SessionEvent, SessionInstance
 
 EVENTS_ON_THE_PAGE = 50

@@ -31,6 +31,7 @@ from foundation.throttling import (
     WebRTCOfferThrottle,
 )
 from sessions_app import api_docs as docs
+from sessions_app import api_docs_calls as call_docs
 from sessions_app import selectors
 from sessions_app.authentication import ClientSecretAuthentication
 from sessions_app.models import SessionEvent, SessionInstance, SessionStatus
@@ -193,8 +194,8 @@ class SessionToolView(InstanceRoute, APIView):
 
     @extend_schema(
         request=ToolCallInSerializer,
-        responses={202: ExecuteAcceptedOutSerializer, **docs.TOOL_ERRORS},
-        **docs.TOOL_CALL,
+        responses={202: ExecuteAcceptedOutSerializer, **call_docs.TOOL_ERRORS},
+        **call_docs.TOOL_CALL,
     )
     def post(self, request, session_id: str, tool: str):
         session = self.session_or_404(session_id)
@@ -228,8 +229,8 @@ class SessionTurnView(InstanceRoute, AsyncAPIView):
             "application/json": TurnInSerializer,
             "multipart/form-data": TurnMultipartInSerializer,
         },
-        responses={200: TurnSerializer, **docs.TURN_ERRORS},
-        **docs.TURN,
+        responses={200: TurnSerializer, **call_docs.TURN_ERRORS},
+        **call_docs.TURN,
     )
     async def post(self, request, session_id: str):
         began = time.perf_counter()
@@ -248,8 +249,8 @@ class SessionRealtimeOfferView(InstanceRoute, AsyncAPIView):
 
     @extend_schema(
         request={"application/sdp": OpenApiTypes.STR},
-        responses={(200, "application/sdp"): OpenApiTypes.STR, **docs.OFFER_ERRORS},
-        **docs.OFFER,
+        responses={(200, "application/sdp"): OpenApiTypes.STR, **call_docs.OFFER_ERRORS},
+        **call_docs.OFFER,
     )
     async def post(self, request, session_id: str):
         session = await sync_to_async(self.session_or_404)(session_id)

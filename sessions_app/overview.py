@@ -62,10 +62,12 @@ def overview_for(principal: Principal | None) -> Overview:
     if principal is None:
         login = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': reverse('overview')})}"
         sign_in = Step(
-            "sign-in", "Sign in", TODO,
+            "sign-in",
+            "Sign in",
+            TODO,
             "Sign in to start calls, replay them and, as an admin, approve agent nodes.",
             (Link("Sign in", login),),
-        )  # fmt: skip
+        )
         return Overview(steps=[sign_in])
     startable = selectors.session_targets_startable_by(principal)
     pending = pending_approvals_for(principal)
@@ -80,9 +82,13 @@ def overview_for(principal: Principal | None) -> Overview:
         _call_step(principal, startable, recent),
     ]
     return Overview(
-        steps=steps, signed_in=True, is_admin=principal.is_admin, nodes=nodes,
-        pending=pending, recent=recent,
-    )  # fmt: skip
+        steps=steps,
+        signed_in=True,
+        is_admin=principal.is_admin,
+        nodes=nodes,
+        pending=pending,
+        recent=recent,
+    )
 
 
 def _approve_step(
@@ -97,10 +103,12 @@ def _approve_step(
             return Step("approve", title, DONE, "An admin has opened session targets to you.")
         tags = ", ".join(principal.tags) or "none"
         return Step(
-            "approve", title, WAITING,
+            "approve",
+            title,
+            WAITING,
             "Waiting for an admin: a session target opens to you once an admin approves its "
             f"tags and an access policy lets your tags ({tags}) start it.",
-        )  # fmt: skip
+        )
     approvals = (Link("Review on Approvals", reverse("approvals")),)
     if pending.targets:
         what = f"{_count(pending.tags, 'tag')} on " if pending.tags else ""
@@ -109,10 +117,12 @@ def _approve_step(
         return Step("approve", title, TODO, text, approvals)
     if not nodes:
         return Step(
-            "approve", title, WAITING,
+            "approve",
+            title,
+            WAITING,
             "No agent node has registered yet: start one (make run starts the demo's) and "
             "its tags appear on Approvals.",
-        )  # fmt: skip
+        )
     return Step("approve", title, DONE, "Nothing is waiting for a decision.", approvals)
 
 
